@@ -1,0 +1,447 @@
+//! A shmptr backend over static memory, with simulated processes.
+//!
+//! Two jobs: bring-your-own-memory targets with no OS (bare metal, a window of
+//! memory a hypervisor shares), and the deterministic test double on which every
+//! shmptr protocol runs without syscalls, including under Miri.
+//!
+//! An arena lives in a [`Space`]: a zero-sized type that owns a static [`ArenaState`]
+//! (a name table, a simulated process table and a simulated clock) over a block of
+//! memory. [`arena_space!`] declares one over a static buffer; implement [`Space`] by
+//! hand to use memory you got elsewhere.
+//!
+//! Processes are simulated: process 1 runs first; [`Arena::spawn`] makes another,
+//! [`Arena::enter`] makes the calling code act as it, [`Arena::kill`] declares it
+//! dead, and [`Arena::crash_at`] makes it die at a chosen [`CrashPoint`] of a
+//! protocol (the arena then panics out of the protocol, which a test catches with
+//! `std::panic::catch_unwind`; the dead process's handles must be leaked with
+//! `core::mem::forget`, as a killed process runs no destructor).
+//!
+//! Time is simulated too: each timed wait advances the space's clock by the time it
+//! asked for, so timeouts are deterministic and instant.
+//!
+//! ```
+//! use core::sync::atomic::{AtomicU32, Ordering};
+//! use shmptr_arena::{arena_space, Arena, Shared};
+//!
+//! arena_space!(Demo, 64 * 1024);
+//!
+//! let a = Shared::<AtomicU32, Demo>::create("demo", AtomicU32::new(41)).unwrap();
+//! let b_process = Arena::<Demo>::spawn();
+//! let previous = Arena::<Demo>::enter(b_process);
+//! let b = Shared::<AtomicU32, Demo>::open("demo").unwrap();
+//! b.fetch_add(1, Ordering::Relaxed);
+//! assert_eq!(Shared::process_count(&b), 2);
+//! drop(b);
+//! Arena::<Demo>::enter(previous);
+//! assert_eq!(a.load(Ordering::Relaxed), 42);
+//! drop(a);
+//! assert!(!Arena::<Demo>::exists("demo"));
+//! ```
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+use core::cell::UnsafeCell;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::time::Duration;
+
+use shmptr::{Backend, CrashPoint, Error, ErrorKind, Liveness, Name, Options, Platform, ProcessId, Region, Result, NAME_MAX};
+
+/// How many objects (named or still mapped) one arena tracks at once.
+pub const MAX_OBJECTS: usize = 64;
+/// How many simulated processes one arena can have over its lifetime.
+pub const MAX_PROCESSES: u64 = 255;
+/// Every object starts at a multiple of this.
+const ALIGN: usize = 64;
+/// How long one timed wait lasts at most, in simulated time, when the caller
+/// asked for no limit.
+const WAIT_STEP: Duration = Duration::from_millis(1);
+
+/// Static memory for an arena, aligned to a page.
+#[repr(C, align(4096))]
+pub struct Memory<const N: usize>(UnsafeCell<[u8; N]>);
+
+// SAFETY: the bytes are only reached through an `ArenaState`, which hands out
+// disjoint regions under its table lock; shared access inside a region is the
+// shmptr core's business (atomics).
+unsafe impl<const N: usize> Sync for Memory<N> {}
+
+impl<const N: usize> Memory<N> {
+    /// Zeroed memory.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Memory(UnsafeCell::new([0; N]))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    name: [u8; NAME_MAX],
+    name_len: usize,
+    offset: usize,
+    len: usize,
+    linked: bool,
+    maps: u32,
+}
+
+impl Entry {
+    fn is(&self, name: Name<'_>) -> bool {
+        self.linked && &self.name[..self.name_len] == name.as_bytes()
+    }
+}
+
+/// The state of one arena: its memory, name table, simulated processes and clock.
+pub struct ArenaState {
+    base: *mut u8,
+    len: usize,
+    lock: AtomicBool,
+    table: UnsafeCell<heapless::Vec<Entry, MAX_OBJECTS>>,
+    current: AtomicU64,
+    next: AtomicU64,
+    dead: [AtomicU64; 4],
+    crash: AtomicU64,
+    clock: AtomicU64,
+}
+
+// SAFETY: the table is only touched under `lock`; everything else is atomic; `base`
+// is shared memory handed out in disjoint regions.
+unsafe impl Sync for ArenaState {}
+// SAFETY: as above; nothing in it is tied to a thread.
+unsafe impl Send for ArenaState {}
+
+impl ArenaState {
+    /// An arena over `memory`.
+    pub const fn from_memory<const N: usize>(memory: &'static Memory<N>) -> Self {
+        // SAFETY: a `'static` `Memory` is valid for reads and writes of `N` bytes,
+        // aligned to a page, and only this arena uses it (it is borrowed for good).
+        unsafe { Self::new(memory.0.get().cast::<u8>(), N) }
+    }
+
+    /// An arena over `len` bytes at `base` (memory you got elsewhere: a linker
+    /// section, a hypervisor window).
+    ///
+    /// # Safety
+    /// `base` must be valid for reads and writes of `len` bytes for `'static`,
+    /// aligned to 64, and used by nothing but this arena.
+    pub const unsafe fn new(base: *mut u8, len: usize) -> Self {
+        ArenaState {
+            base,
+            len,
+            lock: AtomicBool::new(false),
+            table: UnsafeCell::new(heapless::Vec::new()),
+            current: AtomicU64::new(1),
+            next: AtomicU64::new(2),
+            dead: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            crash: AtomicU64::new(0),
+            clock: AtomicU64::new(0),
+        }
+    }
+
+    fn with_table<R>(&self, f: impl FnOnce(&mut heapless::Vec<Entry, MAX_OBJECTS>) -> R) -> R {
+        // Acquire: pairs with the Release below, so the previous holder's table
+        // changes are visible.
+        while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            core::hint::spin_loop();
+        }
+        // SAFETY: the lock is held, so this is the only reference to the table.
+        let result = f(unsafe { &mut *self.table.get() });
+        // Release: publishes our table changes to the next holder.
+        self.lock.store(false, Ordering::Release);
+        result
+    }
+}
+
+/// A zero-sized handle on one static [`ArenaState`]; the type parameter of [`Arena`].
+///
+/// # Safety
+/// `state` must return the same arena every time.
+pub unsafe trait Space: 'static {
+    /// The arena.
+    fn state() -> &'static ArenaState;
+}
+
+/// Declares a [`Space`] named `$name` over a static buffer of `$bytes` bytes.
+///
+/// ```
+/// shmptr_arena::arena_space!(pub Scratch, 16 * 1024);
+/// let x = shmptr_arena::Shared::<u64, Scratch>::create("x", 7).unwrap();
+/// assert_eq!(*x, 7);
+/// ```
+#[macro_export]
+macro_rules! arena_space {
+    ($vis:vis $name:ident, $bytes:expr) => {
+        #[doc = "An arena space over a static buffer."]
+        $vis struct $name;
+        // SAFETY: `state` returns the one static declared inside it.
+        unsafe impl $crate::Space for $name {
+            fn state() -> &'static $crate::ArenaState {
+                static MEMORY: $crate::Memory<{ $bytes }> = $crate::Memory::new();
+                static STATE: $crate::ArenaState = $crate::ArenaState::from_memory(&MEMORY);
+                &STATE
+            }
+        }
+    };
+}
+
+arena_space!(pub DefaultSpace, 256 * 1024);
+
+/// The arena backend over space `S`.
+pub struct Arena<S>(PhantomData<S>);
+
+/// `shmptr::Shared` on an arena.
+pub type Shared<T, S = DefaultSpace> = shmptr::Shared<T, Arena<S>>;
+/// `shmptr::Unique` on an arena.
+pub type Unique<T, S = DefaultSpace> = shmptr::Unique<T, Arena<S>>;
+
+/// A mapping of one arena object.
+pub struct ArenaRegion<S: Space> {
+    ptr: NonNull<u8>,
+    len: usize,
+    offset: usize,
+    _space: PhantomData<S>,
+}
+
+// SAFETY: `ptr` is valid for `len` bytes while the entry's map count includes this
+// region (the entry is never reused before), aligned to 64; every region of the
+// entry is the same bytes; fresh entries are zeroed; a bitwise copy is fine as
+// long as one copy is dropped, since only `Drop` touches the map count.
+unsafe impl<S: Space> Region for ArenaRegion<S> {
+    fn as_ptr(&self) -> NonNull<u8> {
+        self.ptr
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+// SAFETY: the region is a pointer into static memory plus numbers.
+unsafe impl<S: Space> Send for ArenaRegion<S> {}
+// SAFETY: as above.
+unsafe impl<S: Space> Sync for ArenaRegion<S> {}
+
+impl<S: Space> ArenaRegion<S> {
+    fn new(state: &ArenaState, entry: &Entry) -> Self {
+        // SAFETY: entries lie within the arena's memory (`allocate` checks it).
+        let ptr = unsafe { NonNull::new_unchecked(state.base.add(entry.offset)) };
+        ArenaRegion { ptr, len: entry.len, offset: entry.offset, _space: PhantomData }
+    }
+}
+
+impl<S: Space> Drop for ArenaRegion<S> {
+    fn drop(&mut self) {
+        S::state().with_table(|table| {
+            if let Some(i) = table.iter().position(|e| e.offset == self.offset) {
+                table[i].maps -= 1;
+                if !table[i].linked && table[i].maps == 0 {
+                    table.remove(i);
+                }
+            }
+        });
+    }
+}
+
+impl<S: Space> Arena<S> {
+    /// A new simulated process (alive). Panics after [`MAX_PROCESSES`].
+    pub fn spawn() -> ProcessId {
+        let raw = S::state().next.fetch_add(1, Ordering::Relaxed);
+        assert!(raw <= MAX_PROCESSES, "shmptr-arena: more than {MAX_PROCESSES} simulated processes");
+        ProcessId::new(raw).expect("non-zero")
+    }
+
+    /// Makes the calling code act as `process` (for every thread using this space);
+    /// returns the process it acted as before.
+    pub fn enter(process: ProcessId) -> ProcessId {
+        let previous = S::state().current.swap(process.get(), Ordering::Relaxed);
+        ProcessId::new(previous).expect("non-zero")
+    }
+
+    /// The process the calling code acts as.
+    pub fn current() -> ProcessId {
+        <Self as Platform>::current_process()
+    }
+
+    /// Declares `process` dead: its holdings may now be reclaimed.
+    pub fn kill(process: ProcessId) {
+        let raw = process.get();
+        if raw <= MAX_PROCESSES {
+            S::state().dead[(raw / 64) as usize].fetch_or(1 << (raw % 64), Ordering::Relaxed);
+        }
+    }
+
+    /// Makes `process` die when it next reaches `point`: it is declared dead and
+    /// the arena panics out of the protocol.
+    pub fn crash_at(process: ProcessId, point: CrashPoint) {
+        let index = CrashPoint::ALL.iter().position(|p| *p == point).expect("listed") as u64;
+        S::state().crash.store((process.get() << 8) | (index + 1), Ordering::Relaxed);
+    }
+
+    /// Cancels a pending [`crash_at`](Arena::crash_at) that was not reached.
+    pub fn cancel_crash() {
+        S::state().crash.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether an object is linked under `name`.
+    pub fn exists(name: &str) -> bool {
+        let Ok(name) = Name::new(name) else { return false };
+        S::state().with_table(|table| table.iter().any(|e| e.is(name)))
+    }
+
+    /// Calls `f` with the bytes of the object `name` (linked), for tests that
+    /// damage segments on purpose. Returns `None` if there is no such object.
+    pub fn with_bytes<R>(name: &str, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+        let name = Name::new(name).ok()?;
+        let state = S::state();
+        let entry = state.with_table(|table| table.iter().find(|e| e.is(name)).copied())?;
+        // SAFETY: the entry lies within the arena's memory; the caller is a test
+        // that takes responsibility for what it writes (it plays a hostile process).
+        let bytes = unsafe { core::slice::from_raw_parts_mut(state.base.add(entry.offset), entry.len) };
+        Some(f(bytes))
+    }
+
+    /// Creates an object of `bytes.len()` bytes holding `bytes`, as a hostile or
+    /// foreign process would (no shmptr header unless `bytes` has one).
+    pub fn plant(name: &str, bytes: &[u8]) -> Result<()> {
+        let region = <Self as Backend>::create(Name::new(name)?, bytes.len(), &Options::DEFAULT)?;
+        // SAFETY: the fresh region holds `bytes.len()` writable bytes.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), region.ptr.as_ptr(), bytes.len()) };
+        Ok(())
+    }
+
+    /// Removes the name `name` whatever it holds; `NotFound` if there is none.
+    pub fn remove(name: &str) -> Result<()> {
+        let name = Name::new(name)?;
+        S::state().with_table(|table| match table.iter().position(|e| e.is(name)) {
+            Some(i) => {
+                table[i].linked = false;
+                if table[i].maps == 0 {
+                    table.remove(i);
+                }
+                Ok(())
+            }
+            None => Err(Error::new(ErrorKind::NotFound, "removing an arena object")),
+        })
+    }
+
+    /// How many bytes of the arena are free in total (not necessarily contiguous).
+    pub fn free_bytes() -> usize {
+        let state = S::state();
+        state.len - state.with_table(|table| table.iter().map(|e| e.len).sum::<usize>())
+    }
+}
+
+impl<S: Space> Platform for Arena<S> {
+    fn current_process() -> ProcessId {
+        ProcessId::new(S::state().current.load(Ordering::Relaxed)).expect("non-zero")
+    }
+
+    fn liveness(process: ProcessId) -> Liveness {
+        let state = S::state();
+        let raw = process.get();
+        if raw >= state.next.load(Ordering::Relaxed) || raw > MAX_PROCESSES {
+            // Not a process this arena ever made: cannot judge.
+            return Liveness::Unknown;
+        }
+        if state.dead[(raw / 64) as usize].load(Ordering::Relaxed) & (1 << (raw % 64)) != 0 {
+            Liveness::Dead
+        } else {
+            Liveness::Alive
+        }
+    }
+
+    fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+        for _ in 0..64 {
+            if word.load(Ordering::Acquire) != expected {
+                return;
+            }
+            core::hint::spin_loop();
+        }
+        let step = timeout.unwrap_or(WAIT_STEP);
+        S::state().clock.fetch_add(step.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+
+    fn wake(_word: &AtomicU32, _count: u32) {
+        // Waiters spin; nothing to wake.
+    }
+
+    fn now_nanos() -> u64 {
+        S::state().clock.load(Ordering::Relaxed)
+    }
+
+    fn crash_point(point: CrashPoint) {
+        let state = S::state();
+        let planned = state.crash.load(Ordering::Relaxed);
+        if planned == 0 {
+            return;
+        }
+        let me = Self::current_process();
+        let index = CrashPoint::ALL.iter().position(|p| *p == point).unwrap_or(0) as u64;
+        if planned == (me.get() << 8) | (index + 1) {
+            state.crash.store(0, Ordering::Relaxed);
+            Self::kill(me);
+            panic!("shmptr-arena: simulated crash of process {} at {:?}", me.get(), point);
+        }
+    }
+}
+
+impl<S: Space> Backend for Arena<S> {
+    type Region = ArenaRegion<S>;
+
+    fn create(name: Name<'_>, len: usize, _options: &Options) -> Result<Self::Region> {
+        let state = S::state();
+        state.with_table(|table| {
+            if table.iter().any(|e| e.is(name)) {
+                return Err(Error::new(ErrorKind::AlreadyExists, "creating an arena object"));
+            }
+            let no_room = Error::new(ErrorKind::OutOfMemory, "creating an arena object");
+            if table.is_full() {
+                return Err(no_room);
+            }
+            // First fit among the gaps; the table is sorted by offset.
+            let mut start = 0usize;
+            let mut at = table.len();
+            for (i, e) in table.iter().enumerate() {
+                if start.checked_add(len).is_some_and(|end| end <= e.offset) {
+                    at = i;
+                    break;
+                }
+                start = (e.offset + e.len).next_multiple_of(ALIGN);
+            }
+            if start.checked_add(len).is_none_or(|end| end > state.len) {
+                return Err(no_room);
+            }
+            let mut entry = Entry { name: [0; NAME_MAX], name_len: name.as_bytes().len(), offset: start, len, linked: true, maps: 1 };
+            entry.name[..entry.name_len].copy_from_slice(name.as_bytes());
+            // SAFETY: `start..start + len` lies within the arena and overlaps no
+            // other entry; fresh objects read as zeros.
+            unsafe { state.base.add(start).write_bytes(0, len) };
+            table.insert(at, entry).map_err(|_| no_room)?;
+            Ok(ArenaRegion::new(state, &entry))
+        })
+    }
+
+    fn open(name: Name<'_>, _options: &Options) -> Result<Self::Region> {
+        let state = S::state();
+        state.with_table(|table| match table.iter_mut().find(|e| e.is(name)) {
+            Some(entry) => {
+                entry.maps += 1;
+                Ok(ArenaRegion::new(state, entry))
+            }
+            None => Err(Error::new(ErrorKind::NotFound, "opening an arena object")),
+        })
+    }
+
+    fn unlink(name: Name<'_>, region: &Self::Region) -> Result<()> {
+        S::state().with_table(|table| match table.iter().position(|e| e.is(name) && e.offset == region.offset) {
+            Some(i) => {
+                table[i].linked = false;
+                if table[i].maps == 0 {
+                    table.remove(i);
+                }
+                Ok(())
+            }
+            None => Err(Error::new(ErrorKind::NotFound, "unlinking an arena object")),
+        })
+    }
+}

@@ -1,0 +1,169 @@
+//! The three small traits a backend implements: [`Region`], [`Platform`], [`Backend`].
+//!
+//! `examples/custom_backend.rs` implements all three from scratch over a static
+//! buffer and runs [`Shared`](crate::Shared) and [`Unique`](crate::Unique) on them.
+
+use core::ptr::NonNull;
+use core::time::Duration;
+
+use crate::error::Result;
+use crate::name::Name;
+use crate::options::Options;
+use crate::primitive::AtomicU32;
+
+/// A mapped, writable byte range that every process mapping the same object sees.
+///
+/// Dropping a region unmaps it.
+///
+/// # Safety
+/// Implementors promise that, while the region is alive:
+/// - [`as_ptr`](Region::as_ptr) is stable, aligned to at least 64 bytes, and valid for
+///   reads and writes of [`len`](Region::len) bytes (a zero-length region may return
+///   a dangling pointer);
+/// - the same bytes are visible, at whatever address, to every other region of the
+///   same object, in this process or another;
+/// - a fresh object from [`Backend::create`] reads as all zeros;
+/// - a region may be copied bitwise (shmptr's handles share one mapping between
+///   clones) provided that exactly one of the copies is dropped.
+pub unsafe trait Region: Send + Sync + Sized {
+    /// The first byte of the mapping.
+    fn as_ptr(&self) -> NonNull<u8>;
+    /// How many bytes are mapped.
+    fn len(&self) -> usize;
+    /// Whether nothing is mapped.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A process identity that is never reused while anyone can still see it: on Linux
+/// the pid together with the process's start time, in the arena a simulated process
+/// number. It is non-zero and fits in 63 bits (segments keep the top bit).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ProcessId(u64);
+
+impl ProcessId {
+    /// The largest raw identity.
+    pub const MAX: u64 = (1 << 63) - 1;
+
+    /// A process identity from its raw value; `None` for 0 or a value above
+    /// [`ProcessId::MAX`].
+    pub const fn new(raw: u64) -> Option<Self> {
+        if raw == 0 || raw > Self::MAX {
+            None
+        } else {
+            Some(ProcessId(raw))
+        }
+    }
+
+    /// The raw value, as stored in a segment.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// Whether a process is alive, as far as the platform can judge.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Liveness {
+    /// The process runs (or is stopped, but exists).
+    Alive,
+    /// The process has exited, was killed, or is a zombie. Its holdings may be reclaimed.
+    Dead,
+    /// The platform cannot tell (another pid namespace, no permission). shmptr treats
+    /// it as alive: it never reclaims a holder it cannot prove dead.
+    Unknown,
+}
+
+/// The steps of shmptr's protocols between which a process may die. The arena
+/// backend can stop a simulated process at each of them; other platforms ignore them.
+#[non_exhaustive]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum CrashPoint {
+    /// Create: the object exists and is sized, no header yet.
+    CreateSized,
+    /// Create: the header is written and `Initializing`, the value is not.
+    CreateHeaderWritten,
+    /// Create: the value is written, the object is not yet `Ready`.
+    CreateValueWritten,
+    /// Attach: a slot is reserved (owner written), not yet a member.
+    AttachReserved,
+    /// Detach: the attachment's handle count reached zero, its slot is still a member.
+    DetachCounted,
+    /// Detach: the slot left the member set, its owner is not yet cleared.
+    DetachLeft,
+    /// Reclaim: a dead holder's slot is marked as being reclaimed, still a member.
+    ReclaimMarked,
+    /// Reclaim: the dead holder's slot left the member set, not yet freed.
+    ReclaimLeft,
+    /// Destroy: this process won the right to destroy, `T` not yet dropped.
+    DestroyClaimed,
+    /// Destroy: `T` is dropped, the name is still linked.
+    DestroyDropped,
+    /// Destroy: the name is unlinked, the segment not yet marked destroyed.
+    DestroyUnlinked,
+}
+
+impl CrashPoint {
+    /// Every crash point, in protocol order.
+    pub const ALL: [CrashPoint; 11] = [
+        CrashPoint::CreateSized,
+        CrashPoint::CreateHeaderWritten,
+        CrashPoint::CreateValueWritten,
+        CrashPoint::AttachReserved,
+        CrashPoint::DetachCounted,
+        CrashPoint::DetachLeft,
+        CrashPoint::ReclaimMarked,
+        CrashPoint::ReclaimLeft,
+        CrashPoint::DestroyClaimed,
+        CrashPoint::DestroyDropped,
+        CrashPoint::DestroyUnlinked,
+    ];
+}
+
+/// What the platform provides: process identity and liveness, waiting on a shared
+/// word, and time. All functions are static: a platform is a zero-sized type.
+pub trait Platform: 'static {
+    /// The calling process's identity. Called on every clone and drop of a handle:
+    /// keep it cheap (cache it; the Linux backend reads a page that `fork` wipes).
+    fn current_process() -> ProcessId;
+
+    /// Whether `process` is alive. Must never report a live process as dead.
+    fn liveness(process: ProcessId) -> Liveness;
+
+    /// Sleeps while `word` holds `expected`, at most `timeout` (forever for `None`).
+    /// May return early or spuriously; callers re-check.
+    fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>);
+
+    /// Wakes up to `count` waiters on `word`, in any process.
+    fn wake(word: &AtomicU32, count: u32);
+
+    /// A monotonic clock, in nanoseconds from an arbitrary origin.
+    fn now_nanos() -> u64;
+
+    /// Called at each [`CrashPoint`]; a test double may simulate death here. The
+    /// default does nothing and compiles away.
+    #[inline(always)]
+    fn crash_point(_point: CrashPoint) {}
+}
+
+/// A namespace of shared-memory objects: create, open and unlink by name.
+pub trait Backend: Platform {
+    /// The mapping of one object.
+    type Region: Region;
+
+    /// Creates the object `name` of `len` bytes, exclusively (fails with
+    /// `AlreadyExists` if the name is taken), with every byte zero, reserving its
+    /// memory now where the backend can (a full backend is `OutOfMemory` here, not a
+    /// fault later), and maps it.
+    fn create(name: Name<'_>, len: usize, options: &Options) -> Result<Self::Region>;
+
+    /// Maps the existing object `name`, never more than the object holds and without
+    /// resizing it. The region may be shorter than a header (the creator may not
+    /// have sized it yet): shmptr checks the length before reading anything.
+    fn open(name: Name<'_>, options: &Options) -> Result<Self::Region>;
+
+    /// Removes the name, if it still names the object that `region` maps (a newer
+    /// object of the same name is left alone). The memory lives on until the last
+    /// region of it is dropped.
+    fn unlink(name: Name<'_>, region: &Self::Region) -> Result<()>;
+}

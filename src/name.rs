@@ -1,0 +1,71 @@
+//! Object names: validated once, never truncated, never a path.
+
+use core::fmt;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The longest name, in bytes.
+pub const NAME_MAX: usize = 200;
+
+/// A validated object name: 1..=[`NAME_MAX`] bytes of `[A-Za-z0-9._-]`, not
+/// starting with `.`.
+///
+/// A name is never a path and never truncated: `"../x"`, `"a/b"`, `""`, `".hidden"`
+/// and a 201-byte name are all [`ErrorKind::InvalidName`]. On Linux the object for
+/// name `n` is the file `/dev/shm/n`.
+///
+/// ```
+/// use shmptr::{ErrorKind, Name};
+/// assert_eq!(Name::new("app.counter").unwrap().as_str(), "app.counter");
+/// assert_eq!(Name::new("../x").unwrap_err().kind(), ErrorKind::InvalidName);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Name<'a>(&'a str);
+
+impl<'a> Name<'a> {
+    /// Validates `name`.
+    pub fn new(name: &'a str) -> Result<Self> {
+        Self::from_bytes(name.as_bytes()).map(|_| Name(name))
+    }
+
+    /// Validates raw bytes (for example a name stored in a segment) and returns the
+    /// name they spell.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
+        let valid = !bytes.is_empty()
+            && bytes.len() <= NAME_MAX
+            && bytes[0] != b'.'
+            && bytes
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err(Error::new(ErrorKind::InvalidName, "validating a name"));
+        }
+        // Every byte is ASCII, so this cannot fail; the error path keeps it panic-free.
+        match core::str::from_utf8(bytes) {
+            Ok(s) => Ok(Name(s)),
+            Err(_) => Err(Error::new(ErrorKind::InvalidName, "validating a name")),
+        }
+    }
+
+    /// The name as a string.
+    pub const fn as_str(&self) -> &'a str {
+        self.0
+    }
+
+    /// The name's bytes.
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}

@@ -1,0 +1,251 @@
+//! A mapped, validated segment: the lifecycle steps `Shared` and `Unique` share
+//! (create, open, destroy), written once over the backend traits.
+
+use core::mem::{align_of, size_of, ManuallyDrop};
+use core::ptr::NonNull;
+use core::time::Duration;
+
+use crate::backend::{Backend, CrashPoint, Platform, Region};
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::{Name, NAME_MAX};
+use crate::options::Options;
+use crate::primitive::{AtomicU32, Ordering};
+use crate::segment::{Header, Inspection, Kind, Members, SegmentLayout, Slot, State, MAX_SLOTS};
+use crate::shm_safe::ShmSafe;
+
+/// How long one wait for a creator lasts before looking again.
+const POLL: Duration = Duration::from_millis(5);
+
+/// One mapping of a segment, validated. Dropping it does nothing: call
+/// [`Object::unmap`] (handles share one mapping between clones).
+pub(crate) struct Object<B: Backend> {
+    region: ManuallyDrop<B::Region>,
+    value: NonNull<u8>,
+    slot_count: u32,
+}
+
+/// Whether `open` should remove a segment whose creator died before `Ready`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Abandoned {
+    Report,
+    Remove,
+}
+
+impl<B: Backend> Object<B> {
+    fn header(&self) -> &Header {
+        header_of::<B>(&self.region)
+    }
+
+    /// The member set and slot table.
+    pub(crate) fn members(&self) -> Members<'_> {
+        // SAFETY: `open`/`create` validated that `slot_count` slots follow the header
+        // inside the mapping; `Slot` is valid for any bytes (atomics only) and is
+        // only accessed atomically.
+        let slots = unsafe {
+            core::slice::from_raw_parts(
+                self.region.as_ptr().as_ptr().add(size_of::<Header>()).cast::<Slot>(),
+                self.slot_count as usize,
+            )
+        };
+        Members::new(self.header(), slots)
+    }
+
+    /// The `Unique` owner word.
+    pub(crate) fn owner(&self) -> &crate::primitive::AtomicU64 {
+        &self.header().owner
+    }
+
+    /// The value.
+    pub(crate) fn value<T>(&self) -> NonNull<T> {
+        self.value.cast()
+    }
+
+    /// A bitwise copy sharing the mapping (for a clone of a handle).
+    ///
+    /// # Safety
+    /// Exactly one of the copies may be [`unmap`](Object::unmap)ped.
+    pub(crate) unsafe fn share(&self) -> Self {
+        Object {
+            // SAFETY: the caller guarantees only one copy is ever unmapped; the
+            // `Region` contract allows bitwise copies on that condition.
+            region: unsafe { core::ptr::read(&self.region) },
+            value: self.value,
+            slot_count: self.slot_count,
+        }
+    }
+
+    /// Drops the mapping.
+    pub(crate) fn unmap(mut self) {
+        // SAFETY: `self` is consumed, so the region is dropped exactly once here.
+        unsafe { ManuallyDrop::drop(&mut self.region) }
+    }
+
+    /// Copies the name stored in the segment into `buf` and validates it.
+    pub(crate) fn stored_name<'n>(&self, buf: &'n mut [u8; NAME_MAX]) -> Result<Name<'n>> {
+        // SAFETY: the header is mapped; the volatile copy tolerates concurrent writes
+        // by a hostile process, and every byte pattern is a valid `Fixed`.
+        let fixed = unsafe { self.header().fixed.get().read_volatile() };
+        *buf = fixed.name;
+        let len = (fixed.name_len as usize).min(NAME_MAX);
+        Name::from_bytes(&buf[..len])
+    }
+
+    /// Creates the segment `name` for a `T` exclusively, writes the header, lets
+    /// `init` write the value in place, and publishes `Ready`.
+    pub(crate) fn create<T: ShmSafe>(
+        kind: Kind,
+        name: Name<'_>,
+        options: &Options,
+        init: impl FnOnce(NonNull<T>),
+    ) -> Result<Self> {
+        let slot_count = match kind {
+            Kind::Unique => 0,
+            Kind::Shared if (1..=MAX_SLOTS).contains(&options.slots) => options.slots,
+            Kind::Shared => return Err(Error::new(ErrorKind::Unsupported, "checking the slot count (1..=64)")),
+        };
+        let layout = SegmentLayout::of::<T>(slot_count)?;
+        let region = B::create(name, layout.total_len, options)?;
+        if region.len() < layout.total_len || region.as_ptr().as_ptr() as usize % 64 != 0 {
+            let _ = B::unlink(name, &region);
+            return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
+        }
+        B::crash_point(CrashPoint::CreateSized);
+        let me = B::current_process();
+        let object = Self::from_region(region, &layout);
+        let header = object.header();
+        header.initialize(kind, me, name, &layout, T::FINGERPRINT);
+        match kind {
+            Kind::Shared => object.members().init_creator(me),
+            // Relaxed: published by the Release store of `Ready`.
+            Kind::Unique => header.owner.store(me.get(), Ordering::Relaxed),
+        }
+        B::crash_point(CrashPoint::CreateHeaderWritten);
+        init(object.value());
+        B::crash_point(CrashPoint::CreateValueWritten);
+        // Release: publishes the header, slots and value to every opener that loads
+        // `Ready` with Acquire.
+        header.state.store(State::Ready as u32, Ordering::Release);
+        B::wake(&header.state, u32::MAX);
+        Ok(object)
+    }
+
+    /// Maps the existing segment `name`, waits (bounded) while its creator finishes
+    /// it, and validates it as a `kind` holding a `T`.
+    ///
+    /// A segment being destroyed is `NotFound`; if its destroyer died, this
+    /// finishes the job (unlinks it) first.
+    pub(crate) fn open<T: ShmSafe>(kind: Kind, name: Name<'_>, options: &Options, abandoned: Abandoned) -> Result<Self> {
+        let deadline = B::now_nanos().saturating_add(options.timeout.as_nanos().min(u64::MAX as u128) as u64);
+        loop {
+            let region = B::open(name, options)?;
+            let remaining = Duration::from_nanos(deadline.saturating_sub(B::now_nanos()));
+            if region.len() < size_of::<Header>() {
+                // The creator may not have sized it yet; a file that stays this
+                // short is not a segment.
+                drop(region);
+                if remaining.is_zero() {
+                    return Err(Error::new(ErrorKind::Corrupt, "opening a segment shorter than its header"));
+                }
+                sleep::<B>(remaining.min(POLL));
+                continue;
+            }
+            if region.as_ptr().as_ptr() as usize % 64 != 0 {
+                return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
+            }
+            let header = header_of::<B>(&region);
+            let inspected = header.inspect::<B>(region.len(), kind, name, size_of::<T>(), align_of::<T>(), T::FINGERPRINT);
+            match inspected {
+                Ok(Inspection::Ready(layout)) => return Ok(Self::from_region(region, &layout)),
+                Ok(Inspection::NotReady) => {
+                    if remaining.is_zero() {
+                        return Err(Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment"));
+                    }
+                    let state = header.state.load(Ordering::Relaxed);
+                    B::wait(&header.state, state, Some(remaining.min(POLL)));
+                }
+                Ok(Inspection::Destroying) => {
+                    Self::finish_for_dead::<T>(region, name);
+                    return Err(Error::new(ErrorKind::NotFound, "opening an object that is being destroyed"));
+                }
+                Err(e) if e.kind() == ErrorKind::Abandoned && abandoned == Abandoned::Remove => {
+                    Self::finish_for_dead::<T>(region, name);
+                    return Err(Error::new(ErrorKind::NotFound, "removing an abandoned object"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A segment past `Ready` whose destroyer died, or one whose creator died before
+    /// `Ready`: if this process wins the destroyer word, it unlinks the name. The
+    /// value is not dropped (it is half-dropped or was never whole).
+    fn finish_for_dead<T>(region: B::Region, name: Name<'_>) {
+        let object = Object::<B> { region: ManuallyDrop::new(region), value: NonNull::dangling(), slot_count: 0 };
+        // With no slots, `claim_destroyer` succeeds only against a dead destroyer, or
+        // against none (a dead creator never names one).
+        if object.members().claim_destroyer::<B>(B::current_process(), true) {
+            object.destroy_claimed::<T>(name);
+        }
+        object.unmap();
+    }
+
+    /// The steps after winning the destroyer word: drop `T` if nobody began to,
+    /// unlink the name, mark the segment destroyed.
+    pub(crate) fn destroy_claimed<T>(&self, name: Name<'_>) {
+        B::crash_point(CrashPoint::DestroyClaimed);
+        let header = self.header();
+        // Acquire: the value's last uses by every holder happen before its drop
+        // (they released through the members word, which the destroyer acquired).
+        if header.state.compare_exchange(State::Ready as u32, State::Destroying as u32, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            // SAFETY: the state moved from `Ready` to `Destroying` exactly once, here,
+            // by the single destroyer; no handle to the value remains (the member set
+            // is empty, or the `Unique` owner is dropping it).
+            unsafe { core::ptr::drop_in_place(self.value::<T>().as_ptr()) }
+        }
+        B::crash_point(CrashPoint::DestroyDropped);
+        // An error here means the name is already gone or names a newer object;
+        // either way there is nothing left for us to unlink.
+        let _ = B::unlink(name, &self.region);
+        B::crash_point(CrashPoint::DestroyUnlinked);
+        // Release: a late opener that still maps it sees a finished destruction.
+        header.state.store(State::Destroyed as u32, Ordering::Release);
+    }
+
+    /// [`destroy_claimed`](Self::destroy_claimed) using the name stored in the segment.
+    pub(crate) fn destroy_claimed_by_stored_name<T>(&self) {
+        let mut buf = [0; NAME_MAX];
+        match self.stored_name(&mut buf) {
+            Ok(name) => self.destroy_claimed::<T>(name),
+            // A hostile process overwrote the name: drop the value, leave the name.
+            Err(_) => {
+                let header = self.header();
+                if header.state.compare_exchange(State::Ready as u32, State::Destroying as u32, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                    // SAFETY: as in `destroy_claimed`.
+                    unsafe { core::ptr::drop_in_place(self.value::<T>().as_ptr()) }
+                }
+            }
+        }
+    }
+
+    fn from_region(region: B::Region, layout: &SegmentLayout) -> Self {
+        // SAFETY: `layout.value_offset` is within the region (validated by the
+        // caller: the region holds at least `layout.total_len` bytes).
+        let value = unsafe { region.as_ptr().add(layout.value_offset) };
+        Object { region: ManuallyDrop::new(region), value, slot_count: layout.slot_count }
+    }
+}
+
+/// The header at the start of a region of at least `size_of::<Header>()` bytes.
+fn header_of<B: Backend>(region: &B::Region) -> &Header {
+    debug_assert!(region.len() >= size_of::<Header>());
+    // SAFETY: the region is at least a header long and 64-aligned (checked by every
+    // caller before this), lives as long as the borrow, and `Header` is valid for
+    // any bytes: its atomics are plain integers, the rest sits in `UnsafeCell`s.
+    unsafe { region.as_ptr().cast::<Header>().as_ref() }
+}
+
+/// Sleeps about `duration` using the platform's timed wait on a private word.
+pub(crate) fn sleep<P: Platform>(duration: Duration) {
+    let word = AtomicU32::new(0);
+    P::wait(&word, 0, Some(duration));
+}

@@ -1,0 +1,300 @@
+//! Header and slot layout, creation and validation.
+
+use core::cell::UnsafeCell;
+use core::mem::{align_of, offset_of, size_of};
+
+use static_assertions::const_assert_eq;
+
+use crate::backend::{Liveness, Platform, ProcessId};
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::{Name, NAME_MAX};
+use crate::primitive::{AtomicU32, AtomicU64, Ordering};
+use crate::shm_safe::fingerprint;
+
+use super::MAX_SLOTS;
+
+/// "SHMPTR" + format byte + 0x01: the first word of every segment.
+pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"SHMPTR\x00\x01");
+/// The segment format this build reads and writes.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The value is aligned to at least this much, so it never shares a cache line
+/// with a slot.
+pub(crate) const VALUE_MIN_ALIGN: usize = 64;
+
+/// Lifecycle of a segment, stored in [`Header::state`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub(crate) enum State {
+    /// Zero: the creator has not written the header yet.
+    Blank = 0,
+    /// The header's identity words are written; the rest is being written.
+    Initializing = 0x494e_4954,
+    /// Fully written and published; may be opened.
+    Ready = 0x5245_4459,
+    /// A destroyer runs (or ran) `T`'s drop.
+    Destroying = 0x4453_5459,
+    /// The value is dropped and the name unlinked.
+    Destroyed = 0x4445_4144,
+}
+
+impl State {
+    pub(crate) fn from_raw(raw: u32) -> Option<State> {
+        [State::Blank, State::Initializing, State::Ready, State::Destroying, State::Destroyed]
+            .into_iter()
+            .find(|s| *s as u32 == raw)
+    }
+}
+
+/// Which ownership type a segment holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub(crate) enum Kind {
+    Shared = 1,
+    Unique = 2,
+}
+
+/// The fields written once, before `Ready`, and covered by the checksum. They are
+/// read with one volatile copy and validated as a whole.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(crate) struct Fixed {
+    pub kind: u32,
+    pub slot_count: u32,
+    pub total_len: u64,
+    pub value_offset: u64,
+    pub value_size: u64,
+    pub value_align: u64,
+    pub fingerprint: u64,
+    pub name_len: u32,
+    pub reserved: u32,
+    pub name: [u8; NAME_MAX],
+}
+
+/// The segment header. Fields that change after creation, or are read before the
+/// creator publishes `Ready`, are atomics; the rest is [`Fixed`].
+#[repr(C, align(64))]
+pub(crate) struct Header {
+    pub magic: AtomicU64,
+    pub version: AtomicU32,
+    /// A [`State`]; the futex word openers wait on while it is `Initializing`.
+    pub state: AtomicU32,
+    /// The creating process, for "creator died before `Ready`".
+    pub creator: AtomicU64,
+    pub fixed: UnsafeCell<Fixed>,
+    pub checksum: UnsafeCell<u64>,
+    /// Bit `i` set: slot `i` holds a live attachment. Never goes from zero to
+    /// non-zero: zero means the object is being destroyed.
+    pub members: AtomicU64,
+    /// `Unique`: the owning process, 0 when released.
+    pub owner: AtomicU64,
+    /// The process that won the right to destroy (and unlink), 0 before.
+    pub destroyer: AtomicU64,
+}
+
+/// One attachment: the process that holds it and how many handles share it. Each
+/// slot has its own cache line, so clone/drop never bounce a line another process
+/// writes.
+#[repr(C, align(64))]
+pub(crate) struct Slot {
+    /// The holding process; 0 when free; [`RECLAIMING`](super::RECLAIMING) | reclaimer
+    /// while a survivor reclaims it.
+    pub owner: AtomicU64,
+    /// Handles of the attachment (clones in the holding process).
+    pub count: AtomicU64,
+}
+
+#[cfg(not(loom))]
+mod pinned {
+    use super::*;
+    const_assert_eq!(size_of::<Fixed>(), 256);
+    const_assert_eq!(offset_of!(Fixed, name), 56);
+    const_assert_eq!(offset_of!(Header, magic), 0);
+    const_assert_eq!(offset_of!(Header, version), 8);
+    const_assert_eq!(offset_of!(Header, state), 12);
+    const_assert_eq!(offset_of!(Header, creator), 16);
+    const_assert_eq!(offset_of!(Header, fixed), 24);
+    const_assert_eq!(offset_of!(Header, checksum), 280);
+    const_assert_eq!(offset_of!(Header, members), 288);
+    const_assert_eq!(offset_of!(Header, owner), 296);
+    const_assert_eq!(offset_of!(Header, destroyer), 304);
+    const_assert_eq!(size_of::<Header>(), 320);
+    const_assert_eq!(align_of::<Header>(), 64);
+    const_assert_eq!(size_of::<Slot>(), 64);
+    const_assert_eq!(align_of::<Slot>(), 64);
+}
+
+/// Where things are in a segment of a given type and slot count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SegmentLayout {
+    pub slot_count: u32,
+    pub value_offset: usize,
+    pub value_size: usize,
+    pub value_align: usize,
+    pub total_len: usize,
+}
+
+impl SegmentLayout {
+    /// The layout for a value of `size`/`align` with `slot_count` slots; `None` on
+    /// arithmetic overflow.
+    pub(crate) fn new(slot_count: u32, size: usize, align: usize) -> Option<Self> {
+        let slots_end = size_of::<Header>().checked_add(size_of::<Slot>().checked_mul(slot_count as usize)?)?;
+        let value_align = align.max(VALUE_MIN_ALIGN);
+        let value_offset = slots_end.checked_next_multiple_of(value_align)?;
+        let total_len = value_offset.checked_add(size)?;
+        // Mappings are at most isize::MAX bytes.
+        if total_len > isize::MAX as usize {
+            return None;
+        }
+        Some(SegmentLayout { slot_count, value_offset, value_size: size, value_align, total_len })
+    }
+
+    pub(crate) fn of<T>(slot_count: u32) -> Result<Self> {
+        Self::new(slot_count, size_of::<T>(), align_of::<T>())
+            .ok_or(Error::new(ErrorKind::Unsupported, "computing the segment size"))
+    }
+}
+
+/// The result of looking at a mapped segment.
+#[derive(Debug)]
+pub(crate) enum Inspection {
+    /// Valid, `Ready`, of the expected kind and type.
+    Ready(SegmentLayout),
+    /// Well-formed but not finished yet; wait on the state word (bounded) and look again.
+    NotReady,
+    /// Past `Ready`: being destroyed or destroyed.
+    Destroying,
+}
+
+impl Fixed {
+    fn checksum(&self) -> u64 {
+        let mut h = fingerprint::start("shmptr.fixed", 0, 0);
+        for w in [
+            self.kind as u64,
+            self.slot_count as u64,
+            self.total_len,
+            self.value_offset,
+            self.value_size,
+            self.value_align,
+            self.fingerprint,
+            self.name_len as u64,
+            self.reserved as u64,
+        ] {
+            h = fingerprint::word(h, w);
+        }
+        fingerprint::bytes(h, &self.name)
+    }
+}
+
+impl Header {
+    /// Writes the header of a fresh, zeroed segment and publishes `Initializing`.
+    /// The caller owns the segment exclusively (it just created it).
+    pub(crate) fn initialize(
+        &self,
+        kind: Kind,
+        creator: ProcessId,
+        name: Name<'_>,
+        layout: &SegmentLayout,
+        value_fingerprint: u64,
+    ) {
+        let mut fixed = Fixed {
+            kind: kind as u32,
+            slot_count: layout.slot_count,
+            total_len: layout.total_len as u64,
+            value_offset: layout.value_offset as u64,
+            value_size: layout.value_size as u64,
+            value_align: layout.value_align as u64,
+            fingerprint: value_fingerprint,
+            name_len: name.as_bytes().len() as u32,
+            reserved: 0,
+            name: [0; NAME_MAX],
+        };
+        fixed.name[..name.as_bytes().len()].copy_from_slice(name.as_bytes());
+        // Relaxed: these identity words are published by the Release store of
+        // `Initializing` below; openers read them after an Acquire load of `state`.
+        self.magic.store(MAGIC, Ordering::Relaxed);
+        self.version.store(FORMAT_VERSION, Ordering::Relaxed);
+        self.creator.store(creator.get(), Ordering::Relaxed);
+        // SAFETY: the caller created this segment exclusively and nobody reads the
+        // fixed fields before the Release store of `Ready` that the creator does
+        // later; both fields are `UnsafeCell`s, valid for writes.
+        unsafe {
+            self.fixed.get().write_volatile(fixed);
+            self.checksum.get().write_volatile(fixed.checksum());
+        }
+        // Release: whoever sees `Initializing` also sees the identity words above.
+        self.state.store(State::Initializing as u32, Ordering::Release);
+    }
+
+    /// Looks at a mapped segment of `len` bytes as an opener: garbage is `Corrupt` at
+    /// once, a well-formed header still being written is `NotReady`, a finished one
+    /// is validated against the expected kind, type and name. `len` is how many
+    /// bytes are mapped from the header on.
+    pub(crate) fn inspect<P: Platform>(
+        &self,
+        len: usize,
+        kind: Kind,
+        name: Name<'_>,
+        size: usize,
+        align: usize,
+        value_fingerprint: u64,
+    ) -> Result<Inspection> {
+        const DURING: &str = "validating the segment";
+        let corrupt = Error::new(ErrorKind::Corrupt, DURING);
+        // Acquire: pairs with the creator's Release stores of `Initializing`/`Ready`,
+        // so the identity words and (when `Ready`) the fixed fields are visible.
+        let raw_state = self.state.load(Ordering::Acquire);
+        let magic = self.magic.load(Ordering::Relaxed);
+        let version = self.version.load(Ordering::Relaxed);
+        let state = State::from_raw(raw_state).ok_or(corrupt)?;
+        if state == State::Blank {
+            // Between create and the first header write everything is zero.
+            return if (magic == 0 || magic == MAGIC) && version == 0 { Ok(Inspection::NotReady) } else { Err(corrupt) };
+        }
+        if magic != MAGIC || version != FORMAT_VERSION {
+            return Err(corrupt);
+        }
+        match state {
+            State::Initializing => {
+                let creator = ProcessId::new(self.creator.load(Ordering::Relaxed)).ok_or(corrupt)?;
+                return match P::liveness(creator) {
+                    Liveness::Dead => Err(Error::new(ErrorKind::Abandoned, "opening the segment")),
+                    _ => Ok(Inspection::NotReady),
+                };
+            }
+            State::Destroying | State::Destroyed => return Ok(Inspection::Destroying),
+            State::Blank | State::Ready => {}
+        }
+        // SAFETY: the header is mapped (the caller checked the length); a volatile
+        // copy reads bytes another process may write without assuming they stay put,
+        // and every bit pattern is a valid `Fixed` and `u64`.
+        let (f, checksum) = unsafe { (self.fixed.get().read_volatile(), self.checksum.get().read_volatile()) };
+        if f.checksum() != checksum {
+            return Err(corrupt);
+        }
+        let found_kind = match f.kind {
+            1 => Kind::Shared,
+            2 => Kind::Unique,
+            _ => return Err(corrupt),
+        };
+        let mismatch = Error::new(ErrorKind::TypeMismatch, DURING);
+        if found_kind != kind
+            || f.fingerprint != value_fingerprint
+            || f.value_size != size as u64
+            || f.value_align != align.max(VALUE_MIN_ALIGN) as u64
+        {
+            return Err(mismatch);
+        }
+        let stored_name = f.name.get(..f.name_len as usize).ok_or(corrupt)?;
+        if stored_name != name.as_bytes() {
+            return Err(corrupt);
+        }
+        if f.slot_count > MAX_SLOTS || (kind == Kind::Shared && f.slot_count == 0) {
+            return Err(corrupt);
+        }
+        let layout = SegmentLayout::new(f.slot_count, size, align).ok_or(corrupt)?;
+        if layout.value_offset as u64 != f.value_offset || layout.total_len as u64 != f.total_len || layout.total_len > len {
+            return Err(corrupt);
+        }
+        Ok(Inspection::Ready(layout))
+    }
+}

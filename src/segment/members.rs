@@ -1,0 +1,283 @@
+//! Who holds a `Shared` object: the slot table and the member bitmap.
+//!
+//! An attachment is one slot: `{owner process, handle count}`. Membership is one bit
+//! per slot in [`Header::members`], so "claim a place and count it" is a single
+//! atomic step, and the object is alive exactly while that word is non-zero. The
+//! word never goes from zero back to non-zero, so an object being destroyed is
+//! never resurrected.
+//!
+//! Crash points (a process may die between any two atomic steps) and what a
+//! survivor sees:
+//! - attach: slot owner written, bit not set ([`CrashPoint::AttachReserved`]) →
+//!   a dead owner on a non-member slot: reclaim frees the slot, nothing counted.
+//! - detach: count zero, bit still set ([`CrashPoint::DetachCounted`]) → a dead
+//!   member: reclaim clears its bit exactly like any dead holder.
+//! - detach: bit cleared, owner still set ([`CrashPoint::DetachLeft`]) → a dead owner
+//!   on a non-member slot: freed. If that clear emptied the set, the dead process
+//!   was the destroyer: the members word is zero, the destroyer word is zero or
+//!   names a dead process, and [`Members::claim_destroyer`] lets a survivor take over.
+//! - reclaim: slot marked `RECLAIMING | reclaimer` ([`CrashPoint::ReclaimMarked`],
+//!   [`CrashPoint::ReclaimLeft`]) → the mark names the reclaimer, so a later
+//!   reclaimer can tell it is dead and redo the (idempotent) steps.
+//!
+//! [`CrashPoint::AttachReserved`]: crate::CrashPoint::AttachReserved
+//! [`CrashPoint::DetachCounted`]: crate::CrashPoint::DetachCounted
+//! [`CrashPoint::DetachLeft`]: crate::CrashPoint::DetachLeft
+//! [`CrashPoint::ReclaimMarked`]: crate::CrashPoint::ReclaimMarked
+//! [`CrashPoint::ReclaimLeft`]: crate::CrashPoint::ReclaimLeft
+
+use crate::backend::{CrashPoint, Liveness, Platform, ProcessId};
+use crate::error::{Error, ErrorKind, Result};
+use crate::primitive::{fence, Ordering};
+
+use super::{Header, Slot};
+
+/// Set in a slot's owner word while a survivor reclaims it; the low bits then name
+/// the reclaimer.
+pub(crate) const RECLAIMING: u64 = 1 << 63;
+
+/// The most handles one attachment may have. Like `Arc`, going past it is a bug
+/// (a leak of clones), and shmptr panics rather than let the count wrap.
+const MAX_HANDLES: u64 = i64::MAX as u64;
+
+/// The outcome of reclaiming dead holders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Reclaimed {
+    /// How many member slots of dead processes were reclaimed.
+    pub holders: u32,
+    /// The slot whose reclaim emptied the member set: the reclaimer is now the
+    /// destroyer and frees this slot (with [`Members::free`]) when done.
+    pub emptied_through: Option<u32>,
+}
+
+/// The member bitmap and slot table of one mapped segment.
+pub(crate) struct Members<'a> {
+    header: &'a Header,
+    slots: &'a [Slot],
+}
+
+impl<'a> Members<'a> {
+    /// `slots` must be the segment's validated slot table (at most 64 slots).
+    pub(crate) fn new(header: &'a Header, slots: &'a [Slot]) -> Self {
+        debug_assert!(slots.len() <= 64);
+        Members { header, slots }
+    }
+
+    /// The bits that correspond to real slots; any other bit in the word is
+    /// ignored (the word is untrusted).
+    fn mask(&self) -> u64 {
+        u64::MAX.checked_shr(64 - self.slots.len() as u32).unwrap_or(0)
+    }
+
+    /// The member bits, with untrusted garbage masked off.
+    pub(crate) fn live(&self, order: Ordering) -> u64 {
+        self.header.members.load(order) & self.mask()
+    }
+
+    /// Makes the creator the sole member, holding one handle in slot 0. Runs before
+    /// `Ready`, which publishes it.
+    pub(crate) fn init_creator(&self, me: ProcessId) {
+        // Relaxed: the creator owns the segment until the Release store of `Ready`.
+        self.slots[0].owner.store(me.get(), Ordering::Relaxed);
+        self.slots[0].count.store(1, Ordering::Relaxed);
+        self.header.members.store(1, Ordering::Relaxed);
+    }
+
+    /// Joins the object as a new attachment of `me` holding one handle; returns its slot.
+    ///
+    /// `NotFound` if the member set is empty (the object is being destroyed),
+    /// `TooManyProcesses` if every slot is taken.
+    pub(crate) fn attach<P: Platform>(&self, me: ProcessId) -> Result<u32> {
+        let not_found = Error::new(ErrorKind::NotFound, "attaching to the object");
+        // Acquire: pairs with the Release of earlier membership changes.
+        if self.live(Ordering::Acquire) == 0 {
+            return Err(not_found);
+        }
+        let index = self.reserve(me).ok_or(Error::new(ErrorKind::TooManyProcesses, "attaching to the object"))?;
+        let slot = &self.slots[index as usize];
+        // Relaxed: published by the Release in the member CAS below.
+        slot.count.store(1, Ordering::Relaxed);
+        P::crash_point(CrashPoint::AttachReserved);
+        let bit = 1u64 << index;
+        let mut current = self.header.members.load(Ordering::Acquire);
+        loop {
+            if current & self.mask() == 0 {
+                // Never from zero to non-zero: the object is being destroyed.
+                self.free(index);
+                return Err(not_found);
+            }
+            // AcqRel: Release publishes our slot (owner, count) to whoever reads the
+            // members word; Acquire orders us after earlier members' changes.
+            match self.header.members.compare_exchange_weak(current, current | bit, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(index),
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Takes a free slot (owner 0, not a member) by writing `me` as its owner.
+    fn reserve(&self, me: ProcessId) -> Option<u32> {
+        let members = self.header.members.load(Ordering::Relaxed);
+        (0..self.slots.len() as u32).find(|&i| {
+            members & (1 << i) == 0
+                // Acquire: pairs with the Release in `free`, so the previous owner's
+                // use of the slot happens before ours.
+                && self.slots[i as usize].owner.compare_exchange(0, me.get(), Ordering::Acquire, Ordering::Relaxed).is_ok()
+        })
+    }
+
+    /// One more handle of the attachment in `index` (a clone in the same process).
+    pub(crate) fn acquire(&self, index: u32) {
+        // Relaxed, as in `Arc::clone`: a new handle is made from an existing one, so
+        // the count is already above zero and nothing needs ordering.
+        let old = self.slots[index as usize].count.fetch_add(1, Ordering::Relaxed);
+        if old >= MAX_HANDLES {
+            panic!("shmptr: handle count overflow (more than 2^63 clones)");
+        }
+    }
+
+    /// One handle fewer; `true` if it was the attachment's last (the caller detaches).
+    pub(crate) fn release(&self, index: u32) -> bool {
+        // Release, as in `Arc::drop`: this handle's uses of the value happen before
+        // the count reaches zero; the Acquire fence makes them visible to whoever
+        // saw it reach zero (who may go on to destroy the value).
+        if self.slots[index as usize].count.fetch_sub(1, Ordering::Release) != 1 {
+            return false;
+        }
+        fence(Ordering::Acquire);
+        true
+    }
+
+    /// Leaves the member set after the attachment's last handle is gone. First
+    /// reclaims dead holders, so that the last *live* holder destroys at once.
+    /// Returns `true` if this emptied the set: the caller is the destroyer, and
+    /// frees `index` when done; otherwise the slot is already free.
+    pub(crate) fn detach<P: Platform>(&self, index: u32, me: ProcessId) -> bool {
+        P::crash_point(CrashPoint::DetachCounted);
+        // Our own bit is still set, so reclaiming others cannot empty the set.
+        let _ = self.reclaim_dead::<P>(me);
+        let bit = 1u64 << index;
+        // AcqRel: Release hands our uses of the value to the destroyer; Acquire
+        // (when we are the destroyer) takes every earlier holder's.
+        let before = self.header.members.fetch_and(!bit, Ordering::AcqRel);
+        P::crash_point(CrashPoint::DetachLeft);
+        if before & self.mask() == bit {
+            return true;
+        }
+        self.free(index);
+        false
+    }
+
+    /// Makes slot `index` free for reuse.
+    pub(crate) fn free(&self, index: u32) {
+        let slot = &self.slots[index as usize];
+        // Relaxed: the owner store below publishes it.
+        slot.count.store(0, Ordering::Relaxed);
+        // Release: pairs with the Acquire in `reserve`.
+        slot.owner.store(0, Ordering::Release);
+    }
+
+    /// Reclaims every slot whose holder (or reclaimer) is dead. Never touches a
+    /// live or unjudgeable holder.
+    pub(crate) fn reclaim_dead<P: Platform>(&self, me: ProcessId) -> Reclaimed {
+        let mut out = Reclaimed::default();
+        for (index, slot) in self.slots.iter().enumerate() {
+            let index = index as u32;
+            // Acquire: pairs with the owner's writes to the slot.
+            let owner = slot.owner.load(Ordering::Acquire);
+            let Some(holder) = ProcessId::new(owner & !RECLAIMING) else { continue };
+            if holder == me || P::liveness(holder) != Liveness::Dead {
+                continue;
+            }
+            // The slot is ours to reclaim only if nobody changed it meanwhile; the
+            // mark keeps it from being reused until we free it. AcqRel: Acquire to
+            // see the dead holder's last writes; Release to publish the mark.
+            if slot.owner.compare_exchange(owner, RECLAIMING | me.get(), Ordering::AcqRel, Ordering::Relaxed).is_err() {
+                continue;
+            }
+            P::crash_point(CrashPoint::ReclaimMarked);
+            let bit = 1u64 << index;
+            // AcqRel: as in `detach`. Idempotent if a dead reclaimer already cleared it.
+            let before = self.header.members.fetch_and(!bit, Ordering::AcqRel);
+            P::crash_point(CrashPoint::ReclaimLeft);
+            if before & bit != 0 {
+                out.holders += 1;
+            }
+            if before & self.mask() == bit {
+                out.emptied_through = Some(index);
+            } else {
+                self.free(index);
+            }
+        }
+        out
+    }
+
+    /// Whether any slot has an owner (holder, reserver or reclaimer) that may be alive.
+    fn any_live_owner<P: Platform>(&self) -> bool {
+        self.slots.iter().any(|slot| {
+            ProcessId::new(slot.owner.load(Ordering::Acquire) & !RECLAIMING)
+                .is_some_and(|p| P::liveness(p) != Liveness::Dead)
+        })
+    }
+
+    /// Tries to become the destroyer of an object whose member set is empty.
+    ///
+    /// Succeeds for whoever emptied the set (`emptied_by_me`), or for a survivor when
+    /// the process that emptied it died before finishing: the destroyer word names a
+    /// dead process, or is still zero and no slot has an owner that may be alive
+    /// (the one that emptied the set keeps its slot until it is done).
+    pub(crate) fn claim_destroyer<P: Platform>(&self, me: ProcessId, emptied_by_me: bool) -> bool {
+        let destroyer = &self.header.destroyer;
+        // Acquire: pairs with the AcqRel CAS of a previous destroyer.
+        let current = destroyer.load(Ordering::Acquire);
+        let allowed = match ProcessId::new(current) {
+            None if emptied_by_me => true,
+            None => self.live(Ordering::Acquire) == 0 && !self.any_live_owner::<P>(),
+            Some(p) => p != me && P::liveness(p) == Liveness::Dead,
+        };
+        // AcqRel: only one process wins; Acquire orders us after the dead one's work.
+        allowed && destroyer.compare_exchange(current, me.get(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
+    /// Becomes the destroyer only if the current one is dead (its work is then
+    /// finished by us). Used where the member set does not apply (`Unique`).
+    pub(crate) fn take_over_dead_destroyer<P: Platform>(&self, me: ProcessId) -> bool {
+        // Acquire: pairs with the AcqRel CAS of the previous destroyer.
+        let current = self.header.destroyer.load(Ordering::Acquire);
+        ProcessId::new(current).is_some_and(|p| p != me && P::liveness(p) == Liveness::Dead)
+            && self.header.destroyer.compare_exchange(current, me.get(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
+    /// Whether some process has begun to destroy the object.
+    pub(crate) fn destroying(&self) -> bool {
+        // Acquire: pairs with the destroyer's AcqRel CAS.
+        self.header.destroyer.load(Ordering::Acquire) != 0
+    }
+
+    /// Handles alive in all processes together (a snapshot; untrusted counts saturate).
+    pub(crate) fn strong_count(&self) -> u64 {
+        let members = self.live(Ordering::Acquire);
+        self.member_slots(members)
+            .fold(0u64, |sum, slot| sum.saturating_add(slot.count.load(Ordering::Relaxed)))
+    }
+
+    /// Distinct live processes among the members (a snapshot).
+    pub(crate) fn process_count<P: Platform>(&self) -> u32 {
+        let members = self.live(Ordering::Acquire);
+        let owner = |slot: &Slot| ProcessId::new(slot.owner.load(Ordering::Relaxed) & !RECLAIMING);
+        let mut distinct = 0;
+        for (i, slot) in self.member_slots(members).enumerate() {
+            let Some(p) = owner(slot) else { continue };
+            let seen_before = self.member_slots(members).take(i).any(|s| owner(s) == Some(p));
+            if !seen_before && P::liveness(p) != Liveness::Dead {
+                distinct += 1;
+            }
+        }
+        distinct
+    }
+
+    fn member_slots(&self, members: u64) -> impl Iterator<Item = &'a Slot> + 'a {
+        let slots = self.slots;
+        (0..slots.len()).filter(move |i| members & (1 << i) != 0).map(move |i| &slots[i])
+    }
+}

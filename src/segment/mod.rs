@@ -1,0 +1,21 @@
+//! The segment format: a header, a table of holder slots, the value.
+//!
+//! ```text
+//! offset 0    Header (320 bytes, 64-aligned): magic, version, state, creator,
+//!             write-once fields + checksum, members bitmap, unique owner, destroyer
+//! offset 320  Slot[slot_count], 64 bytes each: { owner process, handle count }
+//! offset V    T, V = align_up(320 + 64 * slot_count, max(64, align_of::<T>()))
+//! ```
+//! Everything read from a segment is untrusted: [`Header::inspect`] validates the
+//! write-once fields once, copies them, and only the copy is used afterwards.
+
+mod header;
+mod members;
+#[cfg(all(test, loom))]
+mod loom_models;
+
+pub(crate) use header::{Header, Inspection, Kind, SegmentLayout, Slot, State};
+pub(crate) use members::Members;
+
+/// The most slots a `Shared` object can have: one member bit each in a 64-bit word.
+pub const MAX_SLOTS: u32 = 64;

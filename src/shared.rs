@@ -1,0 +1,347 @@
+//! `Shared<T>`: `std::shared_ptr` across processes.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ops::Deref;
+
+use crate::backend::{Backend, ProcessId};
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::{Name, NAME_MAX};
+use crate::object::{Abandoned, Object};
+use crate::options::Options;
+use crate::segment::Kind;
+use crate::shm_safe::{ShmSafe, Zeroable};
+
+/// A reference-counted `T` in shared memory, shared by handles in any number of
+/// processes: the last handle in any process drops `T` and removes the name.
+///
+/// The count lives in the segment. Each `create`/`open` is one *attachment* (one
+/// mapping and one slot in the segment's holder table); its clones share both, so a
+/// clone or a drop is a single atomic on this process's own slot, with no syscall.
+/// Holders that die (SIGKILL included) are reclaimed by the survivors.
+///
+/// `B` is the backend; users name the alias of theirs (`shmptr_linux::Shared<T>`,
+/// `shmptr_arena::Shared<T, Space>`).
+///
+/// A `Shared` of a type that is not shared-memory safe does not compile:
+/// ```compile_fail
+/// type S = shmptr::Shared<Box<u8>, shmptr_arena::Arena<shmptr_arena::DefaultSpace>>;
+/// let _ = S::open("x");
+/// ```
+/// ```compile_fail
+/// type S = shmptr::Shared<&'static str, shmptr_arena::Arena<shmptr_arena::DefaultSpace>>;
+/// let _ = S::open("x");
+/// ```
+/// ```compile_fail
+/// type S = shmptr::Shared<core::cell::Cell<u8>, shmptr_arena::Arena<shmptr_arena::DefaultSpace>>;
+/// let _ = S::open("x");
+/// ```
+pub struct Shared<T: ShmSafe, B: Backend> {
+    object: ManuallyDrop<Object<B>>,
+    slot: u32,
+    /// The process that made this attachment; a handle inherited by a forked
+    /// child belongs to its parent.
+    attached_by: ProcessId,
+    _value: PhantomData<T>,
+}
+
+// SAFETY: the handle gives `&T` only, `T: ShmSafe` is `Sync + Send`, and the
+// region and slot counters are shared-memory atomics that any thread may use.
+unsafe impl<T: ShmSafe, B: Backend> Send for Shared<T, B> {}
+// SAFETY: as above.
+unsafe impl<T: ShmSafe, B: Backend> Sync for Shared<T, B> {}
+
+/// Settings for creating or opening a [`Shared`]; see [`Shared::options`].
+pub struct SharedOptions<T, B> {
+    options: Options,
+    _types: PhantomData<fn() -> (T, B)>,
+}
+
+impl<T: ShmSafe, B: Backend> Shared<T, B> {
+    /// Creates the object `name` holding `value`; fails with `AlreadyExists` if the
+    /// name is taken.
+    pub fn create(name: &str, value: T) -> Result<Self> {
+        Self::options().create(name, value)
+    }
+
+    /// Creates the object `name` with all-zero bytes, without building a `T` on the
+    /// stack: a `Shared<[u8; 1 << 30]>` works.
+    pub fn create_zeroed(name: &str) -> Result<Self>
+    where
+        T: Zeroable,
+    {
+        Self::options().create_zeroed(name)
+    }
+
+    /// Creates the object `name` with all-zero bytes, then lets `init` fill it in
+    /// place before any other process can see it.
+    pub fn create_with(name: &str, init: impl FnOnce(&mut T)) -> Result<Self>
+    where
+        T: Zeroable,
+    {
+        Self::options().create_with(name, init)
+    }
+
+    /// Opens the existing object `name`, waiting (bounded) while its creator
+    /// finishes it. `TypeMismatch` if it holds another type or is a `Unique`.
+    pub fn open(name: &str) -> Result<Self> {
+        Self::options().open(name)
+    }
+
+    /// Opens `name`, or creates it with the value `make` returns if it does not
+    /// exist (`make` runs only then). An object whose creator died before finishing
+    /// it is replaced.
+    pub fn open_or_create(name: &str, make: impl FnOnce() -> T) -> Result<Self> {
+        Self::options().open_or_create(name, make)
+    }
+
+    /// Reclaims the holders of `name` that died, and destroys the object if no live
+    /// holder remains (running `T`'s drop exactly once) or if its creator died
+    /// before finishing it. Returns how many dead holders were reclaimed. Live
+    /// holders, and holders whose liveness cannot be judged, are never touched.
+    pub fn reclaim(name: &str) -> Result<u32> {
+        Self::options().reclaim(name)
+    }
+
+    /// Settings for the uncommon cases: mode, slot count, open timeout, foreign owners.
+    pub fn options() -> SharedOptions<T, B> {
+        SharedOptions { options: Options::DEFAULT, _types: PhantomData }
+    }
+
+    /// Handles alive in all processes together.
+    pub fn strong_count(this: &Self) -> u64 {
+        this.object.members().strong_count()
+    }
+
+    /// Processes holding at least one handle.
+    pub fn process_count(this: &Self) -> u32 {
+        this.object.members().process_count::<B>()
+    }
+
+    fn attach(object: Object<B>, name: Name<'_>) -> Result<Self> {
+        let me = B::current_process();
+        let members = object.members();
+        let reclaimed = members.reclaim_dead::<B>(me);
+        let attached = match reclaimed.emptied_through {
+            // Every holder was dead: we destroy it, and there is nothing to attach to.
+            Some(index) => {
+                if members.claim_destroyer::<B>(me, true) {
+                    object.destroy_claimed::<T>(name);
+                }
+                members.free(index);
+                Err(Error::new(ErrorKind::NotFound, "opening an object whose holders all died"))
+            }
+            None => members.attach::<B>(me).inspect_err(|e| {
+                if e.kind() == ErrorKind::NotFound && members.claim_destroyer::<B>(me, false) {
+                    object.destroy_claimed::<T>(name);
+                }
+            }),
+        };
+        match attached {
+            Ok(slot) => Ok(Shared { object: ManuallyDrop::new(object), slot, attached_by: me, _value: PhantomData }),
+            Err(e) => {
+                object.unmap();
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<T: ShmSafe, B: Backend> SharedOptions<T, B> {
+    /// Permission bits of a created object (Linux: file mode). Default `0o600`.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.options.mode = mode;
+        self
+    }
+
+    /// How many attachments the object can hold at once, 1..=64. Default 64.
+    pub fn slots(mut self, slots: u32) -> Self {
+        self.options.slots = slots;
+        self
+    }
+
+    /// How long `open` waits for a creator to finish. Default 2 s.
+    pub fn timeout(mut self, timeout: core::time::Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// Whether to open objects that belong to another user. Default `false`.
+    pub fn allow_foreign_owner(mut self, allow: bool) -> Self {
+        self.options.allow_foreign_owner = allow;
+        self
+    }
+
+    /// [`Shared::create`] with these settings.
+    pub fn create(&self, name: &str, value: T) -> Result<Shared<T, B>> {
+        let mut value = Some(value);
+        self.create_in_place(Name::new(name)?, &mut value)
+    }
+
+    /// [`Shared::create_zeroed`] with these settings.
+    pub fn create_zeroed(&self, name: &str) -> Result<Shared<T, B>>
+    where
+        T: Zeroable,
+    {
+        self.create_with(name, |_| {})
+    }
+
+    /// [`Shared::create_with`] with these settings.
+    pub fn create_with(&self, name: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T, B>>
+    where
+        T: Zeroable,
+    {
+        let name = Name::new(name)?;
+        let object = Object::<B>::create::<T>(Kind::Shared, name, &self.options, |value| {
+            // SAFETY: the region is fresh and zero-filled, `T: Zeroable` makes zero
+            // bytes a valid `T`, and no other process sees it before `Ready`.
+            init(unsafe { &mut *value.as_ptr() })
+        })?;
+        Ok(self.created(object))
+    }
+
+    /// [`Shared::open`] with these settings.
+    pub fn open(&self, name: &str) -> Result<Shared<T, B>> {
+        let name = Name::new(name)?;
+        let object = Object::<B>::open::<T>(Kind::Shared, name, &self.options, Abandoned::Report)?;
+        Shared::attach(object, name)
+    }
+
+    /// [`Shared::open_or_create`] with these settings.
+    pub fn open_or_create(&self, name: &str, make: impl FnOnce() -> T) -> Result<Shared<T, B>> {
+        let name = Name::new(name)?;
+        let mut make = Some(make);
+        let mut value = None;
+        // Each round either opens, creates, or removes a dead object; a bounded
+        // number of rounds covers racing creators and destroyers.
+        for _ in 0..16 {
+            match Object::<B>::open::<T>(Kind::Shared, name, &self.options, Abandoned::Remove) {
+                Ok(object) => match Shared::attach(object, name) {
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    other => return other,
+                },
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            if let Some(make) = make.take() {
+                value = Some(make());
+            }
+            match self.create_in_place(name, &mut value) {
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                other => return other,
+            }
+        }
+        Err(Error::new(ErrorKind::Busy, "opening or creating an object that others keep replacing"))
+    }
+
+    /// [`Shared::reclaim`] with these settings.
+    pub fn reclaim(&self, name: &str) -> Result<u32> {
+        let name = Name::new(name)?;
+        let object = match Object::<B>::open::<T>(Kind::Shared, name, &self.options, Abandoned::Remove) {
+            Ok(object) => object,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let me = B::current_process();
+        let members = object.members();
+        let reclaimed = members.reclaim_dead::<B>(me);
+        let emptied = reclaimed.emptied_through.is_some();
+        if members.claim_destroyer::<B>(me, emptied) {
+            object.destroy_claimed::<T>(name);
+        }
+        if let Some(index) = reclaimed.emptied_through {
+            members.free(index);
+        }
+        object.unmap();
+        Ok(reclaimed.holders)
+    }
+
+    /// Creates with the value in `value`, taking it only once the object exists, so
+    /// that a failed create leaves it for the next attempt.
+    fn create_in_place(&self, name: Name<'_>, value: &mut Option<T>) -> Result<Shared<T, B>> {
+        let object = Object::<B>::create::<T>(Kind::Shared, name, &self.options, |slot| {
+            if let Some(v) = value.take() {
+                // SAFETY: `slot` is the fresh segment's value field, aligned for `T`
+                // and exclusively ours until `Ready`.
+                unsafe { slot.as_ptr().write(v) }
+            }
+        })?;
+        Ok(self.created(object))
+    }
+
+    fn created(&self, object: Object<B>) -> Shared<T, B> {
+        Shared { object: ManuallyDrop::new(object), slot: 0, attached_by: B::current_process(), _value: PhantomData }
+    }
+}
+
+impl<T: ShmSafe, B: Backend> Clone for Shared<T, B> {
+    /// One more handle on the same attachment: one atomic on this process's slot.
+    ///
+    /// In a child created by `fork()`, an inherited handle belongs to the parent; a
+    /// clone there re-opens the object by name as a fresh attachment of the child.
+    /// That needs a free slot: if there is none, or the object is gone, this panics.
+    fn clone(&self) -> Self {
+        if B::current_process() != self.attached_by {
+            let mut buf = [0; NAME_MAX];
+            let reopened = self
+                .object
+                .stored_name(&mut buf)
+                .and_then(|name| Object::<B>::open::<T>(Kind::Shared, name, &Options::DEFAULT, Abandoned::Report).and_then(|o| Shared::attach(o, name)));
+            return match reopened {
+                Ok(handle) => handle,
+                Err(e) => panic!("shmptr: cloning an inherited handle in a forked child failed: {e}"),
+            };
+        }
+        self.object.members().acquire(self.slot);
+        Shared {
+            // SAFETY: the slot count now includes the new handle; only the handle
+            // that takes the count to zero unmaps, so exactly one copy is unmapped.
+            object: ManuallyDrop::new(unsafe { self.object.share() }),
+            slot: self.slot,
+            attached_by: self.attached_by,
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T: ShmSafe, B: Backend> Drop for Shared<T, B> {
+    /// One handle fewer. The attachment's last handle frees its slot and unmaps; the
+    /// last attachment in any process also drops `T` and unlinks the name.
+    fn drop(&mut self) {
+        let me = B::current_process();
+        if me != self.attached_by {
+            // Inherited across fork: the parent's attachment; release nothing.
+            return;
+        }
+        let members = self.object.members();
+        if !members.release(self.slot) {
+            return;
+        }
+        if members.detach::<B>(self.slot, me) {
+            if members.claim_destroyer::<B>(me, true) {
+                self.object.destroy_claimed_by_stored_name::<T>();
+            }
+            members.free(self.slot);
+        }
+        // SAFETY: this handle took the attachment's count to zero, so it is the one
+        // copy that unmaps; `self.object` is not used again.
+        unsafe { ManuallyDrop::take(&mut self.object) }.unmap();
+    }
+}
+
+impl<T: ShmSafe, B: Backend> Deref for Shared<T, B> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the value was validated (type fingerprint, size, alignment) and
+        // stays mapped and alive while this handle holds its attachment.
+        unsafe { self.object.value::<T>().as_ref() }
+    }
+}
+
+impl<T: ShmSafe + fmt::Debug, B: Backend> fmt::Debug for Shared<T, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}

@@ -1,0 +1,165 @@
+//! `Unique<T>`: `std::unique_ptr` across processes, with hand-off.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ops::{Deref, DerefMut};
+
+use crate::backend::{Backend, Liveness, ProcessId};
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::Name;
+use crate::object::{Abandoned, Object};
+use crate::options::Options;
+use crate::primitive::Ordering;
+use crate::segment::Kind;
+use crate::shm_safe::ShmSafe;
+
+/// A `T` in shared memory owned by exactly one process at a time.
+///
+/// The segment's owner word names the owning process. [`release`](Unique::release)
+/// parks the object under its name with no owner; another process
+/// [`claim`](Unique::claim)s it. Dropping the handle drops `T` and removes the name.
+/// A claim of an object whose owner died succeeds; a claim of a live owner's object
+/// is `Busy`.
+///
+/// A `Unique` cannot be cloned:
+/// ```compile_fail
+/// fn needs_clone<T: Clone>() {}
+/// needs_clone::<shmptr::Unique<u32, shmptr_arena::Arena<shmptr_arena::DefaultSpace>>>();
+/// ```
+pub struct Unique<T: ShmSafe, B: Backend> {
+    object: ManuallyDrop<Object<B>>,
+    owner: ProcessId,
+    _value: PhantomData<T>,
+}
+
+// SAFETY: the handle is the only access to `T` (the owner word excludes every other
+// process), `T: ShmSafe` is `Send + Sync`, and the region is `Send + Sync`.
+unsafe impl<T: ShmSafe, B: Backend> Send for Unique<T, B> {}
+// SAFETY: as above; `&Unique` gives only `&T`.
+unsafe impl<T: ShmSafe, B: Backend> Sync for Unique<T, B> {}
+
+impl<T: ShmSafe, B: Backend> Unique<T, B> {
+    /// Creates the object `name` holding `value`, owned by this process; fails with
+    /// `AlreadyExists` if the name is taken.
+    pub fn create(name: &str, value: T) -> Result<Self> {
+        Self::create_with_options(name, value, &Options::DEFAULT)
+    }
+
+    /// [`create`](Unique::create) with explicit [`Options`] (mode; slots are unused).
+    pub fn create_with_options(name: &str, value: T, options: &Options) -> Result<Self> {
+        let name = Name::new(name)?;
+        let mut value = Some(value);
+        let object = Object::<B>::create::<T>(Kind::Unique, name, options, |slot| {
+            if let Some(v) = value.take() {
+                // SAFETY: `slot` is the fresh segment's value field, aligned for `T`
+                // and exclusively ours until `Ready`.
+                unsafe { slot.as_ptr().write(v) }
+            }
+        })?;
+        Ok(Unique { object: ManuallyDrop::new(object), owner: B::current_process(), _value: PhantomData })
+    }
+
+    /// Takes ownership of the released object `name`, or of one whose owner died.
+    /// `Busy` if a live process owns it.
+    pub fn claim(name: &str) -> Result<Self> {
+        Self::claim_with_options(name, &Options::DEFAULT)
+    }
+
+    /// [`claim`](Unique::claim) with explicit [`Options`] (timeout, foreign owners).
+    pub fn claim_with_options(name: &str, options: &Options) -> Result<Self> {
+        let name = Name::new(name)?;
+        let object = Object::<B>::open::<T>(Kind::Unique, name, options, Abandoned::Report)?;
+        let me = B::current_process();
+        match Self::take_owner(&object, me) {
+            Ok(()) => Ok(Unique { object: ManuallyDrop::new(object), owner: me, _value: PhantomData }),
+            Err(e) => {
+                object.unmap();
+                Err(e)
+            }
+        }
+    }
+
+    fn take_owner(object: &Object<B>, me: ProcessId) -> Result<()> {
+        let owner = object.owner();
+        // Acquire: pairs with the Release of `release`, so the previous owner's
+        // writes to the value are visible to us.
+        let mut current = owner.load(Ordering::Acquire);
+        loop {
+            if let Some(holder) = ProcessId::new(current) {
+                if holder == me || B::liveness(holder) != Liveness::Dead {
+                    return Err(Error::new(ErrorKind::Busy, "claiming an object a live process owns"));
+                }
+            }
+            // AcqRel: Acquire as above (also toward a dead owner's last writes);
+            // Release publishes our ownership.
+            match owner.compare_exchange(current, me.get(), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(now) => current = now,
+            }
+        }
+        // An owner that died while destroying it left the destroyer word set: the
+        // value is half-dropped, so the claim fails and the name is finished off.
+        if object.members().take_over_dead_destroyer::<B>(me) {
+            let mut buf = [0; crate::name::NAME_MAX];
+            if let Ok(name) = object.stored_name(&mut buf) {
+                object.destroy_claimed::<T>(name);
+            }
+            return Err(Error::new(ErrorKind::NotFound, "claiming an object that was being destroyed"));
+        }
+        if object.members().destroying() {
+            return Err(Error::new(ErrorKind::NotFound, "claiming an object that is being destroyed"));
+        }
+        Ok(())
+    }
+
+    /// Parks the object under its name with no owner, for another process to
+    /// [`claim`](Unique::claim). The value stays; this process's mapping goes.
+    pub fn release(self) {
+        let mut this = ManuallyDrop::new(self);
+        if B::current_process() == this.owner {
+            // Release: our writes to the value happen before the next owner's claim.
+            let _ = this.object.owner().compare_exchange(this.owner.get(), 0, Ordering::Release, Ordering::Relaxed);
+            // SAFETY: `this` is never dropped or used again.
+            unsafe { ManuallyDrop::take(&mut this.object) }.unmap();
+        }
+    }
+}
+
+impl<T: ShmSafe, B: Backend> Drop for Unique<T, B> {
+    /// Drops `T`, removes the name and unmaps. In a child created by `fork()`, an
+    /// inherited handle belongs to the parent: dropping it there does nothing.
+    fn drop(&mut self) {
+        if B::current_process() != self.owner {
+            return;
+        }
+        if self.object.members().claim_destroyer::<B>(self.owner, true) {
+            self.object.destroy_claimed_by_stored_name::<T>();
+        }
+        // SAFETY: `self.object` is not used again.
+        unsafe { ManuallyDrop::take(&mut self.object) }.unmap();
+    }
+}
+
+impl<T: ShmSafe, B: Backend> Deref for Unique<T, B> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: validated value, mapped while the handle lives; this process owns it.
+        unsafe { self.object.value::<T>().as_ref() }
+    }
+}
+
+impl<T: ShmSafe, B: Backend> DerefMut for Unique<T, B> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; the owner word excludes every other process, and
+        // `&mut self` every other thread.
+        unsafe { self.object.value::<T>().as_mut() }
+    }
+}
+
+impl<T: ShmSafe + fmt::Debug, B: Backend> fmt::Debug for Unique<T, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
