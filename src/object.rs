@@ -154,25 +154,31 @@ impl<B: Backend> Object<B> {
             }
             let header = header_of::<B>(&region);
             let inspected = header.inspect::<B>(region.len(), kind, name, size_of::<T>(), align_of::<T>(), T::FINGERPRINT);
-            match inspected {
+            let error = match inspected {
                 Ok(Inspection::Ready(layout)) => return Ok(Self::from_region(region, &layout)),
-                Ok(Inspection::NotReady) => {
-                    if remaining.is_zero() {
-                        return Err(Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment"));
-                    }
+                Ok(Inspection::NotReady) if !remaining.is_zero() => {
                     let state = header.state.load(Ordering::Relaxed);
                     B::wait(&header.state, state, Some(remaining.min(POLL)));
+                    continue;
                 }
+                // Still blank after the whole timeout: its creator died before
+                // writing anything. Still `Initializing`: its creator is alive but
+                // too slow.
+                Ok(Inspection::NotReady) if header.state.load(Ordering::Acquire) == State::Blank as u32 => {
+                    Error::new(ErrorKind::Abandoned, "waiting for a creator that never wrote the segment")
+                }
+                Ok(Inspection::NotReady) => Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment"),
                 Ok(Inspection::Destroying) => {
                     Self::finish_for_dead::<T>(region, name);
                     return Err(Error::new(ErrorKind::NotFound, "opening an object that is being destroyed"));
                 }
-                Err(e) if e.kind() == ErrorKind::Abandoned && abandoned == Abandoned::Remove => {
-                    Self::finish_for_dead::<T>(region, name);
-                    return Err(Error::new(ErrorKind::NotFound, "removing an abandoned object"));
-                }
-                Err(e) => return Err(e),
+                Err(e) => e,
+            };
+            if error.kind() == ErrorKind::Abandoned && abandoned == Abandoned::Remove {
+                Self::finish_for_dead::<T>(region, name);
+                return Err(Error::new(ErrorKind::NotFound, "removing an abandoned object"));
             }
+            return Err(error);
         }
     }
 

@@ -5,13 +5,12 @@ use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
 
-use crate::backend::{Backend, Liveness, ProcessId};
+use crate::backend::{Backend, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::Name;
 use crate::object::{Abandoned, Object};
 use crate::options::Options;
-use crate::primitive::Ordering;
-use crate::segment::Kind;
+use crate::segment::{owner, Kind};
 use crate::shm_safe::ShmSafe;
 
 /// A `T` in shared memory owned by exactly one process at a time.
@@ -81,23 +80,7 @@ impl<T: ShmSafe, B: Backend> Unique<T, B> {
     }
 
     fn take_owner(object: &Object<B>, me: ProcessId) -> Result<()> {
-        let owner = object.owner();
-        // Acquire: pairs with the Release of `release`, so the previous owner's
-        // writes to the value are visible to us.
-        let mut current = owner.load(Ordering::Acquire);
-        loop {
-            if let Some(holder) = ProcessId::new(current) {
-                if holder == me || B::liveness(holder) != Liveness::Dead {
-                    return Err(Error::new(ErrorKind::Busy, "claiming an object a live process owns"));
-                }
-            }
-            // AcqRel: Acquire as above (also toward a dead owner's last writes);
-            // Release publishes our ownership.
-            match owner.compare_exchange(current, me.get(), Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => break,
-                Err(now) => current = now,
-            }
-        }
+        owner::claim::<B>(object.owner(), me)?;
         // An owner that died while destroying it left the destroyer word set: the
         // value is half-dropped, so the claim fails and the name is finished off.
         if object.members().take_over_dead_destroyer::<B>(me) {
@@ -118,8 +101,7 @@ impl<T: ShmSafe, B: Backend> Unique<T, B> {
     pub fn release(self) {
         let mut this = ManuallyDrop::new(self);
         if B::current_process() == this.owner {
-            // Release: our writes to the value happen before the next owner's claim.
-            let _ = this.object.owner().compare_exchange(this.owner.get(), 0, Ordering::Release, Ordering::Relaxed);
+            owner::release(this.object.owner(), this.owner);
             // SAFETY: `this` is never dropped or used again.
             unsafe { ManuallyDrop::take(&mut this.object) }.unmap();
         }

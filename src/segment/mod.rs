@@ -11,6 +11,7 @@
 
 mod header;
 mod members;
+pub(crate) mod owner;
 #[cfg(all(test, loom))]
 mod loom_models;
 

@@ -1,0 +1,393 @@
+//! The behaviour suite on the arena backend, plus what only simulated processes can
+//! show deterministically: several processes, holders that die, and a process
+//! stopped at every crash point of every protocol.
+
+mod suite;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
+
+use shmptr::{CrashPoint, ErrorKind, Liveness, Platform, ProcessId};
+use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
+use suite::Counted;
+
+macro_rules! on_arena {
+    ($test:ident) => {
+        #[test]
+        fn $test() {
+            arena_space!(S, 1 << 20);
+            suite::$test::<Arena<S>>(&suite::Ctx::new("t"));
+        }
+    };
+    ($test:ident, $n:expr) => {
+        #[test]
+        fn $test() {
+            arena_space!(S, 1 << 20);
+            suite::$test::<Arena<S>, $n>(&suite::Ctx::new("t"));
+        }
+    };
+}
+
+behaviour_suite!(on_arena, 64 * 1024);
+
+/// Runs `f` as `process`.
+fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
+    let previous = Arena::<S>::enter(process);
+    let result = f();
+    Arena::<S>::enter(previous);
+    result
+}
+
+/// Runs `f` as `process`, which dies at `point`; fails the test if it does not.
+fn dies_at<S: Space>(process: ProcessId, point: CrashPoint, f: impl FnOnce()) {
+    static QUIET: Once = Once::new();
+    QUIET.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.to_string().contains("simulated crash") {
+                default(info);
+            }
+        }));
+    });
+    Arena::<S>::crash_at(process, point);
+    let previous = Arena::<S>::enter(process);
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    Arena::<S>::enter(previous);
+    Arena::<S>::cancel_crash();
+    assert!(outcome.is_err(), "process {} should have died at {point:?}", process.get());
+    assert_eq!(Arena::<S>::liveness(process), Liveness::Dead);
+}
+
+/// Afterwards: the name is gone and can be created afresh.
+fn name_is_gone_and_reusable<S: Space>(name: &str) {
+    assert!(!Arena::<S>::exists(name), "{name} is still linked");
+    drop(Shared::<u8, S>::create(name, 1).unwrap());
+    assert!(!Arena::<S>::exists(name));
+}
+
+#[test]
+fn holders_in_two_processes_are_two_processes() {
+    arena_space!(S, 1 << 20);
+    let a = Shared::<u64, S>::create("two", 1).unwrap();
+    let p = Arena::<S>::spawn();
+    let b = as_process::<S, _>(p, || Shared::<u64, S>::open("two").unwrap());
+    let b2 = as_process::<S, _>(p, || b.clone());
+    assert_eq!(Shared::process_count(&a), 2);
+    assert_eq!(Shared::strong_count(&a), 3);
+    as_process::<S, _>(p, || drop((b, b2)));
+    assert_eq!(Shared::process_count(&a), 1);
+    assert_eq!(Shared::strong_count(&a), 1);
+}
+
+#[test]
+fn the_last_holder_need_not_be_the_creator() {
+    arena_space!(S, 1 << 20);
+    let value = Counted::new(3);
+    let counter = value.counter;
+    let creator = Shared::<Counted, S>::create("last", value).unwrap();
+    let p = Arena::<S>::spawn();
+    let other = as_process::<S, _>(p, || Shared::<Counted, S>::open("last").unwrap());
+    drop(creator);
+    assert_eq!(Counted::drops(counter), 0);
+    assert!(Arena::<S>::exists("last"), "the creator leaving must not unlink under the other holder");
+    as_process::<S, _>(p, || drop(other));
+    assert_eq!(Counted::drops(counter), 1);
+    name_is_gone_and_reusable::<S>("last");
+}
+
+#[test]
+fn a_handle_dropped_by_another_process_releases_nothing() {
+    // What a fork()ed child does with an inherited handle: it belongs to the parent.
+    arena_space!(S, 1 << 20);
+    let a = Shared::<u64, S>::create("fork", 1).unwrap();
+    let inherited = a.clone();
+    let child = Arena::<S>::spawn();
+    as_process::<S, _>(child, || drop(inherited));
+    assert_eq!(Shared::strong_count(&a), 2, "the parent's count is untouched");
+    let childs_own = as_process::<S, _>(child, || a.clone());
+    assert_eq!(Shared::process_count(&a), 2, "a clone in the child is the child's attachment");
+    as_process::<S, _>(child, || drop(childs_own));
+    assert_eq!(Shared::process_count(&a), 1);
+}
+
+#[test]
+fn a_dead_holder_is_reclaimed_when_the_last_live_one_leaves() {
+    arena_space!(S, 1 << 20);
+    let value = Counted::new(0);
+    let counter = value.counter;
+    let a = Shared::<Counted, S>::create("dead", value).unwrap();
+    let p = Arena::<S>::spawn();
+    std::mem::forget(as_process::<S, _>(p, || Shared::<Counted, S>::open("dead").unwrap()));
+    Arena::<S>::kill(p);
+    assert_eq!(Shared::process_count(&a), 1, "dead processes are not counted");
+    drop(a);
+    assert_eq!(Counted::drops(counter), 1, "the last live holder destroys at once");
+    name_is_gone_and_reusable::<S>("dead");
+}
+
+#[test]
+fn reclaim_counts_dead_holders_and_spares_live_ones() {
+    arena_space!(S, 1 << 20);
+    let value = Counted::new(0);
+    let counter = value.counter;
+    let a = Shared::<Counted, S>::create("reclaim", value).unwrap();
+    let live = Arena::<S>::spawn();
+    let live_handle = as_process::<S, _>(live, || Shared::<Counted, S>::open("reclaim").unwrap());
+    let dead: Vec<ProcessId> = (0..3).map(|_| Arena::<S>::spawn()).collect();
+    for &p in &dead {
+        std::mem::forget(as_process::<S, _>(p, || Shared::<Counted, S>::open("reclaim").unwrap()));
+    }
+    // They die after all have opened (an open would reclaim the ones dead before it).
+    dead.iter().for_each(|&p| Arena::<S>::kill(p));
+    assert_eq!(Shared::strong_count(&a), 5, "dead holders are counted until reclaimed");
+    assert_eq!(Shared::<Counted, S>::reclaim("reclaim").unwrap(), 3);
+    assert_eq!(Shared::strong_count(&a), 2);
+    assert_eq!(Shared::<Counted, S>::reclaim("reclaim").unwrap(), 0);
+    drop(a);
+    assert_eq!(Counted::drops(counter), 0, "a live holder remains");
+    // Now every holder dies: reclaim destroys.
+    std::mem::forget(live_handle);
+    Arena::<S>::kill(live);
+    assert_eq!(Shared::<Counted, S>::reclaim("reclaim").unwrap(), 1);
+    assert_eq!(Counted::drops(counter), 1);
+    name_is_gone_and_reusable::<S>("reclaim");
+}
+
+#[test]
+fn an_unknown_holder_counts_as_alive() {
+    arena_space!(S, 1 << 20);
+    let a = Shared::<u64, S>::create("unknown", 1).unwrap();
+    // A process number this arena never made: its liveness cannot be judged.
+    let stranger = ProcessId::new(200).unwrap();
+    std::mem::forget(as_process::<S, _>(stranger, || Shared::<u64, S>::open("unknown").unwrap()));
+    assert_eq!(Shared::<u64, S>::reclaim("unknown").unwrap(), 0);
+    drop(a);
+    assert!(Arena::<S>::exists("unknown"), "a holder that may be alive keeps the object");
+}
+
+#[test]
+fn unique_claim_is_busy_for_a_live_owner_and_succeeds_for_a_dead_one() {
+    arena_space!(S, 1 << 20);
+    let a = Arena::<S>::spawn();
+    let b = Arena::<S>::spawn();
+    let owned = as_process::<S, _>(a, || {
+        let u = Unique::<u64, S>::create("job", 1).unwrap();
+        u.release();
+        Unique::<u64, S>::claim("job").unwrap()
+    });
+    let busy = as_process::<S, _>(b, || Unique::<u64, S>::claim("job").unwrap_err());
+    assert_eq!(busy.kind(), ErrorKind::Busy);
+    std::mem::forget(owned);
+    Arena::<S>::kill(a);
+    let mut claimed = as_process::<S, _>(b, || Unique::<u64, S>::claim("job").unwrap());
+    assert_eq!(*claimed, 1);
+    *claimed = 2;
+    as_process::<S, _>(b, || drop(claimed));
+    name_is_gone_and_reusable::<S>("job");
+}
+
+#[test]
+fn a_released_unique_stays_for_the_next_claimer() {
+    arena_space!(S, 1 << 20);
+    let value = Counted::new(0);
+    let counter = value.counter;
+    let u = Unique::<Counted, S>::create("parked", value).unwrap();
+    u.value.store(9, Ordering::Relaxed);
+    u.release();
+    assert!(Arena::<S>::exists("parked"));
+    let b = Arena::<S>::spawn();
+    as_process::<S, _>(b, || {
+        let u = Unique::<Counted, S>::claim("parked").unwrap();
+        assert_eq!(u.value.load(Ordering::Relaxed), 9);
+    });
+    assert_eq!(Counted::drops(counter), 1);
+    name_is_gone_and_reusable::<S>("parked");
+}
+
+// ---- A process stopped at every crash point ----
+
+/// Every crash point has a scenario below; this list must cover them all.
+const SCENARIOS: [CrashPoint; 11] = [
+    CrashPoint::CreateSized,
+    CrashPoint::CreateHeaderWritten,
+    CrashPoint::CreateValueWritten,
+    CrashPoint::AttachReserved,
+    CrashPoint::DetachCounted,
+    CrashPoint::DetachLeft,
+    CrashPoint::ReclaimMarked,
+    CrashPoint::ReclaimLeft,
+    CrashPoint::DestroyClaimed,
+    CrashPoint::DestroyDropped,
+    CrashPoint::DestroyUnlinked,
+];
+
+#[test]
+fn every_crash_point_has_a_scenario() {
+    for point in CrashPoint::ALL {
+        assert!(SCENARIOS.contains(&point), "{point:?} has no crash scenario");
+    }
+}
+
+/// A creator dies during create: `open` reports it (never hangs), `open_or_create`
+/// replaces it, and nothing stays behind.
+fn creator_dies_at<S: Space>(point: CrashPoint) {
+    let p = Arena::<S>::spawn();
+    dies_at::<S>(p, point, || drop(Shared::<AtomicU64, S>::create("c", AtomicU64::new(1))));
+    let e = Shared::<AtomicU64, S>::open("c").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Abandoned, "{point:?}: {e}");
+    let fresh = Shared::<AtomicU64, S>::open_or_create("c", || AtomicU64::new(2)).unwrap();
+    assert_eq!(fresh.load(Ordering::Relaxed), 2);
+    drop(fresh);
+    name_is_gone_and_reusable::<S>("c");
+}
+
+#[test]
+fn creator_dies_after_sizing() {
+    arena_space!(S, 1 << 20);
+    creator_dies_at::<S>(CrashPoint::CreateSized);
+}
+
+#[test]
+fn creator_dies_after_the_header() {
+    arena_space!(S, 1 << 20);
+    creator_dies_at::<S>(CrashPoint::CreateHeaderWritten);
+}
+
+#[test]
+fn creator_dies_after_the_value() {
+    arena_space!(S, 1 << 20);
+    creator_dies_at::<S>(CrashPoint::CreateValueWritten);
+}
+
+#[test]
+fn opener_dies_with_a_reserved_slot() {
+    arena_space!(S, 1 << 20);
+    let value = Counted::new(0);
+    let counter = value.counter;
+    let a = Shared::<Counted, S>::options().slots(2).create("r", value).unwrap();
+    let p = Arena::<S>::spawn();
+    dies_at::<S>(p, CrashPoint::AttachReserved, || drop(Shared::<Counted, S>::open("r")));
+    assert_eq!(Shared::strong_count(&a), 1, "a reserved slot is not a holder");
+    // The only other slot is held by the dead reserver: open reclaims it.
+    let b = Shared::<Counted, S>::open("r").unwrap();
+    assert_eq!(Shared::strong_count(&a), 2);
+    drop((a, b));
+    assert_eq!(Counted::drops(counter), 1);
+    name_is_gone_and_reusable::<S>("r");
+}
+
+/// A holder dies inside its last drop, while another holder remains (`survivor`
+/// true) or as the last holder (`survivor` false).
+fn holder_dies_in_drop_at<S: Space>(point: CrashPoint, survivor: bool) {
+    let value = Counted::new(0);
+    let counter = value.counter;
+    let a = Shared::<Counted, S>::create("d", value).unwrap();
+    let p = Arena::<S>::spawn();
+    let b = as_process::<S, _>(p, || Shared::<Counted, S>::open("d").unwrap());
+    let a = if survivor { Some(a) } else { drop(a); None };
+    dies_at::<S>(p, point, move || drop(b));
+    match a {
+        Some(a) => {
+            assert_eq!(Shared::strong_count(&a), 1);
+            drop(a);
+        }
+        None => {
+            assert_eq!(Counted::drops(counter), u32::from(point == CrashPoint::DestroyDropped || point == CrashPoint::DestroyUnlinked));
+            // A later open finishes what the dead last holder left.
+            let e = Shared::<Counted, S>::open("d").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::NotFound, "{point:?}: {e}");
+        }
+    }
+    assert_eq!(Counted::drops(counter), 1, "{point:?}: T dropped exactly once");
+    name_is_gone_and_reusable::<S>("d");
+}
+
+#[test]
+fn holder_dies_after_its_count_reached_zero() {
+    { arena_space!(S, 1 << 20); holder_dies_in_drop_at::<S>(CrashPoint::DetachCounted, true); }
+    { arena_space!(S, 1 << 20); holder_dies_in_drop_at::<S>(CrashPoint::DetachCounted, false); }
+}
+
+#[test]
+fn holder_dies_after_leaving_the_member_set() {
+    { arena_space!(S, 1 << 20); holder_dies_in_drop_at::<S>(CrashPoint::DetachLeft, true); }
+    { arena_space!(S, 1 << 20); holder_dies_in_drop_at::<S>(CrashPoint::DetachLeft, false); }
+}
+
+#[test]
+fn destroyer_dies_before_dropping_the_value() {
+    { arena_space!(S, 1 << 20); holder_dies_in_drop_at::<S>(CrashPoint::DestroyClaimed, false); }
+}
+
+#[test]
+fn destroyer_dies_after_dropping_the_value() {
+    { arena_space!(S, 1 << 20); holder_dies_in_drop_at::<S>(CrashPoint::DestroyDropped, false); }
+}
+
+#[test]
+fn destroyer_dies_after_unlinking() {
+    { arena_space!(S, 1 << 20); holder_dies_in_drop_at::<S>(CrashPoint::DestroyUnlinked, false); }
+}
+
+/// A reclaimer dies while reclaiming a dead holder; another survivor finishes.
+/// With `others` the object has a live holder besides; without, the dead holder
+/// was the last member, so the dead reclaimer had become the destroyer.
+fn reclaimer_dies_at<S: Space>(point: CrashPoint, others: bool) {
+    let value = Counted::new(0);
+    let counter = value.counter;
+    let holder = Arena::<S>::spawn();
+    let creator = Arena::<S>::spawn();
+    let survivor = Arena::<S>::spawn();
+    let reclaimer = Arena::<S>::spawn();
+    let a = as_process::<S, _>(creator, || Shared::<Counted, S>::create("x", value).unwrap());
+    let kept = if others { Some(as_process::<S, _>(survivor, || Shared::<Counted, S>::open("x").unwrap())) } else { None };
+    std::mem::forget(as_process::<S, _>(holder, || Shared::<Counted, S>::open("x").unwrap()));
+    as_process::<S, _>(creator, || drop(a));
+    // Killed only now: every detach and open before this would have reclaimed it.
+    Arena::<S>::kill(holder);
+    dies_at::<S>(reclaimer, point, || drop(Shared::<Counted, S>::open("x")));
+    assert_eq!(Counted::drops(counter), 0);
+    as_process::<S, _>(survivor, || match kept {
+        Some(kept) => {
+            // The dead reclaimer's mark does not stop a survivor from finishing: the
+            // dead holder is reclaimed once (unless the reclaimer got that far).
+            let expected = u32::from(point == CrashPoint::ReclaimMarked);
+            assert_eq!(Shared::<Counted, S>::reclaim("x").unwrap(), expected);
+            assert_eq!(Shared::strong_count(&kept), 1);
+            drop(kept);
+        }
+        None => assert_eq!(Shared::<Counted, S>::open("x").unwrap_err().kind(), ErrorKind::NotFound),
+    });
+    assert_eq!(Counted::drops(counter), 1, "{point:?}/{others}: T dropped exactly once");
+    name_is_gone_and_reusable::<S>("x");
+}
+
+#[test]
+fn reclaimer_dies_after_marking_a_dead_slot() {
+    { arena_space!(S, 1 << 20); reclaimer_dies_at::<S>(CrashPoint::ReclaimMarked, true); }
+    { arena_space!(S, 1 << 20); reclaimer_dies_at::<S>(CrashPoint::ReclaimMarked, false); }
+}
+
+#[test]
+fn reclaimer_dies_after_clearing_a_dead_member() {
+    { arena_space!(S, 1 << 20); reclaimer_dies_at::<S>(CrashPoint::ReclaimLeft, true); }
+    { arena_space!(S, 1 << 20); reclaimer_dies_at::<S>(CrashPoint::ReclaimLeft, false); }
+}
+
+#[test]
+fn unique_owner_dies_while_destroying() {
+    for point in [CrashPoint::DestroyClaimed, CrashPoint::DestroyDropped, CrashPoint::DestroyUnlinked] {
+        arena_space!(S, 1 << 20);
+        let value = Counted::new(0);
+        let counter = value.counter;
+        let p = Arena::<S>::spawn();
+        let u = as_process::<S, _>(p, || Unique::<Counted, S>::create("u", value).unwrap());
+        dies_at::<S>(p, point, move || drop(u));
+        let e = Unique::<Counted, S>::claim("u").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{point:?}: {e}");
+        // The dead owner's drop, or the claimer's if it never began: exactly once.
+        assert_eq!(Counted::drops(counter), 1, "{point:?}");
+        name_is_gone_and_reusable::<S>("u");
+    }
+}
