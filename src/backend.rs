@@ -38,13 +38,14 @@ pub unsafe trait Region: Send + Sync + Sized {
 
 /// A process identity that is never reused while anyone can still see it: on Linux
 /// the pid together with the process's start time, in the arena a simulated process
-/// number. It is non-zero and fits in 63 bits (segments keep the top bit).
+/// number. It is non-zero and at most [`ProcessId::MAX`] (segments keep the top bit
+/// of the target's widest atomic).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct ProcessId(u64);
 
 impl ProcessId {
     /// The largest raw identity.
-    pub const MAX: u64 = (1 << 63) - 1;
+    pub const MAX: u64 = (crate::primitive::Word::MAX >> 1) as u64;
 
     /// A process identity from its raw value; `None` for 0 or a value above
     /// [`ProcessId::MAX`].

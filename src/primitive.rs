@@ -1,8 +1,23 @@
 //! The atomics the segment protocols use: `core`'s normally, loom's under `--cfg loom`
 //! so that the loom models check the very code that runs.
+//!
+//! A [`Word`] is the widest atomic the target has, up to 64 bits: 64 on every Linux
+//! target, 32 on microcontrollers such as `thumbv7em`. It sets the member bitmap's
+//! width (so the slot limit) and the range of process identities.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64 as AtomicWord, Ordering};
 
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+pub(crate) use core::sync::atomic::AtomicU64 as AtomicWord;
+#[cfg(all(not(loom), not(target_has_atomic = "64")))]
+pub(crate) use core::sync::atomic::AtomicU32 as AtomicWord;
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicU32, Ordering};
+
+/// The integer an [`AtomicWord`] holds.
+#[cfg(any(loom, target_has_atomic = "64"))]
+pub(crate) type Word = u64;
+/// The integer an [`AtomicWord`] holds.
+#[cfg(not(any(loom, target_has_atomic = "64")))]
+pub(crate) type Word = u32;

@@ -1,9 +1,8 @@
 //! Which types may live in shared memory, and how a segment remembers which one it holds.
 
-use core::sync::atomic::{
-    AtomicBool, AtomicI16, AtomicI32, AtomicI64, AtomicI8, AtomicIsize, AtomicU16, AtomicU32,
-    AtomicU64, AtomicU8, AtomicUsize,
-};
+#[cfg(target_has_atomic = "64")]
+use core::sync::atomic::{AtomicI64, AtomicU64};
+use core::sync::atomic::{AtomicBool, AtomicI16, AtomicI32, AtomicI8, AtomicIsize, AtomicU16, AtomicU32, AtomicU8, AtomicUsize};
 
 /// Types whose bytes mean the same in every process that maps them.
 ///
@@ -104,19 +103,9 @@ macro_rules! leaf {
 }
 
 leaf!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, ());
-leaf!(
-    AtomicBool,
-    AtomicU8,
-    AtomicU16,
-    AtomicU32,
-    AtomicU64,
-    AtomicUsize,
-    AtomicI8,
-    AtomicI16,
-    AtomicI32,
-    AtomicI64,
-    AtomicIsize,
-);
+leaf!(AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicUsize, AtomicI8, AtomicI16, AtomicI32, AtomicIsize);
+#[cfg(target_has_atomic = "64")]
+leaf!(AtomicU64, AtomicI64);
 
 // SAFETY: an array of `ShmSafe` elements holds nothing but those elements.
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {

@@ -1,20 +1,18 @@
 //! Header and slot layout, creation and validation.
 
 use core::cell::UnsafeCell;
-use core::mem::{align_of, offset_of, size_of};
-
-use static_assertions::const_assert_eq;
+use core::mem::{align_of, size_of};
 
 use crate::backend::{Liveness, Platform, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Name, NAME_MAX};
-use crate::primitive::{AtomicU32, AtomicU64, Ordering};
+use crate::primitive::{AtomicU32, AtomicWord, Ordering, Word};
 use crate::shm_safe::fingerprint;
 
 use super::MAX_SLOTS;
 
-/// "SHMPTR" + format byte + 0x01: the first word of every segment.
-pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"SHMPTR\x00\x01");
+/// "SHMP": the first word of every segment.
+pub(crate) const MAGIC: u32 = u32::from_le_bytes(*b"SHMP");
 /// The segment format this build reads and writes.
 pub(crate) const FORMAT_VERSION: u32 = 1;
 /// The value is aligned to at least this much, so it never shares a cache line
@@ -74,21 +72,22 @@ pub(crate) struct Fixed {
 /// creator publishes `Ready`, are atomics; the rest is [`Fixed`].
 #[repr(C, align(64))]
 pub(crate) struct Header {
-    pub magic: AtomicU64,
+    pub magic: AtomicU32,
     pub version: AtomicU32,
     /// A [`State`]; the futex word openers wait on while it is `Initializing`.
     pub state: AtomicU32,
+    pub reserved: u32,
     /// The creating process, for "creator died before `Ready`".
-    pub creator: AtomicU64,
+    pub creator: AtomicWord,
     pub fixed: UnsafeCell<Fixed>,
     pub checksum: UnsafeCell<u64>,
     /// Bit `i` set: slot `i` holds a live attachment. Never goes from zero to
     /// non-zero: zero means the object is being destroyed.
-    pub members: AtomicU64,
+    pub members: AtomicWord,
     /// `Unique`: the owning process, 0 when released.
-    pub owner: AtomicU64,
+    pub owner: AtomicWord,
     /// The process that won the right to destroy (and unlink), 0 before.
-    pub destroyer: AtomicU64,
+    pub destroyer: AtomicWord,
 }
 
 /// One attachment: the process that holds it and how many handles share it. Each
@@ -98,19 +97,21 @@ pub(crate) struct Header {
 pub(crate) struct Slot {
     /// The holding process; 0 when free; [`RECLAIMING`](super::RECLAIMING) | reclaimer
     /// while a survivor reclaims it.
-    pub owner: AtomicU64,
+    pub owner: AtomicWord,
     /// Handles of the attachment (clones in the holding process).
-    pub count: AtomicU64,
+    pub count: AtomicWord,
 }
 
-#[cfg(not(loom))]
+#[cfg(all(not(loom), target_has_atomic = "64"))]
 mod pinned {
     use super::*;
+    use core::mem::offset_of;
+    use static_assertions::const_assert_eq;
     const_assert_eq!(size_of::<Fixed>(), 256);
     const_assert_eq!(offset_of!(Fixed, name), 56);
     const_assert_eq!(offset_of!(Header, magic), 0);
-    const_assert_eq!(offset_of!(Header, version), 8);
-    const_assert_eq!(offset_of!(Header, state), 12);
+    const_assert_eq!(offset_of!(Header, version), 4);
+    const_assert_eq!(offset_of!(Header, state), 8);
     const_assert_eq!(offset_of!(Header, creator), 16);
     const_assert_eq!(offset_of!(Header, fixed), 24);
     const_assert_eq!(offset_of!(Header, checksum), 280);
@@ -213,7 +214,7 @@ impl Header {
         // `Initializing` below; openers read them after an Acquire load of `state`.
         self.magic.store(MAGIC, Ordering::Relaxed);
         self.version.store(FORMAT_VERSION, Ordering::Relaxed);
-        self.creator.store(creator.get(), Ordering::Relaxed);
+        self.creator.store(creator.get() as Word, Ordering::Relaxed);
         // SAFETY: the caller created this segment exclusively and nobody reads the
         // fixed fields before the Release store of `Ready` that the creator does
         // later; both fields are `UnsafeCell`s, valid for writes.
@@ -255,7 +256,7 @@ impl Header {
         }
         match state {
             State::Initializing => {
-                let creator = ProcessId::new(self.creator.load(Ordering::Relaxed)).ok_or(corrupt)?;
+                let creator = ProcessId::new(self.creator.load(Ordering::Relaxed) as u64).ok_or(corrupt)?;
                 return match P::liveness(creator) {
                     Liveness::Dead => Err(Error::new(ErrorKind::Abandoned, "opening the segment")),
                     _ => Ok(Inspection::NotReady),

@@ -28,17 +28,17 @@
 
 use crate::backend::{CrashPoint, Liveness, Platform, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
-use crate::primitive::{fence, Ordering};
+use crate::primitive::{fence, Ordering, Word};
 
 use super::{Header, Slot};
 
 /// Set in a slot's owner word while a survivor reclaims it; the low bits then name
 /// the reclaimer.
-pub(crate) const RECLAIMING: u64 = 1 << 63;
+pub(crate) const RECLAIMING: Word = 1 << (Word::BITS - 1);
 
 /// The most handles one attachment may have. Like `Arc`, going past it is a bug
 /// (a leak of clones), and shmptr panics rather than let the count wrap.
-const MAX_HANDLES: u64 = i64::MAX as u64;
+const MAX_HANDLES: Word = Word::MAX >> 1;
 
 /// The outcome of reclaiming dead holders.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,12 +65,12 @@ impl<'a> Members<'a> {
 
     /// The bits that correspond to real slots; any other bit in the word is
     /// ignored (the word is untrusted).
-    fn mask(&self) -> u64 {
-        u64::MAX.checked_shr(64 - self.slots.len() as u32).unwrap_or(0)
+    fn mask(&self) -> Word {
+        Word::MAX.checked_shr(Word::BITS - self.slots.len() as u32).unwrap_or(0)
     }
 
     /// The member bits, with untrusted garbage masked off.
-    pub(crate) fn live(&self, order: Ordering) -> u64 {
+    pub(crate) fn live(&self, order: Ordering) -> Word {
         self.header.members.load(order) & self.mask()
     }
 
@@ -78,7 +78,7 @@ impl<'a> Members<'a> {
     /// `Ready`, which publishes it.
     pub(crate) fn init_creator(&self, me: ProcessId) {
         // Relaxed: the creator owns the segment until the Release store of `Ready`.
-        self.slots[0].owner.store(me.get(), Ordering::Relaxed);
+        self.slots[0].owner.store(me.get() as Word, Ordering::Relaxed);
         self.slots[0].count.store(1, Ordering::Relaxed);
         self.header.members.store(1, Ordering::Relaxed);
     }
@@ -98,7 +98,7 @@ impl<'a> Members<'a> {
         // Relaxed: published by the Release in the member CAS below.
         slot.count.store(1, Ordering::Relaxed);
         P::crash_point(CrashPoint::AttachReserved);
-        let bit = 1u64 << index;
+        let bit: Word = 1 << index;
         let mut current = self.header.members.load(Ordering::Acquire);
         loop {
             if current & self.mask() == 0 {
@@ -122,7 +122,7 @@ impl<'a> Members<'a> {
             members & (1 << i) == 0
                 // Acquire: pairs with the Release in `free`, so the previous owner's
                 // use of the slot happens before ours.
-                && self.slots[i as usize].owner.compare_exchange(0, me.get(), Ordering::Acquire, Ordering::Relaxed).is_ok()
+                && self.slots[i as usize].owner.compare_exchange(0, me.get() as Word, Ordering::Acquire, Ordering::Relaxed).is_ok()
         })
     }
 
@@ -132,7 +132,7 @@ impl<'a> Members<'a> {
         // the count is already above zero and nothing needs ordering.
         let old = self.slots[index as usize].count.fetch_add(1, Ordering::Relaxed);
         if old >= MAX_HANDLES {
-            panic!("shmptr: handle count overflow (more than 2^63 clones)");
+            panic!("shmptr: handle count overflow");
         }
     }
 
@@ -156,7 +156,7 @@ impl<'a> Members<'a> {
         P::crash_point(CrashPoint::DetachCounted);
         // Our own bit is still set, so reclaiming others cannot empty the set.
         let _ = self.reclaim_dead::<P>(me);
-        let bit = 1u64 << index;
+        let bit: Word = 1 << index;
         // AcqRel: Release hands our uses of the value to the destroyer; Acquire
         // (when we are the destroyer) takes every earlier holder's.
         let before = self.header.members.fetch_and(!bit, Ordering::AcqRel);
@@ -185,18 +185,18 @@ impl<'a> Members<'a> {
             let index = index as u32;
             // Acquire: pairs with the owner's writes to the slot.
             let owner = slot.owner.load(Ordering::Acquire);
-            let Some(holder) = ProcessId::new(owner & !RECLAIMING) else { continue };
+            let Some(holder) = ProcessId::new((owner & !RECLAIMING) as u64) else { continue };
             if holder == me || P::liveness(holder) != Liveness::Dead {
                 continue;
             }
             // The slot is ours to reclaim only if nobody changed it meanwhile; the
             // mark keeps it from being reused until we free it. AcqRel: Acquire to
             // see the dead holder's last writes; Release to publish the mark.
-            if slot.owner.compare_exchange(owner, RECLAIMING | me.get(), Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            if slot.owner.compare_exchange(owner, RECLAIMING | me.get() as Word, Ordering::AcqRel, Ordering::Relaxed).is_err() {
                 continue;
             }
             P::crash_point(CrashPoint::ReclaimMarked);
-            let bit = 1u64 << index;
+            let bit: Word = 1 << index;
             // AcqRel: as in `detach`. Idempotent if a dead reclaimer already cleared it.
             let before = self.header.members.fetch_and(!bit, Ordering::AcqRel);
             P::crash_point(CrashPoint::ReclaimLeft);
@@ -215,7 +215,7 @@ impl<'a> Members<'a> {
     /// Whether any slot has an owner (holder, reserver or reclaimer) that may be alive.
     fn any_live_owner<P: Platform>(&self) -> bool {
         self.slots.iter().any(|slot| {
-            ProcessId::new(slot.owner.load(Ordering::Acquire) & !RECLAIMING)
+            ProcessId::new((slot.owner.load(Ordering::Acquire) & !RECLAIMING) as u64)
                 .is_some_and(|p| P::liveness(p) != Liveness::Dead)
         })
     }
@@ -230,13 +230,13 @@ impl<'a> Members<'a> {
         let destroyer = &self.header.destroyer;
         // Acquire: pairs with the AcqRel CAS of a previous destroyer.
         let current = destroyer.load(Ordering::Acquire);
-        let allowed = match ProcessId::new(current) {
+        let allowed = match ProcessId::new(current as u64) {
             None if emptied_by_me => true,
             None => self.live(Ordering::Acquire) == 0 && !self.any_live_owner::<P>(),
             Some(p) => p != me && P::liveness(p) == Liveness::Dead,
         };
         // AcqRel: only one process wins; Acquire orders us after the dead one's work.
-        allowed && destroyer.compare_exchange(current, me.get(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        allowed && destroyer.compare_exchange(current, me.get() as Word, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
     /// Becomes the destroyer only if the current one is dead (its work is then
@@ -244,8 +244,8 @@ impl<'a> Members<'a> {
     pub(crate) fn take_over_dead_destroyer<P: Platform>(&self, me: ProcessId) -> bool {
         // Acquire: pairs with the AcqRel CAS of the previous destroyer.
         let current = self.header.destroyer.load(Ordering::Acquire);
-        ProcessId::new(current).is_some_and(|p| p != me && P::liveness(p) == Liveness::Dead)
-            && self.header.destroyer.compare_exchange(current, me.get(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        ProcessId::new(current as u64).is_some_and(|p| p != me && P::liveness(p) == Liveness::Dead)
+            && self.header.destroyer.compare_exchange(current, me.get() as Word, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
     /// Whether some process has begun to destroy the object.
@@ -258,13 +258,13 @@ impl<'a> Members<'a> {
     pub(crate) fn strong_count(&self) -> u64 {
         let members = self.live(Ordering::Acquire);
         self.member_slots(members)
-            .fold(0u64, |sum, slot| sum.saturating_add(slot.count.load(Ordering::Relaxed)))
+            .fold(0u64, |sum, slot| sum.saturating_add(slot.count.load(Ordering::Relaxed) as u64))
     }
 
     /// Distinct live processes among the members (a snapshot).
     pub(crate) fn process_count<P: Platform>(&self) -> u32 {
         let members = self.live(Ordering::Acquire);
-        let owner = |slot: &Slot| ProcessId::new(slot.owner.load(Ordering::Relaxed) & !RECLAIMING);
+        let owner = |slot: &Slot| ProcessId::new((slot.owner.load(Ordering::Relaxed) & !RECLAIMING) as u64);
         let mut distinct = 0;
         for (i, slot) in self.member_slots(members).enumerate() {
             let Some(p) = owner(slot) else { continue };
@@ -276,7 +276,7 @@ impl<'a> Members<'a> {
         distinct
     }
 
-    fn member_slots(&self, members: u64) -> impl Iterator<Item = &'a Slot> + 'a {
+    fn member_slots(&self, members: Word) -> impl Iterator<Item = &'a Slot> + 'a {
         let slots = self.slots;
         (0..slots.len()).filter(move |i| members & (1 << i) != 0).map(move |i| &slots[i])
     }

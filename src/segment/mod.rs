@@ -18,5 +18,7 @@ mod loom_models;
 pub(crate) use header::{Header, Inspection, Kind, SegmentLayout, Slot, State};
 pub(crate) use members::Members;
 
-/// The most slots a `Shared` object can have: one member bit each in a 64-bit word.
-pub const MAX_SLOTS: u32 = 64;
+/// The most slots a `Shared` object can have: one member bit each in one atomic
+/// word (64 on targets with 64-bit atomics, which every Linux target has; 32 on
+/// microcontrollers without them).
+pub const MAX_SLOTS: u32 = crate::primitive::Word::BITS;

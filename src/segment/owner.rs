@@ -6,23 +6,23 @@
 
 use crate::backend::{Liveness, Platform, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
-use crate::primitive::{AtomicU64, Ordering};
+use crate::primitive::{AtomicWord, Ordering, Word};
 
 /// Makes `me` the owner if the object is released or its owner is dead; `Busy` if a
 /// live process (this one included) owns it.
-pub(crate) fn claim<P: Platform>(owner: &AtomicU64, me: ProcessId) -> Result<()> {
+pub(crate) fn claim<P: Platform>(owner: &AtomicWord, me: ProcessId) -> Result<()> {
     // Acquire: pairs with the Release of `release`, so the previous owner's writes
     // to the value are visible to us.
     let mut current = owner.load(Ordering::Acquire);
     loop {
-        if let Some(holder) = ProcessId::new(current) {
+        if let Some(holder) = ProcessId::new(current as u64) {
             if holder == me || P::liveness(holder) != Liveness::Dead {
                 return Err(Error::new(ErrorKind::Busy, "claiming an object a live process owns"));
             }
         }
         // AcqRel: Acquire as above (also toward a dead owner's last writes); Release
         // publishes our ownership.
-        match owner.compare_exchange(current, me.get(), Ordering::AcqRel, Ordering::Acquire) {
+        match owner.compare_exchange(current, me.get() as Word, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => return Ok(()),
             Err(now) => current = now,
         }
@@ -30,7 +30,7 @@ pub(crate) fn claim<P: Platform>(owner: &AtomicU64, me: ProcessId) -> Result<()>
 }
 
 /// Parks the object with no owner, if `me` owns it.
-pub(crate) fn release(owner: &AtomicU64, me: ProcessId) {
+pub(crate) fn release(owner: &AtomicWord, me: ProcessId) {
     // Release: our writes to the value happen before the next owner's claim.
-    let _ = owner.compare_exchange(me.get(), 0, Ordering::Release, Ordering::Relaxed);
+    let _ = owner.compare_exchange(me.get() as Word, 0, Ordering::Release, Ordering::Relaxed);
 }

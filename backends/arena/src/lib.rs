@@ -44,15 +44,18 @@
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 
-use shmptr::{Backend, CrashPoint, Error, ErrorKind, Liveness, Name, Options, Platform, ProcessId, Region, Result, NAME_MAX};
+use shmptr::{
+    Backend, CrashPoint, Error, ErrorKind, Liveness, Name, Options, Platform, ProcessId, Region,
+    Result, NAME_MAX,
+};
 
 /// How many objects (named or still mapped) one arena tracks at once.
 pub const MAX_OBJECTS: usize = 64;
 /// How many simulated processes one arena can have over its lifetime.
-pub const MAX_PROCESSES: u64 = 255;
+pub const MAX_PROCESSES: u32 = 255;
 /// Every object starts at a multiple of this.
 const ALIGN: usize = 64;
 /// How long one timed wait lasts at most, in simulated time, when the caller
@@ -98,11 +101,12 @@ pub struct ArenaState {
     len: usize,
     lock: AtomicBool,
     table: UnsafeCell<heapless::Vec<Entry, MAX_OBJECTS>>,
-    current: AtomicU64,
-    next: AtomicU64,
-    dead: [AtomicU64; 4],
-    crash: AtomicU64,
-    clock: AtomicU64,
+    current: AtomicU32,
+    next: AtomicU32,
+    dead: [AtomicU32; 8],
+    crash: AtomicU32,
+    /// Simulated nanoseconds; under `lock` (not every target has 64-bit atomics).
+    clock: UnsafeCell<u64>,
 }
 
 // SAFETY: the table is only touched under `lock`; everything else is atomic; `base`
@@ -131,22 +135,40 @@ impl ArenaState {
             len,
             lock: AtomicBool::new(false),
             table: UnsafeCell::new(heapless::Vec::new()),
-            current: AtomicU64::new(1),
-            next: AtomicU64::new(2),
-            dead: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
-            crash: AtomicU64::new(0),
-            clock: AtomicU64::new(0),
+            current: AtomicU32::new(1),
+            next: AtomicU32::new(2),
+            dead: [const { AtomicU32::new(0) }; 8],
+            crash: AtomicU32::new(0),
+            clock: UnsafeCell::new(0),
         }
     }
 
     fn with_table<R>(&self, f: impl FnOnce(&mut heapless::Vec<Entry, MAX_OBJECTS>) -> R) -> R {
+        self.locked(|table, _| f(table))
+    }
+
+    fn with_clock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        self.locked(|_, clock| f(clock))
+    }
+
+    fn locked<R>(
+        &self,
+        f: impl FnOnce(&mut heapless::Vec<Entry, MAX_OBJECTS>, &mut u64) -> R,
+    ) -> R {
         // Acquire: pairs with the Release below, so the previous holder's table
         // changes are visible.
-        while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        while self
+            .lock
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             core::hint::spin_loop();
         }
-        // SAFETY: the lock is held, so this is the only reference to the table.
-        let result = f(unsafe { &mut *self.table.get() });
+        // SAFETY: the lock is held, so these are the only references to the table
+        // and the clock.
+        let result = f(unsafe { &mut *self.table.get() }, unsafe {
+            &mut *self.clock.get()
+        });
         // Release: publishes our table changes to the next holder.
         self.lock.store(false, Ordering::Release);
         result
@@ -225,7 +247,12 @@ impl<S: Space> ArenaRegion<S> {
     fn new(state: &ArenaState, entry: &Entry) -> Self {
         // SAFETY: entries lie within the arena's memory (`allocate` checks it).
         let ptr = unsafe { NonNull::new_unchecked(state.base.add(entry.offset)) };
-        ArenaRegion { ptr, len: entry.len, offset: entry.offset, _space: PhantomData }
+        ArenaRegion {
+            ptr,
+            len: entry.len,
+            offset: entry.offset,
+            _space: PhantomData,
+        }
     }
 }
 
@@ -246,15 +273,19 @@ impl<S: Space> Arena<S> {
     /// A new simulated process (alive). Panics after [`MAX_PROCESSES`].
     pub fn spawn() -> ProcessId {
         let raw = S::state().next.fetch_add(1, Ordering::Relaxed);
-        assert!(raw <= MAX_PROCESSES, "shmptr-arena: more than {MAX_PROCESSES} simulated processes");
-        ProcessId::new(raw).expect("non-zero")
+        assert!(
+            raw <= MAX_PROCESSES,
+            "shmptr-arena: more than {MAX_PROCESSES} simulated processes"
+        );
+        ProcessId::new(raw.into()).expect("non-zero")
     }
 
     /// Makes the calling code act as `process` (for every thread using this space);
     /// returns the process it acted as before.
     pub fn enter(process: ProcessId) -> ProcessId {
-        let previous = S::state().current.swap(process.get(), Ordering::Relaxed);
-        ProcessId::new(previous).expect("non-zero")
+        let raw = u32::try_from(process.get()).expect("an arena process number");
+        let previous = S::state().current.swap(raw, Ordering::Relaxed);
+        ProcessId::new(previous.into()).expect("non-zero")
     }
 
     /// The process the calling code acts as.
@@ -265,16 +296,17 @@ impl<S: Space> Arena<S> {
     /// Declares `process` dead: its holdings may now be reclaimed.
     pub fn kill(process: ProcessId) {
         let raw = process.get();
-        if raw <= MAX_PROCESSES {
-            S::state().dead[(raw / 64) as usize].fetch_or(1 << (raw % 64), Ordering::Relaxed);
+        if raw <= MAX_PROCESSES.into() {
+            S::state().dead[(raw / 32) as usize].fetch_or(1 << (raw % 32), Ordering::Relaxed);
         }
     }
 
     /// Makes `process` die when it next reaches `point`: it is declared dead and
     /// the arena panics out of the protocol.
     pub fn crash_at(process: ProcessId, point: CrashPoint) {
-        let index = CrashPoint::ALL.iter().position(|p| *p == point).expect("listed") as u64;
-        S::state().crash.store((process.get() << 8) | (index + 1), Ordering::Relaxed);
+        S::state()
+            .crash
+            .store(crash_code(process, point), Ordering::Relaxed);
     }
 
     /// Cancels a pending [`crash_at`](Arena::crash_at) that was not reached.
@@ -284,7 +316,9 @@ impl<S: Space> Arena<S> {
 
     /// Whether an object is linked under `name`.
     pub fn exists(name: &str) -> bool {
-        let Ok(name) = Name::new(name) else { return false };
+        let Ok(name) = Name::new(name) else {
+            return false;
+        };
         S::state().with_table(|table| table.iter().any(|e| e.is(name)))
     }
 
@@ -296,7 +330,8 @@ impl<S: Space> Arena<S> {
         let entry = state.with_table(|table| table.iter().find(|e| e.is(name)).copied())?;
         // SAFETY: the entry lies within the arena's memory; the caller is a test
         // that takes responsibility for what it writes (it plays a hostile process).
-        let bytes = unsafe { core::slice::from_raw_parts_mut(state.base.add(entry.offset), entry.len) };
+        let bytes =
+            unsafe { core::slice::from_raw_parts_mut(state.base.add(entry.offset), entry.len) };
         Some(f(bytes))
     }
 
@@ -333,17 +368,17 @@ impl<S: Space> Arena<S> {
 
 impl<S: Space> Platform for Arena<S> {
     fn current_process() -> ProcessId {
-        ProcessId::new(S::state().current.load(Ordering::Relaxed)).expect("non-zero")
+        ProcessId::new(S::state().current.load(Ordering::Relaxed).into()).expect("non-zero")
     }
 
     fn liveness(process: ProcessId) -> Liveness {
         let state = S::state();
         let raw = process.get();
-        if raw >= state.next.load(Ordering::Relaxed) || raw > MAX_PROCESSES {
+        if raw >= state.next.load(Ordering::Relaxed).into() || raw > MAX_PROCESSES.into() {
             // Not a process this arena ever made: cannot judge.
             return Liveness::Unknown;
         }
-        if state.dead[(raw / 64) as usize].load(Ordering::Relaxed) & (1 << (raw % 64)) != 0 {
+        if state.dead[(raw / 32) as usize].load(Ordering::Relaxed) & (1 << (raw % 32)) != 0 {
             Liveness::Dead
         } else {
             Liveness::Alive
@@ -357,8 +392,11 @@ impl<S: Space> Platform for Arena<S> {
             }
             core::hint::spin_loop();
         }
-        let step = timeout.unwrap_or(WAIT_STEP);
-        S::state().clock.fetch_add(step.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+        let step = timeout
+            .unwrap_or(WAIT_STEP)
+            .as_nanos()
+            .min(u64::MAX as u128) as u64;
+        S::state().with_clock(|clock| *clock = clock.saturating_add(step));
     }
 
     fn wake(_word: &AtomicU32, _count: u32) {
@@ -366,7 +404,7 @@ impl<S: Space> Platform for Arena<S> {
     }
 
     fn now_nanos() -> u64 {
-        S::state().clock.load(Ordering::Relaxed)
+        S::state().with_clock(|clock| *clock)
     }
 
     fn crash_point(point: CrashPoint) {
@@ -376,13 +414,25 @@ impl<S: Space> Platform for Arena<S> {
             return;
         }
         let me = Self::current_process();
-        let index = CrashPoint::ALL.iter().position(|p| *p == point).unwrap_or(0) as u64;
-        if planned == (me.get() << 8) | (index + 1) {
+        if planned == crash_code(me, point) {
             state.crash.store(0, Ordering::Relaxed);
             Self::kill(me);
-            panic!("shmptr-arena: simulated crash of process {} at {:?}", me.get(), point);
+            panic!(
+                "shmptr-arena: simulated crash of process {} at {:?}",
+                me.get(),
+                point
+            );
         }
     }
+}
+
+/// `process` and `point` in one word: `process << 8 | (index of point + 1)`.
+fn crash_code(process: ProcessId, point: CrashPoint) -> u32 {
+    let index = CrashPoint::ALL
+        .iter()
+        .position(|p| *p == point)
+        .unwrap_or(0) as u32;
+    ((process.get() as u32) << 8) | (index + 1)
 }
 
 impl<S: Space> Backend for Arena<S> {
@@ -392,7 +442,10 @@ impl<S: Space> Backend for Arena<S> {
         let state = S::state();
         state.with_table(|table| {
             if table.iter().any(|e| e.is(name)) {
-                return Err(Error::new(ErrorKind::AlreadyExists, "creating an arena object"));
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    "creating an arena object",
+                ));
             }
             let no_room = Error::new(ErrorKind::OutOfMemory, "creating an arena object");
             if table.is_full() {
@@ -411,7 +464,14 @@ impl<S: Space> Backend for Arena<S> {
             if start.checked_add(len).is_none_or(|end| end > state.len) {
                 return Err(no_room);
             }
-            let mut entry = Entry { name: [0; NAME_MAX], name_len: name.as_bytes().len(), offset: start, len, linked: true, maps: 1 };
+            let mut entry = Entry {
+                name: [0; NAME_MAX],
+                name_len: name.as_bytes().len(),
+                offset: start,
+                len,
+                linked: true,
+                maps: 1,
+            };
             entry.name[..entry.name_len].copy_from_slice(name.as_bytes());
             // SAFETY: `start..start + len` lies within the arena and overlaps no
             // other entry; fresh objects read as zeros.
@@ -433,15 +493,20 @@ impl<S: Space> Backend for Arena<S> {
     }
 
     fn unlink(name: Name<'_>, region: &Self::Region) -> Result<()> {
-        S::state().with_table(|table| match table.iter().position(|e| e.is(name) && e.offset == region.offset) {
-            Some(i) => {
-                table[i].linked = false;
-                if table[i].maps == 0 {
-                    table.remove(i);
+        S::state().with_table(|table| {
+            match table
+                .iter()
+                .position(|e| e.is(name) && e.offset == region.offset)
+            {
+                Some(i) => {
+                    table[i].linked = false;
+                    if table[i].maps == 0 {
+                        table.remove(i);
+                    }
+                    Ok(())
                 }
-                Ok(())
+                None => Err(Error::new(ErrorKind::NotFound, "unlinking an arena object")),
             }
-            None => Err(Error::new(ErrorKind::NotFound, "unlinking an arena object")),
         })
     }
 }
