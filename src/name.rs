@@ -34,9 +34,7 @@ impl<'a> Name<'a> {
         let valid = !bytes.is_empty()
             && bytes.len() <= NAME_MAX
             && bytes[0] != b'.'
-            && bytes
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         if !valid {
             return Err(Error::new(ErrorKind::InvalidName, "validating a name"));
         }

@@ -134,7 +134,12 @@ impl<B: Backend> Object<B> {
     ///
     /// A segment being destroyed is `NotFound`; if its destroyer died, this
     /// finishes the job (unlinks it) first.
-    pub(crate) fn open<T: ShmSafe>(kind: Kind, name: Name<'_>, options: &Options, abandoned: Abandoned) -> Result<Self> {
+    pub(crate) fn open<T: ShmSafe>(
+        kind: Kind,
+        name: Name<'_>,
+        options: &Options,
+        abandoned: Abandoned,
+    ) -> Result<Self> {
         let deadline = B::now_nanos().saturating_add(options.timeout.as_nanos().min(u64::MAX as u128) as u64);
         loop {
             let region = B::open(name, options)?;
@@ -153,7 +158,8 @@ impl<B: Backend> Object<B> {
                 return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
             }
             let header = header_of::<B>(&region);
-            let inspected = header.inspect::<B>(region.len(), kind, name, size_of::<T>(), align_of::<T>(), T::FINGERPRINT);
+            let inspected =
+                header.inspect::<B>(region.len(), kind, name, size_of::<T>(), align_of::<T>(), T::FINGERPRINT);
             let error = match inspected {
                 Ok(Inspection::Ready(layout)) => return Ok(Self::from_region(region, &layout)),
                 Ok(Inspection::NotReady) if !remaining.is_zero() => {
@@ -167,7 +173,9 @@ impl<B: Backend> Object<B> {
                 Ok(Inspection::NotReady) if header.state.load(Ordering::Acquire) == State::Blank as u32 => {
                     Error::new(ErrorKind::Abandoned, "waiting for a creator that never wrote the segment")
                 }
-                Ok(Inspection::NotReady) => Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment"),
+                Ok(Inspection::NotReady) => {
+                    Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment")
+                }
                 Ok(Inspection::Destroying) => {
                     Self::finish_for_dead::<T>(region, name);
                     return Err(Error::new(ErrorKind::NotFound, "opening an object that is being destroyed"));
@@ -202,7 +210,11 @@ impl<B: Backend> Object<B> {
         let header = self.header();
         // Acquire: the value's last uses by every holder happen before its drop
         // (they released through the members word, which the destroyer acquired).
-        if header.state.compare_exchange(State::Ready as u32, State::Destroying as u32, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+        if header
+            .state
+            .compare_exchange(State::Ready as u32, State::Destroying as u32, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
             // SAFETY: the state moved from `Ready` to `Destroying` exactly once, here,
             // by the single destroyer; no handle to the value remains (the member set
             // is empty, or the `Unique` owner is dropping it).
@@ -225,7 +237,16 @@ impl<B: Backend> Object<B> {
             // A hostile process overwrote the name: drop the value, leave the name.
             Err(_) => {
                 let header = self.header();
-                if header.state.compare_exchange(State::Ready as u32, State::Destroying as u32, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                if header
+                    .state
+                    .compare_exchange(
+                        State::Ready as u32,
+                        State::Destroying as u32,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+                {
                     // SAFETY: as in `destroy_claimed`.
                     unsafe { core::ptr::drop_in_place(self.value::<T>().as_ptr()) }
                 }

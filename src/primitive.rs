@@ -8,10 +8,10 @@
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64 as AtomicWord, Ordering};
 
-#[cfg(all(not(loom), target_has_atomic = "64"))]
-pub(crate) use core::sync::atomic::AtomicU64 as AtomicWord;
 #[cfg(all(not(loom), not(target_has_atomic = "64")))]
 pub(crate) use core::sync::atomic::AtomicU32 as AtomicWord;
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+pub(crate) use core::sync::atomic::AtomicU64 as AtomicWord;
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{fence, AtomicU32, Ordering};
 

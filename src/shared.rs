@@ -284,10 +284,10 @@ impl<T: ShmSafe, B: Backend> Clone for Shared<T, B> {
     fn clone(&self) -> Self {
         if B::current_process() != self.attached_by {
             let mut buf = [0; NAME_MAX];
-            let reopened = self
-                .object
-                .stored_name(&mut buf)
-                .and_then(|name| Object::<B>::open::<T>(Kind::Shared, name, &Options::DEFAULT, Abandoned::Report).and_then(|o| Shared::attach(o, name)));
+            let reopened = self.object.stored_name(&mut buf).and_then(|name| {
+                Object::<B>::open::<T>(Kind::Shared, name, &Options::DEFAULT, Abandoned::Report)
+                    .and_then(|o| Shared::attach(o, name))
+            });
             return match reopened {
                 Ok(handle) => handle,
                 Err(e) => panic!("shmptr: cloning an inherited handle in a forked child failed: {e}"),

@@ -1,8 +1,10 @@
 //! Which types may live in shared memory, and how a segment remembers which one it holds.
 
+use core::sync::atomic::{
+    AtomicBool, AtomicI16, AtomicI32, AtomicI8, AtomicIsize, AtomicU16, AtomicU32, AtomicU8, AtomicUsize,
+};
 #[cfg(target_has_atomic = "64")]
 use core::sync::atomic::{AtomicI64, AtomicU64};
-use core::sync::atomic::{AtomicBool, AtomicI16, AtomicI32, AtomicI8, AtomicIsize, AtomicU16, AtomicU32, AtomicU8, AtomicUsize};
 
 /// Types whose bytes mean the same in every process that maps them.
 ///

@@ -55,11 +55,7 @@ fn dies_at<S: Space>(process: ProcessId, point: CrashPoint, f: impl FnOnce()) {
     let outcome = catch_unwind(AssertUnwindSafe(f));
     Arena::<S>::enter(previous);
     Arena::<S>::cancel_crash();
-    assert!(
-        outcome.is_err(),
-        "process {} should have died at {point:?}",
-        process.get()
-    );
+    assert!(outcome.is_err(), "process {} should have died at {point:?}", process.get());
     assert_eq!(Arena::<S>::liveness(process), Liveness::Dead);
 }
 
@@ -94,10 +90,7 @@ fn the_last_holder_need_not_be_the_creator() {
     let other = as_process::<S, _>(p, || Shared::<Counted, S>::open("last").unwrap());
     drop(creator);
     assert_eq!(Counted::drops(counter), 0);
-    assert!(
-        Arena::<S>::exists("last"),
-        "the creator leaving must not unlink under the other holder"
-    );
+    assert!(Arena::<S>::exists("last"), "the creator leaving must not unlink under the other holder");
     as_process::<S, _>(p, || drop(other));
     assert_eq!(Counted::drops(counter), 1);
     name_is_gone_and_reusable::<S>("last");
@@ -111,17 +104,9 @@ fn a_handle_dropped_by_another_process_releases_nothing() {
     let inherited = a.clone();
     let child = Arena::<S>::spawn();
     as_process::<S, _>(child, || drop(inherited));
-    assert_eq!(
-        Shared::strong_count(&a),
-        2,
-        "the parent's count is untouched"
-    );
+    assert_eq!(Shared::strong_count(&a), 2, "the parent's count is untouched");
     let childs_own = as_process::<S, _>(child, || a.clone());
-    assert_eq!(
-        Shared::process_count(&a),
-        2,
-        "a clone in the child is the child's attachment"
-    );
+    assert_eq!(Shared::process_count(&a), 2, "a clone in the child is the child's attachment");
     as_process::<S, _>(child, || drop(childs_own));
     assert_eq!(Shared::process_count(&a), 1);
 }
@@ -133,21 +118,11 @@ fn a_dead_holder_is_reclaimed_when_the_last_live_one_leaves() {
     let counter = value.counter;
     let a = Shared::<Counted, S>::create("dead", value).unwrap();
     let p = Arena::<S>::spawn();
-    std::mem::forget(as_process::<S, _>(p, || {
-        Shared::<Counted, S>::open("dead").unwrap()
-    }));
+    std::mem::forget(as_process::<S, _>(p, || Shared::<Counted, S>::open("dead").unwrap()));
     Arena::<S>::kill(p);
-    assert_eq!(
-        Shared::process_count(&a),
-        1,
-        "dead processes are not counted"
-    );
+    assert_eq!(Shared::process_count(&a), 1, "dead processes are not counted");
     drop(a);
-    assert_eq!(
-        Counted::drops(counter),
-        1,
-        "the last live holder destroys at once"
-    );
+    assert_eq!(Counted::drops(counter), 1, "the last live holder destroys at once");
     name_is_gone_and_reusable::<S>("dead");
 }
 
@@ -161,17 +136,11 @@ fn reclaim_counts_dead_holders_and_spares_live_ones() {
     let live_handle = as_process::<S, _>(live, || Shared::<Counted, S>::open("reclaim").unwrap());
     let dead: Vec<ProcessId> = (0..3).map(|_| Arena::<S>::spawn()).collect();
     for &p in &dead {
-        std::mem::forget(as_process::<S, _>(p, || {
-            Shared::<Counted, S>::open("reclaim").unwrap()
-        }));
+        std::mem::forget(as_process::<S, _>(p, || Shared::<Counted, S>::open("reclaim").unwrap()));
     }
     // They die after all have opened (an open would reclaim the ones dead before it).
     dead.iter().for_each(|&p| Arena::<S>::kill(p));
-    assert_eq!(
-        Shared::strong_count(&a),
-        5,
-        "dead holders are counted until reclaimed"
-    );
+    assert_eq!(Shared::strong_count(&a), 5, "dead holders are counted until reclaimed");
     assert_eq!(Shared::<Counted, S>::reclaim("reclaim").unwrap(), 3);
     assert_eq!(Shared::strong_count(&a), 2);
     assert_eq!(Shared::<Counted, S>::reclaim("reclaim").unwrap(), 0);
@@ -191,15 +160,10 @@ fn an_unknown_holder_counts_as_alive() {
     let a = Shared::<u64, S>::create("unknown", 1).unwrap();
     // A process number this arena never made: its liveness cannot be judged.
     let stranger = ProcessId::new(200).unwrap();
-    std::mem::forget(as_process::<S, _>(stranger, || {
-        Shared::<u64, S>::open("unknown").unwrap()
-    }));
+    std::mem::forget(as_process::<S, _>(stranger, || Shared::<u64, S>::open("unknown").unwrap()));
     assert_eq!(Shared::<u64, S>::reclaim("unknown").unwrap(), 0);
     drop(a);
-    assert!(
-        Arena::<S>::exists("unknown"),
-        "a holder that may be alive keeps the object"
-    );
+    assert!(Arena::<S>::exists("unknown"), "a holder that may be alive keeps the object");
 }
 
 #[test]
@@ -261,10 +225,7 @@ const SCENARIOS: [CrashPoint; 11] = [
 #[test]
 fn every_crash_point_has_a_scenario() {
     for point in CrashPoint::ALL {
-        assert!(
-            SCENARIOS.contains(&point),
-            "{point:?} has no crash scenario"
-        );
+        assert!(SCENARIOS.contains(&point), "{point:?} has no crash scenario");
     }
 }
 
@@ -272,9 +233,7 @@ fn every_crash_point_has_a_scenario() {
 /// replaces it, and nothing stays behind.
 fn creator_dies_at<S: Space>(point: CrashPoint) {
     let p = Arena::<S>::spawn();
-    dies_at::<S>(p, point, || {
-        drop(Shared::<AtomicU64, S>::create("c", AtomicU64::new(1)))
-    });
+    dies_at::<S>(p, point, || drop(Shared::<AtomicU64, S>::create("c", AtomicU64::new(1))));
     let e = Shared::<AtomicU64, S>::open("c").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Abandoned, "{point:?}: {e}");
     let fresh = Shared::<AtomicU64, S>::open_or_create("c", || AtomicU64::new(2)).unwrap();
@@ -306,19 +265,10 @@ fn opener_dies_with_a_reserved_slot() {
     arena_space!(S, 1 << 20);
     let value = Counted::new(0);
     let counter = value.counter;
-    let a = Shared::<Counted, S>::options()
-        .slots(2)
-        .create("r", value)
-        .unwrap();
+    let a = Shared::<Counted, S>::options().slots(2).create("r", value).unwrap();
     let p = Arena::<S>::spawn();
-    dies_at::<S>(p, CrashPoint::AttachReserved, || {
-        drop(Shared::<Counted, S>::open("r"))
-    });
-    assert_eq!(
-        Shared::strong_count(&a),
-        1,
-        "a reserved slot is not a holder"
-    );
+    dies_at::<S>(p, CrashPoint::AttachReserved, || drop(Shared::<Counted, S>::open("r")));
+    assert_eq!(Shared::strong_count(&a), 1, "a reserved slot is not a holder");
     // The only other slot is held by the dead reserver: open reclaims it.
     let b = Shared::<Counted, S>::open("r").unwrap();
     assert_eq!(Shared::strong_count(&a), 2);
@@ -350,20 +300,14 @@ fn holder_dies_in_drop_at<S: Space>(point: CrashPoint, survivor: bool) {
         None => {
             assert_eq!(
                 Counted::drops(counter),
-                u32::from(
-                    point == CrashPoint::DestroyDropped || point == CrashPoint::DestroyUnlinked
-                )
+                u32::from(point == CrashPoint::DestroyDropped || point == CrashPoint::DestroyUnlinked)
             );
             // A later open finishes what the dead last holder left.
             let e = Shared::<Counted, S>::open("d").unwrap_err();
             assert_eq!(e.kind(), ErrorKind::NotFound, "{point:?}: {e}");
         }
     }
-    assert_eq!(
-        Counted::drops(counter),
-        1,
-        "{point:?}: T dropped exactly once"
-    );
+    assert_eq!(Counted::drops(counter), 1, "{point:?}: T dropped exactly once");
     name_is_gone_and_reusable::<S>("d");
 }
 
@@ -425,19 +369,10 @@ fn reclaimer_dies_at<S: Space>(point: CrashPoint, others: bool) {
     let creator = Arena::<S>::spawn();
     let survivor = Arena::<S>::spawn();
     let reclaimer = Arena::<S>::spawn();
-    let a = as_process::<S, _>(creator, || {
-        Shared::<Counted, S>::create("x", value).unwrap()
-    });
-    let kept = if others {
-        Some(as_process::<S, _>(survivor, || {
-            Shared::<Counted, S>::open("x").unwrap()
-        }))
-    } else {
-        None
-    };
-    std::mem::forget(as_process::<S, _>(holder, || {
-        Shared::<Counted, S>::open("x").unwrap()
-    }));
+    let a = as_process::<S, _>(creator, || Shared::<Counted, S>::create("x", value).unwrap());
+    let kept =
+        if others { Some(as_process::<S, _>(survivor, || Shared::<Counted, S>::open("x").unwrap())) } else { None };
+    std::mem::forget(as_process::<S, _>(holder, || Shared::<Counted, S>::open("x").unwrap()));
     as_process::<S, _>(creator, || drop(a));
     // Killed only now: every detach and open before this would have reclaimed it.
     Arena::<S>::kill(holder);
@@ -452,16 +387,9 @@ fn reclaimer_dies_at<S: Space>(point: CrashPoint, others: bool) {
             assert_eq!(Shared::strong_count(&kept), 1);
             drop(kept);
         }
-        None => assert_eq!(
-            Shared::<Counted, S>::open("x").unwrap_err().kind(),
-            ErrorKind::NotFound
-        ),
+        None => assert_eq!(Shared::<Counted, S>::open("x").unwrap_err().kind(), ErrorKind::NotFound),
     });
-    assert_eq!(
-        Counted::drops(counter),
-        1,
-        "{point:?}/{others}: T dropped exactly once"
-    );
+    assert_eq!(Counted::drops(counter), 1, "{point:?}/{others}: T dropped exactly once");
     name_is_gone_and_reusable::<S>("x");
 }
 
@@ -491,11 +419,7 @@ fn reclaimer_dies_after_clearing_a_dead_member() {
 
 #[test]
 fn unique_owner_dies_while_destroying() {
-    for point in [
-        CrashPoint::DestroyClaimed,
-        CrashPoint::DestroyDropped,
-        CrashPoint::DestroyUnlinked,
-    ] {
+    for point in [CrashPoint::DestroyClaimed, CrashPoint::DestroyDropped, CrashPoint::DestroyUnlinked] {
         arena_space!(S, 1 << 20);
         let value = Counted::new(0);
         let counter = value.counter;

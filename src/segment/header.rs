@@ -249,7 +249,11 @@ impl Header {
         let state = State::from_raw(raw_state).ok_or(corrupt)?;
         if state == State::Blank {
             // Between create and the first header write everything is zero.
-            return if (magic == 0 || magic == MAGIC) && version == 0 { Ok(Inspection::NotReady) } else { Err(corrupt) };
+            return if (magic == 0 || magic == MAGIC) && version == 0 {
+                Ok(Inspection::NotReady)
+            } else {
+                Err(corrupt)
+            };
         }
         if magic != MAGIC || version != FORMAT_VERSION {
             return Err(corrupt);
@@ -293,7 +297,10 @@ impl Header {
             return Err(corrupt);
         }
         let layout = SegmentLayout::new(f.slot_count, size, align).ok_or(corrupt)?;
-        if layout.value_offset as u64 != f.value_offset || layout.total_len as u64 != f.total_len || layout.total_len > len {
+        if layout.value_offset as u64 != f.value_offset
+            || layout.total_len as u64 != f.total_len
+            || layout.total_len > len
+        {
             return Err(corrupt);
         }
         Ok(Inspection::Ready(layout))

@@ -108,7 +108,8 @@ impl<'a> Members<'a> {
             }
             // AcqRel: Release publishes our slot (owner, count) to whoever reads the
             // members word; Acquire orders us after earlier members' changes.
-            match self.header.members.compare_exchange_weak(current, current | bit, Ordering::AcqRel, Ordering::Acquire) {
+            match self.header.members.compare_exchange_weak(current, current | bit, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return Ok(index),
                 Err(now) => current = now,
             }
@@ -192,7 +193,11 @@ impl<'a> Members<'a> {
             // The slot is ours to reclaim only if nobody changed it meanwhile; the
             // mark keeps it from being reused until we free it. AcqRel: Acquire to
             // see the dead holder's last writes; Release to publish the mark.
-            if slot.owner.compare_exchange(owner, RECLAIMING | me.get() as Word, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            if slot
+                .owner
+                .compare_exchange(owner, RECLAIMING | me.get() as Word, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
                 continue;
             }
             P::crash_point(CrashPoint::ReclaimMarked);
@@ -245,7 +250,11 @@ impl<'a> Members<'a> {
         // Acquire: pairs with the AcqRel CAS of the previous destroyer.
         let current = self.header.destroyer.load(Ordering::Acquire);
         ProcessId::new(current as u64).is_some_and(|p| p != me && P::liveness(p) == Liveness::Dead)
-            && self.header.destroyer.compare_exchange(current, me.get() as Word, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+            && self
+                .header
+                .destroyer
+                .compare_exchange(current, me.get() as Word, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Whether some process has begun to destroy the object.
@@ -257,8 +266,7 @@ impl<'a> Members<'a> {
     /// Handles alive in all processes together (a snapshot; untrusted counts saturate).
     pub(crate) fn strong_count(&self) -> u64 {
         let members = self.live(Ordering::Acquire);
-        self.member_slots(members)
-            .fold(0u64, |sum, slot| sum.saturating_add(slot.count.load(Ordering::Relaxed) as u64))
+        self.member_slots(members).fold(0u64, |sum, slot| sum.saturating_add(slot.count.load(Ordering::Relaxed) as u64))
     }
 
     /// Distinct live processes among the members (a snapshot).

@@ -10,10 +10,10 @@
 //! write-once fields once, copies them, and only the copy is used afterwards.
 
 mod header;
-mod members;
-pub(crate) mod owner;
 #[cfg(all(test, loom))]
 mod loom_models;
+mod members;
+pub(crate) mod owner;
 
 pub(crate) use header::{Header, Inspection, Kind, SegmentLayout, Slot, State};
 pub(crate) use members::Members;

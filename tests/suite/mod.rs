@@ -14,9 +14,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(prefix: impl Into<String>) -> Self {
-        Ctx {
-            prefix: prefix.into(),
-        }
+        Ctx { prefix: prefix.into() }
     }
 
     pub fn name(&self, tag: &str) -> String {
@@ -40,10 +38,7 @@ shmptr::shm_safe!(Counted { counter, value });
 impl Counted {
     /// A fresh counter index and a value that reports to it.
     pub fn new(value: u64) -> Self {
-        Counted {
-            counter: NEXT_COUNTER.fetch_add(1, Ordering::Relaxed) % 256,
-            value: AtomicU64::new(value),
-        }
+        Counted { counter: NEXT_COUNTER.fetch_add(1, Ordering::Relaxed) % 256, value: AtomicU64::new(value) }
     }
 
     pub fn drops(counter: u32) -> u32 {
@@ -74,11 +69,7 @@ pub fn clones_share_one_attachment_and_are_counted<B: Backend>(ctx: &Ctx) {
     assert_eq!(Shared::process_count(&a), 1);
     let d = Shared::<u64, B>::open(&name).unwrap();
     assert_eq!(Shared::strong_count(&a), 4);
-    assert_eq!(
-        Shared::process_count(&d),
-        1,
-        "two attachments of one process are one process"
-    );
+    assert_eq!(Shared::process_count(&d), 1, "two attachments of one process are one process");
     drop((b, c));
     assert_eq!(Shared::strong_count(&d), 2);
     assert_eq!((*a, *d), (7, 7));
@@ -97,10 +88,7 @@ pub fn last_handle_drops_the_value_once_and_removes_the_name<B: Backend>(ctx: &C
     assert_eq!(c.value.load(Ordering::Relaxed), 5);
     drop(c);
     assert_eq!(Counted::drops(counter), 1);
-    assert_eq!(
-        Shared::<Counted, B>::open(&name).unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
+    assert_eq!(Shared::<Counted, B>::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
 }
 
 pub fn a_destroyed_name_can_be_created_again<B: Backend>(ctx: &Ctx) {
@@ -113,53 +101,24 @@ pub fn a_destroyed_name_can_be_created_again<B: Backend>(ctx: &Ctx) {
 pub fn creating_an_existing_name_is_already_exists<B: Backend>(ctx: &Ctx) {
     let name = ctx.name("exists");
     let _a = Shared::<u32, B>::create(&name, 1).unwrap();
-    assert_eq!(
-        Shared::<u32, B>::create(&name, 2).unwrap_err().kind(),
-        ErrorKind::AlreadyExists
-    );
-    assert_eq!(
-        Unique::<u32, B>::create(&name, 2).unwrap_err().kind(),
-        ErrorKind::AlreadyExists
-    );
-    assert_eq!(
-        *Shared::<u32, B>::open(&name).unwrap(),
-        1,
-        "the first value is untouched"
-    );
+    assert_eq!(Shared::<u32, B>::create(&name, 2).unwrap_err().kind(), ErrorKind::AlreadyExists);
+    assert_eq!(Unique::<u32, B>::create(&name, 2).unwrap_err().kind(), ErrorKind::AlreadyExists);
+    assert_eq!(*Shared::<u32, B>::open(&name).unwrap(), 1, "the first value is untouched");
 }
 
 pub fn opening_a_missing_name_is_not_found<B: Backend>(ctx: &Ctx) {
     let name = ctx.name("missing");
-    assert_eq!(
-        Shared::<u32, B>::open(&name).unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
-    assert_eq!(
-        Unique::<u32, B>::claim(&name).unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
+    assert_eq!(Shared::<u32, B>::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(Unique::<u32, B>::claim(&name).unwrap_err().kind(), ErrorKind::NotFound);
 }
 
 pub fn opening_with_another_type_is_type_mismatch<B: Backend>(ctx: &Ctx) {
     let name = ctx.name("typed");
     let _a = Shared::<u32, B>::create(&name, 1).unwrap();
-    assert_eq!(
-        Shared::<u64, B>::open(&name).unwrap_err().kind(),
-        ErrorKind::TypeMismatch
-    );
-    assert_eq!(
-        Shared::<i32, B>::open(&name).unwrap_err().kind(),
-        ErrorKind::TypeMismatch,
-        "same size, other type"
-    );
-    assert_eq!(
-        Shared::<[u8; 4], B>::open(&name).unwrap_err().kind(),
-        ErrorKind::TypeMismatch
-    );
-    assert_eq!(
-        Shared::<AtomicU32, B>::open(&name).unwrap_err().kind(),
-        ErrorKind::TypeMismatch
-    );
+    assert_eq!(Shared::<u64, B>::open(&name).unwrap_err().kind(), ErrorKind::TypeMismatch);
+    assert_eq!(Shared::<i32, B>::open(&name).unwrap_err().kind(), ErrorKind::TypeMismatch, "same size, other type");
+    assert_eq!(Shared::<[u8; 4], B>::open(&name).unwrap_err().kind(), ErrorKind::TypeMismatch);
+    assert_eq!(Shared::<AtomicU32, B>::open(&name).unwrap_err().kind(), ErrorKind::TypeMismatch);
 }
 
 pub fn unique_and_shared_do_not_open_each_other<B: Backend>(ctx: &Ctx) {
@@ -167,47 +126,19 @@ pub fn unique_and_shared_do_not_open_each_other<B: Backend>(ctx: &Ctx) {
     let unique = ctx.name("kind-unique");
     let _s = Shared::<u32, B>::create(&shared, 1).unwrap();
     let u = Unique::<u32, B>::create(&unique, 1).unwrap();
-    assert_eq!(
-        Unique::<u32, B>::claim(&shared).unwrap_err().kind(),
-        ErrorKind::TypeMismatch
-    );
+    assert_eq!(Unique::<u32, B>::claim(&shared).unwrap_err().kind(), ErrorKind::TypeMismatch);
     u.release();
-    assert_eq!(
-        Shared::<u32, B>::open(&unique).unwrap_err().kind(),
-        ErrorKind::TypeMismatch
-    );
+    assert_eq!(Shared::<u32, B>::open(&unique).unwrap_err().kind(), ErrorKind::TypeMismatch);
     drop(Unique::<u32, B>::claim(&unique).unwrap());
 }
 
 pub fn bad_names_are_invalid_never_truncated<B: Backend>(ctx: &Ctx) {
     let long = "a".repeat(255);
     let just_over = "a".repeat(201);
-    for bad in [
-        long.as_str(),
-        just_over.as_str(),
-        "../x",
-        "a/b",
-        "",
-        ".hidden",
-        "a b",
-        "é",
-        "a\0b",
-    ] {
-        assert_eq!(
-            Shared::<u32, B>::create(bad, 1).unwrap_err().kind(),
-            ErrorKind::InvalidName,
-            "{bad:?}"
-        );
-        assert_eq!(
-            Shared::<u32, B>::open(bad).unwrap_err().kind(),
-            ErrorKind::InvalidName,
-            "{bad:?}"
-        );
-        assert_eq!(
-            Unique::<u32, B>::claim(bad).unwrap_err().kind(),
-            ErrorKind::InvalidName,
-            "{bad:?}"
-        );
+    for bad in [long.as_str(), just_over.as_str(), "../x", "a/b", "", ".hidden", "a b", "é", "a\0b"] {
+        assert_eq!(Shared::<u32, B>::create(bad, 1).unwrap_err().kind(), ErrorKind::InvalidName, "{bad:?}");
+        assert_eq!(Shared::<u32, B>::open(bad).unwrap_err().kind(), ErrorKind::InvalidName, "{bad:?}");
+        assert_eq!(Unique::<u32, B>::claim(bad).unwrap_err().kind(), ErrorKind::InvalidName, "{bad:?}");
     }
     let longest = format!("{}{}", ctx.name("n"), "x".repeat(200 - ctx.name("n").len()));
     assert_eq!(longest.len(), 200);
@@ -252,35 +183,21 @@ pub fn open_or_create_makes_the_value_once<B: Backend>(ctx: &Ctx) {
 
 pub fn a_full_slot_table_is_too_many_processes<B: Backend>(ctx: &Ctx) {
     let name = ctx.name("full");
-    let a = Shared::<u32, B>::options()
-        .slots(2)
-        .create(&name, 1)
-        .unwrap();
+    let a = Shared::<u32, B>::options().slots(2).create(&name, 1).unwrap();
     let b = Shared::<u32, B>::open(&name).unwrap();
     let clone = b.clone();
-    assert_eq!(
-        Shared::<u32, B>::open(&name).unwrap_err().kind(),
-        ErrorKind::TooManyProcesses
-    );
+    assert_eq!(Shared::<u32, B>::open(&name).unwrap_err().kind(), ErrorKind::TooManyProcesses);
     drop(b);
     drop(clone);
     let c = Shared::<u32, B>::open(&name).unwrap();
     assert_eq!(Shared::strong_count(&c), 2);
     drop(a);
     assert_eq!(
-        Shared::<u32, B>::options()
-            .slots(0)
-            .create(&ctx.name("zero"), 1)
-            .unwrap_err()
-            .kind(),
+        Shared::<u32, B>::options().slots(0).create(&ctx.name("zero"), 1).unwrap_err().kind(),
         ErrorKind::Unsupported
     );
     assert_eq!(
-        Shared::<u32, B>::options()
-            .slots(65)
-            .create(&ctx.name("many"), 1)
-            .unwrap_err()
-            .kind(),
+        Shared::<u32, B>::options().slots(65).create(&ctx.name("many"), 1).unwrap_err().kind(),
         ErrorKind::Unsupported
     );
 }
@@ -291,25 +208,14 @@ pub fn unique_hands_off_its_value<B: Backend>(ctx: &Ctx) {
     let counter = value.counter;
     let mut u = Unique::<Counted, B>::create(&name, value).unwrap();
     *u.value.get_mut() = 2;
-    assert_eq!(
-        Unique::<Counted, B>::claim(&name).unwrap_err().kind(),
-        ErrorKind::Busy,
-        "owned, even by us"
-    );
+    assert_eq!(Unique::<Counted, B>::claim(&name).unwrap_err().kind(), ErrorKind::Busy, "owned, even by us");
     u.release();
     assert_eq!(Counted::drops(counter), 0, "release keeps the value");
     let mut again = Unique::<Counted, B>::claim(&name).unwrap();
     assert_eq!(*again.value.get_mut(), 2);
     drop(again);
-    assert_eq!(
-        Counted::drops(counter),
-        1,
-        "dropping the claimed handle drops the value"
-    );
-    assert_eq!(
-        Unique::<Counted, B>::claim(&name).unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
+    assert_eq!(Counted::drops(counter), 1, "dropping the claimed handle drops the value");
+    assert_eq!(Unique::<Counted, B>::claim(&name).unwrap_err().kind(), ErrorKind::NotFound);
     drop(Unique::<Counted, B>::create(&name, Counted::new(0)).unwrap());
 }
 
@@ -328,10 +234,7 @@ pub fn reclaim_leaves_live_holders_alone<B: Backend>(ctx: &Ctx) {
     assert_eq!(Shared::<u32, B>::reclaim(&name).unwrap(), 0);
     assert_eq!(Shared::strong_count(&a), 2);
     assert_eq!(*Shared::<u32, B>::open(&name).unwrap(), 9);
-    assert_eq!(
-        Shared::<u32, B>::reclaim(&ctx.name("reclaim-none")).unwrap(),
-        0
-    );
+    assert_eq!(Shared::<u32, B>::reclaim(&ctx.name("reclaim-none")).unwrap(), 0);
 }
 
 /// Instantiates every test above for a backend: `$make` is a macro that, given a

@@ -48,8 +48,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 
 use shmptr::{
-    Backend, CrashPoint, Error, ErrorKind, Liveness, Name, Options, Platform, ProcessId, Region,
-    Result, NAME_MAX,
+    Backend, CrashPoint, Error, ErrorKind, Liveness, Name, Options, Platform, ProcessId, Region, Result, NAME_MAX,
 };
 
 /// How many objects (named or still mapped) one arena tracks at once.
@@ -151,24 +150,15 @@ impl ArenaState {
         self.locked(|_, clock| f(clock))
     }
 
-    fn locked<R>(
-        &self,
-        f: impl FnOnce(&mut heapless::Vec<Entry, MAX_OBJECTS>, &mut u64) -> R,
-    ) -> R {
+    fn locked<R>(&self, f: impl FnOnce(&mut heapless::Vec<Entry, MAX_OBJECTS>, &mut u64) -> R) -> R {
         // Acquire: pairs with the Release below, so the previous holder's table
         // changes are visible.
-        while self
-            .lock
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             core::hint::spin_loop();
         }
         // SAFETY: the lock is held, so these are the only references to the table
         // and the clock.
-        let result = f(unsafe { &mut *self.table.get() }, unsafe {
-            &mut *self.clock.get()
-        });
+        let result = f(unsafe { &mut *self.table.get() }, unsafe { &mut *self.clock.get() });
         // Release: publishes our table changes to the next holder.
         self.lock.store(false, Ordering::Release);
         result
@@ -247,12 +237,7 @@ impl<S: Space> ArenaRegion<S> {
     fn new(state: &ArenaState, entry: &Entry) -> Self {
         // SAFETY: entries lie within the arena's memory (`allocate` checks it).
         let ptr = unsafe { NonNull::new_unchecked(state.base.add(entry.offset)) };
-        ArenaRegion {
-            ptr,
-            len: entry.len,
-            offset: entry.offset,
-            _space: PhantomData,
-        }
+        ArenaRegion { ptr, len: entry.len, offset: entry.offset, _space: PhantomData }
     }
 }
 
@@ -273,10 +258,7 @@ impl<S: Space> Arena<S> {
     /// A new simulated process (alive). Panics after [`MAX_PROCESSES`].
     pub fn spawn() -> ProcessId {
         let raw = S::state().next.fetch_add(1, Ordering::Relaxed);
-        assert!(
-            raw <= MAX_PROCESSES,
-            "shmptr-arena: more than {MAX_PROCESSES} simulated processes"
-        );
+        assert!(raw <= MAX_PROCESSES, "shmptr-arena: more than {MAX_PROCESSES} simulated processes");
         ProcessId::new(raw.into()).expect("non-zero")
     }
 
@@ -304,9 +286,7 @@ impl<S: Space> Arena<S> {
     /// Makes `process` die when it next reaches `point`: it is declared dead and
     /// the arena panics out of the protocol.
     pub fn crash_at(process: ProcessId, point: CrashPoint) {
-        S::state()
-            .crash
-            .store(crash_code(process, point), Ordering::Relaxed);
+        S::state().crash.store(crash_code(process, point), Ordering::Relaxed);
     }
 
     /// Cancels a pending [`crash_at`](Arena::crash_at) that was not reached.
@@ -330,8 +310,7 @@ impl<S: Space> Arena<S> {
         let entry = state.with_table(|table| table.iter().find(|e| e.is(name)).copied())?;
         // SAFETY: the entry lies within the arena's memory; the caller is a test
         // that takes responsibility for what it writes (it plays a hostile process).
-        let bytes =
-            unsafe { core::slice::from_raw_parts_mut(state.base.add(entry.offset), entry.len) };
+        let bytes = unsafe { core::slice::from_raw_parts_mut(state.base.add(entry.offset), entry.len) };
         Some(f(bytes))
     }
 
@@ -392,10 +371,7 @@ impl<S: Space> Platform for Arena<S> {
             }
             core::hint::spin_loop();
         }
-        let step = timeout
-            .unwrap_or(WAIT_STEP)
-            .as_nanos()
-            .min(u64::MAX as u128) as u64;
+        let step = timeout.unwrap_or(WAIT_STEP).as_nanos().min(u64::MAX as u128) as u64;
         S::state().with_clock(|clock| *clock = clock.saturating_add(step));
     }
 
@@ -417,21 +393,14 @@ impl<S: Space> Platform for Arena<S> {
         if planned == crash_code(me, point) {
             state.crash.store(0, Ordering::Relaxed);
             Self::kill(me);
-            panic!(
-                "shmptr-arena: simulated crash of process {} at {:?}",
-                me.get(),
-                point
-            );
+            panic!("shmptr-arena: simulated crash of process {} at {:?}", me.get(), point);
         }
     }
 }
 
 /// `process` and `point` in one word: `process << 8 | (index of point + 1)`.
 fn crash_code(process: ProcessId, point: CrashPoint) -> u32 {
-    let index = CrashPoint::ALL
-        .iter()
-        .position(|p| *p == point)
-        .unwrap_or(0) as u32;
+    let index = CrashPoint::ALL.iter().position(|p| *p == point).unwrap_or(0) as u32;
     ((process.get() as u32) << 8) | (index + 1)
 }
 
@@ -442,10 +411,7 @@ impl<S: Space> Backend for Arena<S> {
         let state = S::state();
         state.with_table(|table| {
             if table.iter().any(|e| e.is(name)) {
-                return Err(Error::new(
-                    ErrorKind::AlreadyExists,
-                    "creating an arena object",
-                ));
+                return Err(Error::new(ErrorKind::AlreadyExists, "creating an arena object"));
             }
             let no_room = Error::new(ErrorKind::OutOfMemory, "creating an arena object");
             if table.is_full() {
@@ -493,20 +459,15 @@ impl<S: Space> Backend for Arena<S> {
     }
 
     fn unlink(name: Name<'_>, region: &Self::Region) -> Result<()> {
-        S::state().with_table(|table| {
-            match table
-                .iter()
-                .position(|e| e.is(name) && e.offset == region.offset)
-            {
-                Some(i) => {
-                    table[i].linked = false;
-                    if table[i].maps == 0 {
-                        table.remove(i);
-                    }
-                    Ok(())
+        S::state().with_table(|table| match table.iter().position(|e| e.is(name) && e.offset == region.offset) {
+            Some(i) => {
+                table[i].linked = false;
+                if table[i].maps == 0 {
+                    table.remove(i);
                 }
-                None => Err(Error::new(ErrorKind::NotFound, "unlinking an arena object")),
+                Ok(())
             }
+            None => Err(Error::new(ErrorKind::NotFound, "unlinking an arena object")),
         })
     }
 }

@@ -1,0 +1,1 @@
+//! loom models of the member-bitmap and owner-word protocols.
