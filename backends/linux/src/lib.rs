@@ -1,0 +1,41 @@
+//! shmptr on Linux: POSIX shared memory between real processes.
+//!
+//! Objects are files in `/dev/shm` (name `n` is `/dev/shm/n`), mapped with `mmap`,
+//! sized once by their creator, and waited on with futexes that work across
+//! processes (no `FUTEX_PRIVATE`). Everything goes through rustix's raw syscalls:
+//! no libc, no heap, usable from a static `#![no_main]` binary.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use shmptr_linux::Shared;
+//!
+//! # let name = format!("doc.linux.{}", std::process::id());
+//! let a = Shared::<AtomicU64>::create(&name, AtomicU64::new(0))?;
+//! let b = Shared::<AtomicU64>::open(&name)?;       // in this or any other process
+//! b.fetch_add(1, Ordering::Relaxed);
+//! assert_eq!(a.load(Ordering::Relaxed), 1);
+//! assert_eq!(Shared::strong_count(&a), 2);
+//! drop((a, b));                                   // the last holder unlinks
+//! assert!(Shared::<AtomicU64>::open(&name).is_err());
+//! # Ok::<(), shmptr_linux::Error>(())
+//! ```
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+mod identity;
+mod platform;
+mod region;
+
+pub use region::LinuxRegion;
+pub use shmptr::{Error, ErrorKind, Name, Options, ProcessId, Result, ShmSafe, Zeroable};
+
+/// The Linux backend: `/dev/shm`, `mmap`, futexes, `/proc` for liveness.
+pub struct Linux;
+
+/// `shmptr::Shared` on Linux.
+pub type Shared<T> = shmptr::Shared<T, Linux>;
+/// `shmptr::Unique` on Linux.
+pub type Unique<T> = shmptr::Unique<T, Linux>;
+/// `shmptr::SharedOptions` on Linux.
+pub type SharedOptions<T> = shmptr::SharedOptions<T, Linux>;

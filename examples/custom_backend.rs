@@ -1,0 +1,160 @@
+//! A shmptr backend written from scratch: four fixed-size objects in one static
+//! buffer, for a single process with several threads (think of a memory window that
+//! a hypervisor maps into guests, or a microcontroller's shared SRAM).
+//!
+//! It implements the three traits — `Region`, `Platform`, `Backend` — and then runs
+//! `Shared` and `Unique` on them. Run it with `cargo run --example custom_backend`.
+
+use std::cell::UnsafeCell;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use shmptr::{Backend, Error, ErrorKind, Liveness, Name, Options, Platform, ProcessId, Region, Shared, Unique};
+
+const OBJECTS: usize = 4;
+const OBJECT_BYTES: usize = 16 * 1024;
+
+/// The memory: four 16 KiB blocks, 64-byte aligned.
+#[repr(C, align(64))]
+struct Blocks(UnsafeCell<[[u8; OBJECT_BYTES]; OBJECTS]>);
+// SAFETY: blocks are handed out one object each under `TABLE`'s lock; what happens
+// inside one is shmptr's business (atomics).
+unsafe impl Sync for Blocks {}
+static BLOCKS: Blocks = Blocks(UnsafeCell::new([[0; OBJECT_BYTES]; OBJECTS]));
+
+/// Per block: the name linked to it (if any) and how many regions map it.
+#[derive(Clone, Copy, Default)]
+struct Entry {
+    name: Option<([u8; shmptr::NAME_MAX], usize)>,
+    maps: u32,
+}
+static TABLE: Mutex<[Entry; OBJECTS]> = Mutex::new([Entry { name: None, maps: 0 }; OBJECTS]);
+
+fn named(entry: &Entry, name: Name<'_>) -> bool {
+    entry.name.is_some_and(|(bytes, len)| &bytes[..len] == name.as_bytes())
+}
+
+/// One mapping of block `index`.
+struct BlockRegion {
+    index: usize,
+}
+
+// SAFETY: each block is 64-aligned, valid for OBJECT_BYTES bytes for the whole
+// program, the same bytes for every region of it, zeroed on create, and only `Drop`
+// touches shared bookkeeping, so bitwise copies are fine when one copy is dropped.
+unsafe impl Region for BlockRegion {
+    fn as_ptr(&self) -> NonNull<u8> {
+        // SAFETY: `index < OBJECTS`, so the pointer stays inside `BLOCKS`.
+        let block = unsafe { BLOCKS.0.get().cast::<[u8; OBJECT_BYTES]>().add(self.index) };
+        NonNull::new(block.cast()).expect("static memory is not null")
+    }
+    fn len(&self) -> usize {
+        OBJECT_BYTES
+    }
+}
+
+impl Drop for BlockRegion {
+    fn drop(&mut self) {
+        TABLE.lock().unwrap()[self.index].maps -= 1;
+    }
+}
+
+/// The backend: a zero-sized type.
+struct Blocky;
+
+static EPOCH: Mutex<Option<Instant>> = Mutex::new(None);
+
+impl Platform for Blocky {
+    fn current_process() -> ProcessId {
+        ProcessId::new(1).unwrap() // one process; threads share it
+    }
+    fn liveness(_: ProcessId) -> Liveness {
+        Liveness::Alive
+    }
+    fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+        let start = Instant::now();
+        while word.load(Ordering::Acquire) == expected && timeout.is_none_or(|t| start.elapsed() < t) {
+            std::thread::yield_now();
+        }
+    }
+    fn wake(_: &AtomicU32, _: u32) {}
+    fn now_nanos() -> u64 {
+        let epoch = *EPOCH.lock().unwrap().get_or_insert_with(Instant::now);
+        epoch.elapsed().as_nanos() as u64
+    }
+}
+
+impl Backend for Blocky {
+    type Region = BlockRegion;
+
+    fn create(name: Name<'_>, len: usize, _: &Options) -> shmptr::Result<BlockRegion> {
+        if len > OBJECT_BYTES {
+            return Err(Error::new(ErrorKind::OutOfMemory, "creating a block (16 KiB at most)"));
+        }
+        let mut table = TABLE.lock().unwrap();
+        if table.iter().any(|e| named(e, name)) {
+            return Err(Error::new(ErrorKind::AlreadyExists, "creating a block"));
+        }
+        let index = table
+            .iter()
+            .position(|e| e.name.is_none() && e.maps == 0)
+            .ok_or(Error::new(ErrorKind::OutOfMemory, "creating a block (all four in use)"))?;
+        let mut bytes = [0; shmptr::NAME_MAX];
+        bytes[..name.as_bytes().len()].copy_from_slice(name.as_bytes());
+        table[index] = Entry { name: Some((bytes, name.as_bytes().len())), maps: 1 };
+        let region = BlockRegion { index };
+        // SAFETY: the block is ours alone: no name and no mapping until now.
+        unsafe { region.as_ptr().as_ptr().write_bytes(0, OBJECT_BYTES) };
+        Ok(region)
+    }
+
+    fn open(name: Name<'_>, _: &Options) -> shmptr::Result<BlockRegion> {
+        let mut table = TABLE.lock().unwrap();
+        let index =
+            table.iter().position(|e| named(e, name)).ok_or(Error::new(ErrorKind::NotFound, "opening a block"))?;
+        table[index].maps += 1;
+        Ok(BlockRegion { index })
+    }
+
+    fn unlink(name: Name<'_>, region: &BlockRegion) -> shmptr::Result<()> {
+        let mut table = TABLE.lock().unwrap();
+        if !named(&table[region.index], name) {
+            return Err(Error::new(ErrorKind::NotFound, "unlinking a block"));
+        }
+        table[region.index].name = None;
+        Ok(())
+    }
+}
+
+fn main() -> Result<(), shmptr::Error> {
+    // Shared: threads stand in for processes here; the count lives in the block.
+    let counter = Shared::<AtomicU64, Blocky>::create("hits", AtomicU64::new(0))?;
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let mine = Shared::<AtomicU64, Blocky>::open("hits").unwrap();
+                for _ in 0..1000 {
+                    mine.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    println!("4 threads x 1000 increments -> {}", counter.load(Ordering::Relaxed));
+    assert_eq!(counter.load(Ordering::Relaxed), 4000);
+    drop(counter);
+    assert_eq!(Shared::<AtomicU64, Blocky>::open("hits").unwrap_err().kind(), ErrorKind::NotFound);
+    println!("last handle dropped: the name is gone");
+
+    // Unique: create, park, claim, drop.
+    let job = Unique::<[u32; 4], Blocky>::create("job", [1, 2, 3, 4])?;
+    job.release();
+    let mut job = Unique::<[u32; 4], Blocky>::claim("job")?;
+    job[0] = 10;
+    println!("claimed job {:?}", *job);
+    drop(job);
+    assert_eq!(Unique::<[u32; 4], Blocky>::claim("job").unwrap_err().kind(), ErrorKind::NotFound);
+    println!("custom backend: ok");
+    Ok(())
+}
