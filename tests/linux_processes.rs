@@ -1,0 +1,238 @@
+//! `Shared` and `Unique` between real processes: the test binary re-executes itself
+//! with a role (see `linux_support`), every test has its own name prefix, every wait
+//! is bounded, and `/dev/shm` is left as it was found, also when a test fails.
+#![cfg(target_os = "linux")]
+
+mod linux_support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use linux_support::{role, wait_for, Control, Scope};
+use shmptr_linux::{ErrorKind, Shared, Unique};
+
+/// A value whose drop is counted in a second object, so that the count is seen
+/// whichever process runs the drop.
+#[repr(C)]
+struct Tracked {
+    control: heapless::String<220>,
+    value: AtomicU64,
+}
+shmptr::shm_safe!(Tracked { control, value });
+
+impl Tracked {
+    fn new(control: &str) -> Self {
+        Tracked { control: heapless::String::try_from(control).unwrap(), value: AtomicU64::new(0) }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let control = Shared::<Control>::open(&self.control).expect("the control object outlives the value");
+        control.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+const HAMMERERS: u32 = 8;
+const CYCLES: u64 = 10_000;
+
+#[test]
+fn eight_processes_clone_and_drop_with_an_exact_count() {
+    const TEST: &str = "eight_processes_clone_and_drop_with_an_exact_count";
+    let scope = Scope::new(TEST);
+    let (control_name, value_name) = (scope.name("control"), scope.name("value"));
+    if let Some(role) = role() {
+        assert_eq!(role, "hammer");
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let value = Shared::<Tracked>::open(&value_name).unwrap();
+        control.ready.fetch_add(1, Ordering::AcqRel);
+        wait_for(&control.go, 1);
+        for _ in 0..CYCLES {
+            let clone = value.clone();
+            clone.value.fetch_add(1, Ordering::Relaxed);
+            drop(clone);
+        }
+        return;
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let value = Shared::<Tracked>::create(&value_name, Tracked::new(&control_name)).unwrap();
+    let kids: Vec<_> = (0..HAMMERERS).map(|_| scope.spawn(TEST, "hammer")).collect();
+    wait_for(&control.ready, HAMMERERS);
+    assert_eq!(Shared::strong_count(&value), u64::from(HAMMERERS) + 1);
+    assert_eq!(Shared::process_count(&value), HAMMERERS + 1);
+    drop(value); // the creator leaves first: the last holder is a child
+    control.go.store(1, Ordering::Release);
+    kids.into_iter().for_each(|kid| kid.succeeds());
+    assert_eq!(control.drops.load(Ordering::SeqCst), 1, "T dropped exactly once, by whichever child was last");
+    assert!(!Scope::exists(&value_name), "the last holder unlinked the name");
+    let again = Shared::<u64>::create(&value_name, 1).unwrap();
+    assert_eq!(*again, 1);
+}
+
+#[test]
+fn the_last_holder_unlinks_even_when_it_is_not_the_creator() {
+    const TEST: &str = "the_last_holder_unlinks_even_when_it_is_not_the_creator";
+    let scope = Scope::new(TEST);
+    let (control_name, value_name) = (scope.name("control"), scope.name("value"));
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let value = Shared::<Tracked>::open(&value_name).unwrap();
+        value.value.store(7, Ordering::Relaxed);
+        control.ready.store(1, Ordering::Release);
+        wait_for(&control.go, 1);
+        assert!(Scope::exists(&value_name), "the creator's exit must not unlink under us");
+        assert_eq!(Shared::process_count(&value), 1);
+        drop(value);
+        assert!(!Scope::exists(&value_name));
+        return;
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let value = Shared::<Tracked>::create(&value_name, Tracked::new(&control_name)).unwrap();
+    let kid = scope.spawn(TEST, "holder");
+    wait_for(&control.ready, 1);
+    assert_eq!(value.value.load(Ordering::Relaxed), 7);
+    drop(value);
+    assert_eq!(control.drops.load(Ordering::SeqCst), 0);
+    control.go.store(1, Ordering::Release);
+    kid.succeeds();
+    assert_eq!(control.drops.load(Ordering::SeqCst), 1);
+    assert!(!Scope::exists(&value_name));
+}
+
+#[test]
+fn unique_hands_off_and_survives_its_owner_being_killed() {
+    const TEST: &str = "unique_hands_off_and_survives_its_owner_being_killed";
+    let scope = Scope::new(TEST);
+    let (control_name, job_name) = (scope.name("control"), scope.name("job"));
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let mut job = Unique::<[u64; 4]>::claim(&job_name).unwrap();
+        job[1] = 42;
+        control.ready.store(1, Ordering::Release);
+        // Hold the job until killed.
+        wait_for(&control.go, 1);
+        unreachable!("the parent kills us first");
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    Unique::<[u64; 4]>::create(&job_name, [1, 2, 3, 4]).unwrap().release();
+    let kid = scope.spawn(TEST, "claimer");
+    wait_for(&control.ready, 1);
+    assert_eq!(Unique::<[u64; 4]>::claim(&job_name).unwrap_err().kind(), ErrorKind::Busy);
+    kid.kill(); // SIGKILL while owning it
+    let job = Unique::<[u64; 4]>::claim(&job_name).expect("a dead owner's object can be claimed");
+    assert_eq!(*job, [1, 42, 3, 4]);
+    drop(job);
+    assert!(!Scope::exists(&job_name));
+}
+
+#[test]
+fn a_killed_holder_is_reclaimed_and_the_object_destroyed() {
+    const TEST: &str = "a_killed_holder_is_reclaimed_and_the_object_destroyed";
+    let scope = Scope::new(TEST);
+    let (control_name, value_name) = (scope.name("control"), scope.name("value"));
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let value = Shared::<Tracked>::open(&value_name).unwrap();
+        let _clones: Vec<_> = (0..5).map(|_| value.clone()).collect();
+        control.ready.store(1, Ordering::Release);
+        wait_for(&control.go, 1);
+        unreachable!("the parent kills us first");
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let value = Shared::<Tracked>::create(&value_name, Tracked::new(&control_name)).unwrap();
+    let kid = scope.spawn(TEST, "victim");
+    wait_for(&control.ready, 1);
+    assert_eq!(Shared::strong_count(&value), 7);
+    kid.kill();
+    assert_eq!(Shared::process_count(&value), 1, "a dead process is not counted");
+    drop(value);
+    assert_eq!(control.drops.load(Ordering::SeqCst), 1, "the last live holder destroys at once");
+    assert!(!Scope::exists(&value_name));
+}
+
+#[test]
+fn a_stopped_holder_keeps_its_slot() {
+    const TEST: &str = "a_stopped_holder_keeps_its_slot";
+    let scope = Scope::new(TEST);
+    let (control_name, value_name) = (scope.name("control"), scope.name("value"));
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let value = Shared::<u64>::open(&value_name).unwrap();
+        control.ready.store(1, Ordering::Release);
+        wait_for(&control.go, 1);
+        drop(value);
+        return;
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let value = Shared::<u64>::create(&value_name, 5).unwrap();
+    let kid = scope.spawn(TEST, "sleeper");
+    wait_for(&control.ready, 1);
+    kid.signal(libc::SIGSTOP);
+    assert_eq!(Shared::<u64>::reclaim(&value_name).unwrap(), 0, "a stopped process is alive");
+    assert_eq!(Shared::process_count(&value), 2);
+    drop(value);
+    assert!(Scope::exists(&value_name), "the stopped holder still holds it");
+    kid.signal(libc::SIGCONT);
+    control.go.store(1, Ordering::Release);
+    kid.succeeds();
+    assert!(!Scope::exists(&value_name));
+}
+
+#[test]
+fn an_inherited_handle_belongs_to_the_parent_after_fork() {
+    let scope = Scope::new("an_inherited_handle_belongs_to_the_parent_after_fork");
+    let name = scope.name("value");
+    let value = Shared::<AtomicU64>::create(&name, AtomicU64::new(1)).unwrap();
+    let inherited = value.clone();
+    // SAFETY: the child only touches shared memory, makes syscalls through rustix and
+    // leaves with _exit; it takes no lock another thread may hold.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let mut ok = inherited.load(Ordering::Relaxed) == 1;
+        let own = inherited.clone(); // a fresh attachment of the child
+        ok &= Shared::process_count(&own) == 2;
+        own.store(2, Ordering::Relaxed);
+        drop(inherited); // releases nothing of the parent's
+        drop(own);
+        // SAFETY: leaving the forked child without running the parent's destructors.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child saw wrong counts");
+    assert_eq!(value.load(Ordering::Relaxed), 2);
+    assert_eq!(Shared::strong_count(&value), 2, "the child's drops did not touch the parent's attachment");
+    assert_eq!(Shared::process_count(&value), 1);
+    drop((value, inherited));
+    assert!(!Scope::exists(&name));
+}
+
+#[test]
+fn objects_are_private_to_their_user_by_default() {
+    use std::os::unix::fs::PermissionsExt;
+    let scope = Scope::new("objects_are_private_to_their_user_by_default");
+    let name = scope.name("private");
+    let a = Shared::<u64>::create(&name, 1).unwrap();
+    let mode = std::fs::metadata(format!("/dev/shm/{name}")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    drop(a);
+    let wider = scope.name("wider");
+    let b = Shared::<u64>::options().mode(0o640).create(&wider, 1).unwrap();
+    let mode = std::fs::metadata(format!("/dev/shm/{wider}")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+    drop(b);
+}
+
+#[test]
+fn a_symlink_at_the_name_is_refused() {
+    let scope = Scope::new("a_symlink_at_the_name_is_refused");
+    let target = scope.name("target");
+    let link = scope.name("link");
+    let real = Shared::<u64>::create(&target, 1).unwrap();
+    std::os::unix::fs::symlink(format!("/dev/shm/{target}"), format!("/dev/shm/{link}")).unwrap();
+    assert_eq!(Shared::<u64>::open(&link).unwrap_err().kind(), ErrorKind::PermissionDenied);
+    assert_eq!(Shared::<u64>::create(&link, 2).unwrap_err().kind(), ErrorKind::AlreadyExists);
+    std::fs::remove_file(format!("/dev/shm/{link}")).unwrap();
+    drop(real);
+}
