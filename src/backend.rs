@@ -45,7 +45,7 @@ pub struct ProcessId(u64);
 
 impl ProcessId {
     /// The largest raw identity.
-    pub const MAX: u64 = (crate::primitive::Word::MAX >> 1) as u64;
+    pub const MAX: u64 = crate::primitive::widen(crate::primitive::Word::MAX >> 1);
 
     /// A process identity from its raw value; `None` for 0 or a value above
     /// [`ProcessId::MAX`].
@@ -60,6 +60,16 @@ impl ProcessId {
     /// The raw value, as stored in a segment.
     pub const fn get(self) -> u64 {
         self.0
+    }
+
+    /// The identity stored in a segment word (0 and out-of-range values are none).
+    pub(crate) const fn from_word(word: crate::primitive::Word) -> Option<Self> {
+        Self::new(crate::primitive::widen(word))
+    }
+
+    /// The identity as a segment word; lossless, since it is at most `MAX`.
+    pub(crate) const fn word(self) -> crate::primitive::Word {
+        self.0 as crate::primitive::Word
     }
 }
 

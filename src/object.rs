@@ -117,7 +117,7 @@ impl<B: Backend> Object<B> {
         match kind {
             Kind::Shared => object.members().init_creator(me),
             // Relaxed: published by the Release store of `Ready`.
-            Kind::Unique => header.owner.store(me.get() as crate::primitive::Word, Ordering::Relaxed),
+            Kind::Unique => header.owner.store(me.word(), Ordering::Relaxed),
         }
         B::crash_point(CrashPoint::CreateHeaderWritten);
         init(object.value());

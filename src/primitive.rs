@@ -21,3 +21,9 @@ pub(crate) type Word = u64;
 /// The integer an [`AtomicWord`] holds.
 #[cfg(not(any(loom, target_has_atomic = "64")))]
 pub(crate) type Word = u32;
+
+/// A [`Word`] as `u64` (lossless on every target).
+#[allow(clippy::unnecessary_cast)]
+pub(crate) const fn widen(word: Word) -> u64 {
+    word as u64
+}

@@ -25,15 +25,15 @@ use crate::shm_safe::{ShmSafe, Zeroable};
 /// `shmptr_arena::Shared<T, Space>`).
 ///
 /// A `Shared` of a type that is not shared-memory safe does not compile:
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// type S = shmptr::Shared<Box<u8>, shmptr_arena::Arena<shmptr_arena::DefaultSpace>>;
 /// let _ = S::open("x");
 /// ```
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// type S = shmptr::Shared<&'static str, shmptr_arena::Arena<shmptr_arena::DefaultSpace>>;
 /// let _ = S::open("x");
 /// ```
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// type S = shmptr::Shared<core::cell::Cell<u8>, shmptr_arena::Arena<shmptr_arena::DefaultSpace>>;
 /// let _ = S::open("x");
 /// ```

@@ -26,15 +26,15 @@ use core::sync::atomic::{AtomicI64, AtomicU64};
 /// fingerprint must change whenever the layout does.
 ///
 /// Types that are not shared-memory safe do not compile:
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// fn needs<T: shmptr::ShmSafe>() {}
 /// needs::<Box<u8>>();
 /// ```
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// fn needs<T: shmptr::ShmSafe>() {}
 /// needs::<&'static str>();
 /// ```
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// fn needs<T: shmptr::ShmSafe>() {}
 /// needs::<core::cell::Cell<u8>>();
 /// ```
@@ -180,7 +180,7 @@ unsafe impl<T: ShmSafe, const N: usize> ShmSafe for heapless::Deque<T, N> {
 /// shmptr::shm_safe!(Stats { hits, misses, ratio });
 /// ```
 /// A missing field or a field that is not shared-memory safe does not compile:
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// struct Bad { a: u32, b: Box<u8> }
 /// shmptr::shm_safe!(Bad { a, b });
 /// ```

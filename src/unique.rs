@@ -22,7 +22,7 @@ use crate::shm_safe::ShmSafe;
 /// is `Busy`.
 ///
 /// A `Unique` cannot be cloned:
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// fn needs_clone<T: Clone>() {}
 /// needs_clone::<shmptr::Unique<u32, shmptr_arena::Arena<shmptr_arena::DefaultSpace>>>();
 /// ```

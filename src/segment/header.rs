@@ -6,7 +6,7 @@ use core::mem::{align_of, size_of};
 use crate::backend::{Liveness, Platform, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Name, NAME_MAX};
-use crate::primitive::{AtomicU32, AtomicWord, Ordering, Word};
+use crate::primitive::{AtomicU32, AtomicWord, Ordering};
 use crate::shm_safe::fingerprint;
 
 use super::MAX_SLOTS;
@@ -214,7 +214,7 @@ impl Header {
         // `Initializing` below; openers read them after an Acquire load of `state`.
         self.magic.store(MAGIC, Ordering::Relaxed);
         self.version.store(FORMAT_VERSION, Ordering::Relaxed);
-        self.creator.store(creator.get() as Word, Ordering::Relaxed);
+        self.creator.store(creator.word(), Ordering::Relaxed);
         // SAFETY: the caller created this segment exclusively and nobody reads the
         // fixed fields before the Release store of `Ready` that the creator does
         // later; both fields are `UnsafeCell`s, valid for writes.
@@ -260,7 +260,7 @@ impl Header {
         }
         match state {
             State::Initializing => {
-                let creator = ProcessId::new(self.creator.load(Ordering::Relaxed) as u64).ok_or(corrupt)?;
+                let creator = ProcessId::from_word(self.creator.load(Ordering::Relaxed)).ok_or(corrupt)?;
                 return match P::liveness(creator) {
                     Liveness::Dead => Err(Error::new(ErrorKind::Abandoned, "opening the segment")),
                     _ => Ok(Inspection::NotReady),

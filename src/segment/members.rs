@@ -28,7 +28,7 @@
 
 use crate::backend::{CrashPoint, Liveness, Platform, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
-use crate::primitive::{fence, Ordering, Word};
+use crate::primitive::{fence, widen, Ordering, Word};
 
 use super::{Header, Slot};
 
@@ -78,7 +78,7 @@ impl<'a> Members<'a> {
     /// `Ready`, which publishes it.
     pub(crate) fn init_creator(&self, me: ProcessId) {
         // Relaxed: the creator owns the segment until the Release store of `Ready`.
-        self.slots[0].owner.store(me.get() as Word, Ordering::Relaxed);
+        self.slots[0].owner.store(me.word(), Ordering::Relaxed);
         self.slots[0].count.store(1, Ordering::Relaxed);
         self.header.members.store(1, Ordering::Relaxed);
     }
@@ -123,7 +123,7 @@ impl<'a> Members<'a> {
             members & (1 << i) == 0
                 // Acquire: pairs with the Release in `free`, so the previous owner's
                 // use of the slot happens before ours.
-                && self.slots[i as usize].owner.compare_exchange(0, me.get() as Word, Ordering::Acquire, Ordering::Relaxed).is_ok()
+                && self.slots[i as usize].owner.compare_exchange(0, me.word(), Ordering::Acquire, Ordering::Relaxed).is_ok()
         })
     }
 
@@ -186,17 +186,14 @@ impl<'a> Members<'a> {
             let index = index as u32;
             // Acquire: pairs with the owner's writes to the slot.
             let owner = slot.owner.load(Ordering::Acquire);
-            let Some(holder) = ProcessId::new((owner & !RECLAIMING) as u64) else { continue };
+            let Some(holder) = ProcessId::from_word(owner & !RECLAIMING) else { continue };
             if holder == me || P::liveness(holder) != Liveness::Dead {
                 continue;
             }
             // The slot is ours to reclaim only if nobody changed it meanwhile; the
             // mark keeps it from being reused until we free it. AcqRel: Acquire to
             // see the dead holder's last writes; Release to publish the mark.
-            if slot
-                .owner
-                .compare_exchange(owner, RECLAIMING | me.get() as Word, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
+            if slot.owner.compare_exchange(owner, RECLAIMING | me.word(), Ordering::AcqRel, Ordering::Relaxed).is_err()
             {
                 continue;
             }
@@ -220,7 +217,7 @@ impl<'a> Members<'a> {
     /// Whether any slot has an owner (holder, reserver or reclaimer) that may be alive.
     fn any_live_owner<P: Platform>(&self) -> bool {
         self.slots.iter().any(|slot| {
-            ProcessId::new((slot.owner.load(Ordering::Acquire) & !RECLAIMING) as u64)
+            ProcessId::from_word(slot.owner.load(Ordering::Acquire) & !RECLAIMING)
                 .is_some_and(|p| P::liveness(p) != Liveness::Dead)
         })
     }
@@ -235,13 +232,13 @@ impl<'a> Members<'a> {
         let destroyer = &self.header.destroyer;
         // Acquire: pairs with the AcqRel CAS of a previous destroyer.
         let current = destroyer.load(Ordering::Acquire);
-        let allowed = match ProcessId::new(current as u64) {
+        let allowed = match ProcessId::from_word(current) {
             None if emptied_by_me => true,
             None => self.live(Ordering::Acquire) == 0 && !self.any_live_owner::<P>(),
             Some(p) => p != me && P::liveness(p) == Liveness::Dead,
         };
         // AcqRel: only one process wins; Acquire orders us after the dead one's work.
-        allowed && destroyer.compare_exchange(current, me.get() as Word, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        allowed && destroyer.compare_exchange(current, me.word(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
     /// Becomes the destroyer only if the current one is dead (its work is then
@@ -249,12 +246,8 @@ impl<'a> Members<'a> {
     pub(crate) fn take_over_dead_destroyer<P: Platform>(&self, me: ProcessId) -> bool {
         // Acquire: pairs with the AcqRel CAS of the previous destroyer.
         let current = self.header.destroyer.load(Ordering::Acquire);
-        ProcessId::new(current as u64).is_some_and(|p| p != me && P::liveness(p) == Liveness::Dead)
-            && self
-                .header
-                .destroyer
-                .compare_exchange(current, me.get() as Word, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+        ProcessId::from_word(current).is_some_and(|p| p != me && P::liveness(p) == Liveness::Dead)
+            && self.header.destroyer.compare_exchange(current, me.word(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
     /// Whether some process has begun to destroy the object.
@@ -266,13 +259,13 @@ impl<'a> Members<'a> {
     /// Handles alive in all processes together (a snapshot; untrusted counts saturate).
     pub(crate) fn strong_count(&self) -> u64 {
         let members = self.live(Ordering::Acquire);
-        self.member_slots(members).fold(0u64, |sum, slot| sum.saturating_add(slot.count.load(Ordering::Relaxed) as u64))
+        self.member_slots(members).fold(0u64, |sum, slot| sum.saturating_add(widen(slot.count.load(Ordering::Relaxed))))
     }
 
     /// Distinct live processes among the members (a snapshot).
     pub(crate) fn process_count<P: Platform>(&self) -> u32 {
         let members = self.live(Ordering::Acquire);
-        let owner = |slot: &Slot| ProcessId::new((slot.owner.load(Ordering::Relaxed) & !RECLAIMING) as u64);
+        let owner = |slot: &Slot| ProcessId::from_word(slot.owner.load(Ordering::Relaxed) & !RECLAIMING);
         let mut distinct = 0;
         for (i, slot) in self.member_slots(members).enumerate() {
             let Some(p) = owner(slot) else { continue };

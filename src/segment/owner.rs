@@ -6,7 +6,7 @@
 
 use crate::backend::{Liveness, Platform, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
-use crate::primitive::{AtomicWord, Ordering, Word};
+use crate::primitive::{AtomicWord, Ordering};
 
 /// Makes `me` the owner if the object is released or its owner is dead; `Busy` if a
 /// live process (this one included) owns it.
@@ -15,14 +15,14 @@ pub(crate) fn claim<P: Platform>(owner: &AtomicWord, me: ProcessId) -> Result<()
     // to the value are visible to us.
     let mut current = owner.load(Ordering::Acquire);
     loop {
-        if let Some(holder) = ProcessId::new(current as u64) {
+        if let Some(holder) = ProcessId::from_word(current) {
             if holder == me || P::liveness(holder) != Liveness::Dead {
                 return Err(Error::new(ErrorKind::Busy, "claiming an object a live process owns"));
             }
         }
         // AcqRel: Acquire as above (also toward a dead owner's last writes); Release
         // publishes our ownership.
-        match owner.compare_exchange(current, me.get() as Word, Ordering::AcqRel, Ordering::Acquire) {
+        match owner.compare_exchange(current, me.word(), Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => return Ok(()),
             Err(now) => current = now,
         }
@@ -32,5 +32,5 @@ pub(crate) fn claim<P: Platform>(owner: &AtomicWord, me: ProcessId) -> Result<()
 /// Parks the object with no owner, if `me` owns it.
 pub(crate) fn release(owner: &AtomicWord, me: ProcessId) {
     // Release: our writes to the value happen before the next owner's claim.
-    let _ = owner.compare_exchange(me.get() as Word, 0, Ordering::Release, Ordering::Relaxed);
+    let _ = owner.compare_exchange(me.word(), 0, Ordering::Release, Ordering::Relaxed);
 }
