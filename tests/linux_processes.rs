@@ -236,3 +236,48 @@ fn a_symlink_at_the_name_is_refused() {
     std::fs::remove_file(format!("/dev/shm/{link}")).unwrap();
     drop(real);
 }
+
+#[test]
+fn liveness_judges_zombies_and_reused_pids_dead_and_foreign_namespaces_unknown() {
+    use shmptr::{Liveness, Platform, ProcessId};
+    use shmptr_linux::Linux;
+    const TEST: &str = "liveness_judges_zombies_and_reused_pids_dead_and_foreign_namespaces_unknown";
+    let scope = Scope::new(TEST);
+    let control_name = scope.name("control");
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let me = Linux::current_process().get();
+        control.drops.store((me & 0xffff_ffff) as u32, Ordering::Relaxed);
+        control.done.store((me >> 32) as u32, Ordering::Relaxed);
+        control.ready.store(1, Ordering::Release);
+        wait_for(&control.go, 1);
+        return;
+    }
+    let me = Linux::current_process();
+    assert_eq!(Linux::liveness(me), Liveness::Alive);
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let kid = scope.spawn(TEST, "subject");
+    wait_for(&control.ready, 1);
+    let raw =
+        u64::from(control.drops.load(Ordering::Relaxed)) | (u64::from(control.done.load(Ordering::Relaxed)) << 32);
+    let child = ProcessId::new(raw).unwrap();
+    assert_eq!(Linux::liveness(child), Liveness::Alive);
+    assert_eq!(raw & ((1 << 22) - 1), u64::from(kid.pid()), "the identity carries the pid");
+    // The same pid with another start time: a reused pid, so a dead holder.
+    let reused = ProcessId::new(raw ^ (1 << 40)).unwrap();
+    assert_eq!(Linux::liveness(reused), Liveness::Dead);
+    // Another pid namespace tag: cannot be judged.
+    let foreign = ProcessId::new(raw ^ (1 << 22)).unwrap();
+    assert_eq!(Linux::liveness(foreign), Liveness::Unknown);
+    // A zombie (exited, not yet reaped) is dead.
+    control.go.store(1, Ordering::Release);
+    let deadline = std::time::Instant::now() + linux_support::BOUND;
+    while Linux::liveness(child) != Liveness::Dead {
+        assert!(std::time::Instant::now() < deadline, "the exited child never looked dead");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let state = std::fs::read_to_string(format!("/proc/{}/stat", kid.pid())).unwrap_or_default();
+    kid.succeeds();
+    assert!(state.is_empty() || state.contains(") Z "), "judged dead only once a zombie: {state}");
+    assert_eq!(Linux::liveness(child), Liveness::Dead, "reaped");
+}
