@@ -12,6 +12,7 @@ mod primitive;
 mod segment;
 mod shared;
 mod shm_safe;
+pub mod sync;
 mod unique;
 
 pub use backend::{Backend, CrashPoint, Liveness, Platform, ProcessId, Region};
@@ -21,6 +22,7 @@ pub use options::Options;
 pub use segment::MAX_SLOTS;
 pub use shared::{Shared, SharedOptions};
 pub use shm_safe::{fingerprint, ShmSafe, Zeroable};
+pub use sync::{Condvar, LockError, Mutex, MutexGuard, Semaphore};
 pub use unique::Unique;
 
 /// The size of a segment's header and of one holder slot, in bytes: the per-object

@@ -104,6 +104,9 @@ pub struct ArenaState {
     next: AtomicU32,
     dead: [AtomicU32; 8],
     crash: AtomicU32,
+    /// Calls of `Platform::wait` and `Platform::wake`: what would be futex system
+    /// calls on Linux.
+    futex_calls: AtomicU32,
     /// Simulated nanoseconds; under `lock` (not every target has 64-bit atomics).
     clock: UnsafeCell<u64>,
 }
@@ -138,6 +141,7 @@ impl ArenaState {
             next: AtomicU32::new(2),
             dead: [const { AtomicU32::new(0) }; 8],
             crash: AtomicU32::new(0),
+            futex_calls: AtomicU32::new(0),
             clock: UnsafeCell::new(0),
         }
     }
@@ -206,6 +210,13 @@ pub struct Arena<S>(PhantomData<S>);
 pub type Shared<T, S = DefaultSpace> = shmptr::Shared<T, Arena<S>>;
 /// `shmptr::Unique` on an arena.
 pub type Unique<T, S = DefaultSpace> = shmptr::Unique<T, Arena<S>>;
+
+/// `shmptr::Mutex` waiting through an arena's platform.
+pub type Mutex<T, S = DefaultSpace> = shmptr::Mutex<T, Arena<S>>;
+/// `shmptr::Condvar` on an arena.
+pub type Condvar<S = DefaultSpace> = shmptr::Condvar<Arena<S>>;
+/// `shmptr::Semaphore` on an arena.
+pub type Semaphore<S = DefaultSpace> = shmptr::Semaphore<Arena<S>>;
 
 /// A mapping of one arena object.
 pub struct ArenaRegion<S: Space> {
@@ -338,6 +349,12 @@ impl<S: Space> Arena<S> {
         })
     }
 
+    /// How many times `wait` or `wake` was called in this space: what would be futex
+    /// system calls on Linux.
+    pub fn futex_calls() -> u32 {
+        S::state().futex_calls.load(Ordering::Relaxed)
+    }
+
     /// How many bytes of the arena are free in total (not necessarily contiguous).
     pub fn free_bytes() -> usize {
         let state = S::state();
@@ -365,6 +382,7 @@ impl<S: Space> Platform for Arena<S> {
     }
 
     fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+        S::state().futex_calls.fetch_add(1, Ordering::Relaxed);
         for _ in 0..64 {
             if word.load(Ordering::Acquire) != expected {
                 return;
@@ -376,7 +394,8 @@ impl<S: Space> Platform for Arena<S> {
     }
 
     fn wake(_word: &AtomicU32, _count: u32) {
-        // Waiters spin; nothing to wake.
+        // Waiters spin; nothing to wake, only to count.
+        S::state().futex_calls.fetch_add(1, Ordering::Relaxed);
     }
 
     fn now_nanos() -> u64 {

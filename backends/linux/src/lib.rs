@@ -37,5 +37,13 @@ pub struct Linux;
 pub type Shared<T> = shmptr::Shared<T, Linux>;
 /// `shmptr::Unique` on Linux.
 pub type Unique<T> = shmptr::Unique<T, Linux>;
+/// `shmptr::Mutex` on Linux: robust (reports its owner's death) across processes.
+pub type Mutex<T> = shmptr::Mutex<T, Linux>;
+/// `shmptr::MutexGuard` on Linux.
+pub type MutexGuard<'a, T> = shmptr::MutexGuard<'a, T, Linux>;
+/// `shmptr::Condvar` on Linux.
+pub type Condvar = shmptr::Condvar<Linux>;
+/// `shmptr::Semaphore` on Linux.
+pub type Semaphore = shmptr::Semaphore<Linux>;
 /// `shmptr::SharedOptions` on Linux.
 pub type SharedOptions<T> = shmptr::SharedOptions<T, Linux>;

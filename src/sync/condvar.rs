@@ -1,0 +1,109 @@
+//! A condition variable between processes, for use with [`Mutex`].
+
+use core::marker::PhantomData;
+use core::time::Duration;
+
+use crate::backend::Platform;
+use crate::primitive::{AtomicU32, Ordering};
+use crate::shm_safe::{fingerprint, ShmSafe, Zeroable};
+
+use super::{deadline, remaining, LockError, Mutex, MutexGuard};
+
+/// Waits for a condition guarded by a [`Mutex`], across processes.
+///
+/// A sequence word and a futex: `wait` reads the sequence while it still holds the
+/// lock, unlocks, and sleeps only while the sequence is unchanged; every notify
+/// bumps it first. A notify that follows the waiter's unlock therefore always wakes
+/// it, so no wake-up is lost. Wake-ups may be spurious: wait in a loop that checks
+/// the condition (or use [`Condvar::wait_while`]).
+#[repr(C)]
+pub struct Condvar<P> {
+    sequence: AtomicU32,
+    _platform: PhantomData<fn() -> P>,
+}
+
+// SAFETY: one atomic word.
+unsafe impl<P: Platform> ShmSafe for Condvar<P> {
+    const FINGERPRINT: u64 =
+        fingerprint::start("shmptr::Condvar", core::mem::size_of::<Self>(), core::mem::align_of::<Self>());
+}
+// SAFETY: a zero sequence is a fresh condition variable.
+unsafe impl<P: Platform> Zeroable for Condvar<P> {}
+
+impl<P: Platform> Condvar<P> {
+    const_unless_loom! {
+        /// A condition variable nobody waits on.
+        pub fn new() -> Self {
+            Condvar { sequence: AtomicU32::new(0), _platform: PhantomData }
+        }
+    }
+
+    /// Unlocks `guard`, sleeps until notified (or spuriously), and locks again.
+    /// Fails like [`Mutex::lock`] if the mutex's owner died meanwhile.
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T, P>) -> Result<MutexGuard<'a, T, P>, LockError<'a, T, P>> {
+        self.wait_until(guard, None).map(|(guard, _)| guard)
+    }
+
+    /// Like [`wait`](Condvar::wait), for at most `timeout`; the flag is `true` if
+    /// it timed out.
+    pub fn wait_timeout<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T, P>,
+        timeout: Duration,
+    ) -> Result<(MutexGuard<'a, T, P>, bool), LockError<'a, T, P>> {
+        self.wait_until(guard, deadline::<P>(Some(timeout)))
+    }
+
+    /// Waits while `condition` holds.
+    pub fn wait_while<'a, T>(
+        &self,
+        mut guard: MutexGuard<'a, T, P>,
+        mut condition: impl FnMut(&mut T) -> bool,
+    ) -> Result<MutexGuard<'a, T, P>, LockError<'a, T, P>> {
+        while condition(&mut guard) {
+            guard = self.wait(guard)?;
+        }
+        Ok(guard)
+    }
+
+    fn wait_until<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T, P>,
+        deadline: Option<u64>,
+    ) -> Result<(MutexGuard<'a, T, P>, bool), LockError<'a, T, P>> {
+        // SeqCst: read while holding the lock; a notifier that changes the
+        // condition after we unlock must bump the sequence after this read.
+        let sequence = self.sequence.load(Ordering::SeqCst);
+        let mutex: &'a Mutex<T, P> = guard.mutex();
+        drop(guard);
+        let timed_out = match remaining::<P>(deadline) {
+            Some(left) if left.is_zero() => true,
+            left => {
+                P::wait(&self.sequence, sequence, left);
+                deadline.is_some() && remaining::<P>(deadline).is_some_and(|l| l.is_zero())
+            }
+        };
+        mutex.lock().map(|guard| (guard, timed_out))
+    }
+
+    /// Wakes one waiter, in any process.
+    pub fn notify_one(&self) {
+        // SeqCst: pairs with the waiter's read (see `wait_until`).
+        self.sequence.fetch_add(1, Ordering::SeqCst);
+        P::wake(&self.sequence, 1);
+    }
+
+    /// Wakes every waiter, in every process.
+    pub fn notify_all(&self) {
+        // SeqCst: as in `notify_one`.
+        self.sequence.fetch_add(1, Ordering::SeqCst);
+        P::wake(&self.sequence, u32::MAX);
+    }
+}
+
+#[cfg(not(loom))]
+impl<P: Platform> Default for Condvar<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,109 @@
+//! A counting semaphore between processes.
+
+use core::marker::PhantomData;
+use core::time::Duration;
+
+use crate::backend::Platform;
+use crate::error::{Error, ErrorKind, Result};
+use crate::primitive::{AtomicU32, Ordering};
+use crate::shm_safe::{fingerprint, ShmSafe, Zeroable};
+
+use super::{deadline, remaining};
+
+/// A counting semaphore that works between processes.
+///
+/// It has no owner: permits acquired by a process that dies are **not** returned.
+/// Where that matters, hold a [`Mutex`](super::Mutex) (which reports its owner's
+/// death) or count with a `Shared` handle per holder instead.
+#[repr(C)]
+pub struct Semaphore<P> {
+    /// Available permits; also the futex word waiters sleep on (while it is 0).
+    permits: AtomicU32,
+    waiters: AtomicU32,
+    _platform: PhantomData<fn() -> P>,
+}
+
+// SAFETY: two atomic words.
+unsafe impl<P: Platform> ShmSafe for Semaphore<P> {
+    const FINGERPRINT: u64 =
+        fingerprint::start("shmptr::Semaphore", core::mem::size_of::<Self>(), core::mem::align_of::<Self>());
+}
+// SAFETY: all-zero is a semaphore with no permits and no waiters.
+unsafe impl<P: Platform> Zeroable for Semaphore<P> {}
+
+impl<P: Platform> Semaphore<P> {
+    const_unless_loom! {
+        /// A semaphore with `permits` available.
+        pub fn new(permits: u32) -> Self {
+            Semaphore { permits: AtomicU32::new(permits), waiters: AtomicU32::new(0), _platform: PhantomData }
+        }
+    }
+
+    /// Takes a permit, waiting as long as it takes.
+    pub fn acquire(&self) {
+        // Without a deadline the only outcome is success.
+        let _ = self.acquire_until(None);
+    }
+
+    /// Takes a permit, waiting at most `timeout`; `Timeout` after that.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<()> {
+        self.acquire_until(deadline::<P>(Some(timeout)))
+    }
+
+    /// Takes a permit if one is available now; `Busy` otherwise.
+    pub fn try_acquire(&self) -> Result<()> {
+        if self.try_take() {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::Busy, "taking a semaphore permit"))
+        }
+    }
+
+    /// Returns a permit, waking one waiter.
+    pub fn release(&self) {
+        // SeqCst with the `waiters` load: either we see the waiter and wake it, or
+        // its futex wait sees the new permit count and does not sleep.
+        let before = self.permits.fetch_add(1, Ordering::SeqCst);
+        assert!(before < u32::MAX, "shmptr: semaphore permit count overflow");
+        if self.waiters.load(Ordering::SeqCst) != 0 {
+            P::wake(&self.permits, 1);
+        }
+    }
+
+    /// Permits available now (a snapshot).
+    pub fn available(&self) -> u32 {
+        self.permits.load(Ordering::Relaxed)
+    }
+
+    fn try_take(&self) -> bool {
+        // Acquire: what the releaser did before releasing happens before our use.
+        let mut current = self.permits.load(Ordering::Relaxed);
+        while current > 0 {
+            match self.permits.compare_exchange_weak(current, current - 1, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+        false
+    }
+
+    fn acquire_until(&self, deadline: Option<u64>) -> Result<()> {
+        if self.try_take() {
+            return Ok(());
+        }
+        // SeqCst: see `release`.
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let outcome = loop {
+            if self.try_take() {
+                break Ok(());
+            }
+            let left = remaining::<P>(deadline);
+            if left.is_some_and(|l| l.is_zero()) {
+                break Err(Error::new(ErrorKind::Timeout, "waiting for a semaphore permit"));
+            }
+            P::wait(&self.permits, 0, left);
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        outcome
+    }
+}

@@ -1,0 +1,127 @@
+//! Mutex, Condvar and Semaphore semantics on the arena: deterministic owner death
+//! (a simulated process killed while holding the lock) and a count of what would be
+//! futex system calls.
+
+use std::time::Duration;
+
+use shmptr::ErrorKind;
+use shmptr_arena::{arena_space, Arena, Condvar, Mutex, Semaphore, Shared};
+
+#[test]
+fn uncontended_lock_and_unlock_make_no_futex_call() {
+    arena_space!(S, 1 << 20);
+    let m = Shared::<Mutex<u64, S>, S>::create("m", Mutex::new(0)).unwrap();
+    let before = Arena::<S>::futex_calls();
+    for _ in 0..1000 {
+        *m.lock().unwrap() += 1;
+        *m.try_lock().unwrap() += 1;
+    }
+    assert_eq!(*m.lock().unwrap(), 2000);
+    assert_eq!(Arena::<S>::futex_calls(), before, "no wait, no wake");
+}
+
+#[test]
+fn a_held_lock_is_busy_for_try_lock_and_times_out_for_lock_timeout() {
+    arena_space!(S, 1 << 20);
+    let m = Shared::<Mutex<u64, S>, S>::create("m", Mutex::new(0)).unwrap();
+    let guard = m.lock().unwrap();
+    let other = Arena::<S>::spawn();
+    let previous = Arena::<S>::enter(other);
+    assert_eq!(m.try_lock().unwrap_err().kind(), ErrorKind::Busy);
+    assert_eq!(m.lock_timeout(Duration::from_millis(5)).unwrap_err().kind(), ErrorKind::Timeout);
+    Arena::<S>::enter(previous);
+    drop(guard);
+    assert!(m.try_lock().is_ok());
+}
+
+#[test]
+fn a_dead_owner_is_reported_with_the_guard_and_can_be_repaired() {
+    arena_space!(S, 1 << 20);
+    let m = Shared::<Mutex<(u32, u32), S>, S>::create("m", Mutex::new((0, 0))).unwrap();
+    let victim = Arena::<S>::spawn();
+    let previous = Arena::<S>::enter(victim);
+    let mut guard = m.lock().unwrap();
+    guard.0 = 1; // half an update: (1, 0) breaks the invariant a == b
+    std::mem::forget(guard); // killed while holding it
+    Arena::<S>::enter(previous);
+    Arena::<S>::kill(victim);
+
+    let error = m.lock().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::OwnerDied);
+    let mut guard = error.into_guard().expect("OwnerDied carries the guard");
+    assert_eq!(*guard, (1, 0));
+    guard.1 = 1; // repair
+    guard.make_consistent();
+    drop(guard);
+    assert_eq!(*m.lock().unwrap(), (1, 1), "later lockers succeed");
+}
+
+#[test]
+fn a_dead_owner_not_repaired_makes_the_mutex_not_recoverable() {
+    arena_space!(S, 1 << 20);
+    let m = Shared::<Mutex<u32, S>, S>::create("m", Mutex::new(0)).unwrap();
+    let victim = Arena::<S>::spawn();
+    let previous = Arena::<S>::enter(victim);
+    std::mem::forget(m.lock().unwrap());
+    Arena::<S>::enter(previous);
+    Arena::<S>::kill(victim);
+    let guard = m.try_lock().unwrap_err().into_guard().unwrap();
+    drop(guard); // no make_consistent
+    for _ in 0..3 {
+        assert_eq!(m.lock().unwrap_err().kind(), ErrorKind::NotRecoverable);
+        assert_eq!(m.try_lock().unwrap_err().kind(), ErrorKind::NotRecoverable);
+    }
+}
+
+#[test]
+fn semaphore_counts_permits() {
+    arena_space!(S, 1 << 20);
+    let s = Shared::<Semaphore<S>, S>::create("s", Semaphore::new(2)).unwrap();
+    s.acquire();
+    s.try_acquire().unwrap();
+    assert_eq!(s.available(), 0);
+    assert_eq!(s.try_acquire().unwrap_err().kind(), ErrorKind::Busy);
+    assert_eq!(s.acquire_timeout(Duration::from_millis(3)).unwrap_err().kind(), ErrorKind::Timeout);
+    s.release();
+    assert_eq!(s.available(), 1);
+    s.acquire_timeout(Duration::from_millis(3)).unwrap();
+}
+
+#[test]
+fn condvar_wait_timeout_reports_the_timeout_and_relocks() {
+    arena_space!(S, 1 << 20);
+    let state = Shared::<(Mutex<u32, S>, Condvar<S>), S>::create("c", (Mutex::new(0), Condvar::new())).unwrap();
+    let guard = state.0.lock().unwrap();
+    let (guard, timed_out) = state.1.wait_timeout(guard, Duration::from_millis(2)).unwrap();
+    assert!(timed_out);
+    drop(guard);
+    assert!(state.0.try_lock().is_ok(), "the wait unlocked and relocked");
+}
+
+#[test]
+fn condvar_hands_items_between_threads_without_losing_any() {
+    arena_space!(S, 1 << 20);
+    type Queue = (Mutex<heapless::Deque<u32, 8>, S>, Condvar<S>);
+    let q = Shared::<Queue, S>::create("q", (Mutex::new(heapless::Deque::new()), Condvar::new())).unwrap();
+    const ITEMS: u32 = 2_000;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for i in 0..ITEMS {
+                let mut g = q.1.wait_while(q.0.lock().unwrap(), |d| d.is_full()).unwrap();
+                g.push_back(i).unwrap();
+                drop(g);
+                q.1.notify_all();
+            }
+        });
+        let mut next = 0;
+        while next < ITEMS {
+            let mut g = q.1.wait_while(q.0.lock().unwrap(), |d| d.is_empty()).unwrap();
+            while let Some(item) = g.pop_front() {
+                assert_eq!(item, next, "in order, none lost");
+                next += 1;
+            }
+            drop(g);
+            q.1.notify_all();
+        }
+    });
+}
