@@ -1,0 +1,216 @@
+//! Mutex, Condvar and Semaphore between real processes on Linux.
+#![cfg(target_os = "linux")]
+
+mod linux_support;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use linux_support::{role, wait_for, Control, Scope};
+use shmptr::{Liveness, Platform, ProcessId};
+use shmptr_linux::{Condvar, ErrorKind, Linux, Mutex, Semaphore, Shared};
+
+const PROCESSES: u32 = 4;
+const INCREMENTS: u64 = 100_000;
+
+#[test]
+fn four_processes_increment_a_plain_u64_exactly() {
+    const TEST: &str = "four_processes_increment_a_plain_u64_exactly";
+    let scope = Scope::new(TEST);
+    let (control_name, counter_name) = (scope.name("control"), scope.name("counter"));
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let counter = Shared::<Mutex<u64>>::open(&counter_name).unwrap();
+        control.ready.fetch_add(1, Ordering::AcqRel);
+        wait_for(&control.go, 1);
+        for _ in 0..INCREMENTS {
+            *counter.lock().unwrap() += 1;
+        }
+        return;
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let counter = Shared::<Mutex<u64>>::create(&counter_name, Mutex::new(0)).unwrap();
+    let kids: Vec<_> = (0..PROCESSES).map(|_| scope.spawn(TEST, "incrementer")).collect();
+    wait_for(&control.ready, PROCESSES);
+    control.go.store(1, Ordering::Release);
+    kids.into_iter().for_each(|k| k.succeeds());
+    assert_eq!(*counter.lock().unwrap(), u64::from(PROCESSES) * INCREMENTS);
+}
+
+/// Kills a child while it holds the lock with the pair half-updated.
+fn child_dies_holding_the_lock(test: &str, scope: &Scope, m: &Mutex<(u64, u64)>, control: &Control) -> Instant {
+    let kid = scope.spawn(test, "holder");
+    wait_for(&control.ready, 1);
+    let killed = Instant::now();
+    kid.kill();
+    let _ = m;
+    killed
+}
+
+fn holder_role(scope: &Scope) {
+    let control = Shared::<Control>::open(&scope.name("control")).unwrap();
+    let m = Shared::<Mutex<(u64, u64)>>::open(&scope.name("mutex")).unwrap();
+    let mut guard = m.lock().unwrap();
+    guard.0 += 1; // half an update
+    control.ready.store(1, Ordering::Release);
+    wait_for(&control.go, 1);
+    unreachable!("killed first");
+}
+
+#[test]
+fn a_killed_owner_is_reported_and_the_data_repaired() {
+    const TEST: &str = "a_killed_owner_is_reported_and_the_data_repaired";
+    let scope = Scope::new(TEST);
+    if role().is_some() {
+        return holder_role(&scope);
+    }
+    let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
+    let m = Shared::<Mutex<(u64, u64)>>::create(&scope.name("mutex"), Mutex::new((0, 0))).unwrap();
+    let killed = child_dies_holding_the_lock(TEST, &scope, &m, &control);
+    let error = m.lock().unwrap_err();
+    let noticed = killed.elapsed();
+    assert_eq!(error.kind(), ErrorKind::OwnerDied);
+    println!("dead owner noticed {noticed:?} after SIGKILL returned");
+    let mut guard = error.into_guard().unwrap();
+    assert_eq!(*guard, (1, 0));
+    guard.1 = guard.0;
+    guard.make_consistent();
+    drop(guard);
+    assert_eq!(*m.lock().unwrap(), (1, 1));
+    assert_eq!(*m.try_lock().unwrap(), (1, 1));
+}
+
+#[test]
+fn a_killed_owner_never_repaired_leaves_the_mutex_not_recoverable() {
+    const TEST: &str = "a_killed_owner_never_repaired_leaves_the_mutex_not_recoverable";
+    let scope = Scope::new(TEST);
+    if role().is_some() {
+        return holder_role(&scope);
+    }
+    let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
+    let m = Shared::<Mutex<(u64, u64)>>::create(&scope.name("mutex"), Mutex::new((0, 0))).unwrap();
+    child_dies_holding_the_lock(TEST, &scope, &m, &control);
+    let error = m.lock().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::OwnerDied);
+    drop(error); // the guard goes without make_consistent
+    assert_eq!(m.lock().unwrap_err().kind(), ErrorKind::NotRecoverable);
+    assert_eq!(m.lock_timeout(Duration::from_millis(10)).unwrap_err().kind(), ErrorKind::NotRecoverable);
+}
+
+const ITEMS: u32 = 1_000_000;
+type Queue = (Mutex<heapless::Deque<u32, 64>>, Condvar);
+
+#[test]
+fn a_producer_and_a_consumer_move_a_million_items_in_order() {
+    const TEST: &str = "a_producer_and_a_consumer_move_a_million_items_in_order";
+    let scope = Scope::new(TEST);
+    let name = scope.name("queue");
+    if role().is_some() {
+        let q = Shared::<Queue>::open(&name).unwrap();
+        for i in 0..ITEMS {
+            let mut g = q.1.wait_while(q.0.lock().unwrap(), |d| d.is_full()).unwrap();
+            g.push_back(i).unwrap();
+            let was_empty = g.len() == 1;
+            drop(g);
+            if was_empty {
+                q.1.notify_all();
+            }
+        }
+        return;
+    }
+    let q = Shared::<Queue>::create(&name, (Mutex::new(heapless::Deque::new()), Condvar::new())).unwrap();
+    let producer = scope.spawn(TEST, "producer");
+    let mut next = 0;
+    let deadline = Instant::now() + linux_support::BOUND;
+    while next < ITEMS {
+        assert!(Instant::now() < deadline, "stalled at item {next}");
+        let mut g = q.1.wait_while(q.0.lock().unwrap(), |d| d.is_empty()).unwrap();
+        let was_full = g.is_full();
+        while let Some(item) = g.pop_front() {
+            assert_eq!(item, next, "in order, none lost, none doubled");
+            next += 1;
+        }
+        drop(g);
+        if was_full {
+            q.1.notify_all();
+        }
+    }
+    producer.succeeds();
+    assert!(q.0.lock().unwrap().is_empty());
+}
+
+#[test]
+fn timeouts_return_timeout_within_a_bounded_overshoot() {
+    const TEST: &str = "timeouts_return_timeout_within_a_bounded_overshoot";
+    let scope = Scope::new(TEST);
+    let (control_name, m_name) = (scope.name("control"), scope.name("mutex"));
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let m = Shared::<Mutex<u32>>::open(&m_name).unwrap();
+        let _held = m.lock().unwrap();
+        control.ready.store(1, Ordering::Release);
+        wait_for(&control.go, 1);
+        return;
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let m = Shared::<Mutex<u32>>::create(&m_name, Mutex::new(0)).unwrap();
+    let s = Shared::<Semaphore>::create(&scope.name("sem"), Semaphore::new(0)).unwrap();
+    let c = Shared::<Condvar>::create(&scope.name("cond"), Condvar::new()).unwrap();
+    let kid = scope.spawn(TEST, "holder");
+    wait_for(&control.ready, 1);
+    let limit = Duration::from_millis(20);
+    // Generous: the bound is about the protocol (no lost deadline), not the scheduler.
+    let overshoot = Duration::from_millis(200);
+    let t = Instant::now();
+    assert_eq!(m.lock_timeout(limit).unwrap_err().kind(), ErrorKind::Timeout);
+    let took = t.elapsed();
+    assert!(took >= limit && took < limit + overshoot, "mutex: {took:?}");
+    let t = Instant::now();
+    assert_eq!(s.acquire_timeout(limit).unwrap_err().kind(), ErrorKind::Timeout);
+    let took = t.elapsed();
+    assert!(took >= limit && took < limit + overshoot, "semaphore: {took:?}");
+    let local = Shared::<Mutex<u32>>::create(&scope.name("local"), Mutex::new(0)).unwrap();
+    let t = Instant::now();
+    let (_guard, timed_out) = c.wait_timeout(local.lock().unwrap(), limit).unwrap();
+    let took = t.elapsed();
+    assert!(timed_out && took >= limit && took < limit + overshoot, "condvar: {took:?}");
+    control.go.store(1, Ordering::Release);
+    kid.succeeds();
+}
+
+static WAITS: AtomicU32 = AtomicU32::new(0);
+static WAKES: AtomicU32 = AtomicU32::new(0);
+
+/// The Linux platform, counting futex calls.
+struct Counting;
+
+impl Platform for Counting {
+    fn current_process() -> ProcessId {
+        Linux::current_process()
+    }
+    fn liveness(p: ProcessId) -> Liveness {
+        Linux::liveness(p)
+    }
+    fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+        WAITS.fetch_add(1, Ordering::Relaxed);
+        Linux::wait(word, expected, timeout)
+    }
+    fn wake(word: &AtomicU32, count: u32) {
+        WAKES.fetch_add(1, Ordering::Relaxed);
+        Linux::wake(word, count)
+    }
+    fn now_nanos() -> u64 {
+        Linux::now_nanos()
+    }
+}
+
+#[test]
+fn uncontended_lock_unlock_make_no_futex_call_on_linux() {
+    let scope = Scope::new("uncontended_lock_unlock_make_no_futex_call_on_linux");
+    let m = Shared::<shmptr::Mutex<u64, Counting>>::create(&scope.name("m"), shmptr::Mutex::new(0)).unwrap();
+    for _ in 0..100_000 {
+        *m.lock().unwrap() += 1;
+    }
+    assert_eq!(*m.lock().unwrap(), 100_000);
+    assert_eq!((WAITS.load(Ordering::Relaxed), WAKES.load(Ordering::Relaxed)), (0, 0));
+}
