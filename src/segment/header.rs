@@ -76,7 +76,8 @@ pub(crate) struct Header {
     pub version: AtomicU32,
     /// A [`State`]; the futex word openers wait on while it is `Initializing`.
     pub state: AtomicU32,
-    pub reserved: u32,
+    /// Zero; a non-zero value is `Corrupt`.
+    pub reserved: AtomicU32,
     /// The creating process, for "creator died before `Ready`".
     pub creator: AtomicWord,
     pub fixed: UnsafeCell<Fixed>,
@@ -167,7 +168,8 @@ pub(crate) enum Inspection {
 }
 
 impl Fixed {
-    fn checksum(&self) -> u64 {
+    /// The checksum over these fields and the creator word (written before them).
+    fn checksum(&self, creator: u64) -> u64 {
         let mut h = fingerprint::start("shmptr.fixed", 0, 0);
         for w in [
             self.kind as u64,
@@ -179,6 +181,7 @@ impl Fixed {
             self.fingerprint,
             self.name_len as u64,
             self.reserved as u64,
+            creator,
         ] {
             h = fingerprint::word(h, w);
         }
@@ -220,7 +223,7 @@ impl Header {
         // later; both fields are `UnsafeCell`s, valid for writes.
         unsafe {
             self.fixed.get().write_volatile(fixed);
-            self.checksum.get().write_volatile(fixed.checksum());
+            self.checksum.get().write_volatile(fixed.checksum(creator.get()));
         }
         // Release: whoever sees `Initializing` also sees the identity words above.
         self.state.store(State::Initializing as u32, Ordering::Release);
@@ -273,7 +276,10 @@ impl Header {
         // copy reads bytes another process may write without assuming they stay put,
         // and every bit pattern is a valid `Fixed` and `u64`.
         let (f, checksum) = unsafe { (self.fixed.get().read_volatile(), self.checksum.get().read_volatile()) };
-        if f.checksum() != checksum {
+        let creator = crate::primitive::widen(self.creator.load(Ordering::Relaxed));
+        // Relaxed: `creator` and `reserved` were written before the Release store of
+        // `Initializing`, which our Acquire load of `state` saw.
+        if f.checksum(creator) != checksum || self.reserved.load(Ordering::Relaxed) != 0 || f.reserved != 0 {
             return Err(corrupt);
         }
         let found_kind = match f.kind {
