@@ -433,3 +433,19 @@ fn unique_owner_dies_while_destroying() {
         name_is_gone_and_reusable::<S>("u");
     }
 }
+
+#[test]
+fn a_handle_count_at_its_limit_panics_instead_of_wrapping() {
+    arena_space!(S, 1 << 20);
+    let a = Shared::<u64, S>::create("limit", 1).unwrap();
+    // Slot 0's handle count sits right after its owner word: HEADER_BYTES + 8.
+    let at = shmptr::HEADER_BYTES + 8;
+    Arena::<S>::with_bytes("limit", |bytes| bytes[at..at + 8].copy_from_slice(&(i64::MAX as u64).to_ne_bytes()))
+        .unwrap();
+    let outcome = catch_unwind(AssertUnwindSafe(|| a.clone()));
+    let message = outcome
+        .err()
+        .and_then(|e| e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())));
+    assert!(message.is_some_and(|m| m.contains("handle count overflow")));
+    std::mem::forget(a); // its count is past repair; a real process would abort here
+}
