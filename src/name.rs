@@ -38,11 +38,8 @@ impl<'a> Name<'a> {
         if !valid {
             return Err(Error::new(ErrorKind::InvalidName, "validating a name"));
         }
-        // Every byte is ASCII, so this cannot fail; the error path keeps it panic-free.
-        match core::str::from_utf8(bytes) {
-            Ok(s) => Ok(Name(s)),
-            Err(_) => Err(Error::new(ErrorKind::InvalidName, "validating a name")),
-        }
+        // SAFETY: every byte was just checked to be ASCII, which is valid UTF-8.
+        Ok(Name(unsafe { core::str::from_utf8_unchecked(bytes) }))
     }
 
     /// The name as a string.

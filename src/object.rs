@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Name, NAME_MAX};
 use crate::options::Options;
 use crate::primitive::{AtomicU32, Ordering};
-use crate::segment::{Header, Inspection, Kind, Members, SegmentLayout, Slot, State, MAX_SLOTS};
+use crate::segment::{read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, State, MAX_SLOTS};
 use crate::shm_safe::ShmSafe;
 
 /// How long one wait for a creator lasts before looking again.
@@ -84,7 +84,7 @@ impl<B: Backend> Object<B> {
     pub(crate) fn stored_name<'n>(&self, buf: &'n mut [u8; NAME_MAX]) -> Result<Name<'n>> {
         // SAFETY: the header is mapped; the volatile copy tolerates concurrent writes
         // by a hostile process, and every byte pattern is a valid `Fixed`.
-        let fixed = unsafe { self.header().fixed.get().read_volatile() };
+        let fixed = unsafe { read_fixed(self.header().fixed.get()) };
         *buf = fixed.name;
         let len = (fixed.name_len as usize).min(NAME_MAX);
         Name::from_bytes(&buf[..len])

@@ -189,6 +189,25 @@ impl Fixed {
     }
 }
 
+/// A volatile copy of `*src`, one `u64` at a time (a volatile read of the whole
+/// struct compiles to one load per byte: 256 of them, ~10 KiB of code).
+///
+/// # Safety
+/// `src` must be valid for reads of a `Fixed` (which is 8-aligned).
+const _: () = assert!(size_of::<Fixed>() % 8 == 0 && align_of::<Fixed>() >= 8);
+
+pub(crate) unsafe fn read_fixed(src: *const Fixed) -> Fixed {
+    let mut out = core::mem::MaybeUninit::<Fixed>::uninit();
+    let (from, to) = (src.cast::<u64>(), out.as_mut_ptr().cast::<u64>());
+    for i in 0..size_of::<Fixed>() / 8 {
+        // SAFETY: `i` stays within both 8-aligned, `size_of::<Fixed>()`-byte objects.
+        unsafe { to.add(i).write(from.add(i).read_volatile()) };
+    }
+    // SAFETY: every byte was written (`Fixed` is a multiple of 8 bytes, pinned
+    // above), and every bit pattern is a valid `Fixed`.
+    unsafe { out.assume_init() }
+}
+
 impl Header {
     /// Writes the header of a fresh, zeroed segment and publishes `Initializing`.
     /// The caller owns the segment exclusively (it just created it).
@@ -275,7 +294,7 @@ impl Header {
         // SAFETY: the header is mapped (the caller checked the length); a volatile
         // copy reads bytes another process may write without assuming they stay put,
         // and every bit pattern is a valid `Fixed` and `u64`.
-        let (f, checksum) = unsafe { (self.fixed.get().read_volatile(), self.checksum.get().read_volatile()) };
+        let (f, checksum) = unsafe { (read_fixed(self.fixed.get()), self.checksum.get().read_volatile()) };
         let creator = crate::primitive::widen(self.creator.load(Ordering::Relaxed));
         // Relaxed: `creator` and `reserved` were written before the Release store of
         // `Initializing`, which our Acquire load of `state` saw.

@@ -15,7 +15,7 @@ mod loom_models;
 mod members;
 pub(crate) mod owner;
 
-pub(crate) use header::{Header, Inspection, Kind, SegmentLayout, Slot, State};
+pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Slot, State};
 pub(crate) use members::Members;
 
 /// The most slots a `Shared` object can have: one member bit each in one atomic

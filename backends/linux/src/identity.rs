@@ -132,7 +132,7 @@ struct Stat {
 fn read_stat(pid: u32) -> io::Result<Stat> {
     let mut path = [0u8; 32];
     let len = proc_path(&mut path, pid);
-    let path = CStr::from_bytes_with_nul(&path[..len]).map_err(|_| io::Errno::INVAL)?;
+    let path = CStr::from_bytes_until_nul(&path[..len]).map_err(|_| io::Errno::INVAL)?;
     let fd: OwnedFd = fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     let mut buf = [0u8; 1024];
     let mut filled = 0;
