@@ -1,1 +1,118 @@
-fn main() {}
+//! shmptr against its peers, each pair measured in the same run:
+//! `cargo bench --bench peers` (about a minute), `cargo bench --bench peers -- --quick`
+//! (a few seconds); any other non-flag argument runs only the comparisons whose
+//! name contains it (`-- handoff`).
+//!
+//! Every comparison alternates batches of ours and the peer's (ours first in even
+//! rounds, the peer first in odd ones) and takes the median of the per-batch
+//! nanoseconds per operation of each side, so drift on the host hits both sides
+//! alike. Work that never sleeps is timed in thread CPU time, the hand-off (whose
+//! cost is sleeping and waking) on the wall clock; see `harness::Clock`.
+//!
+//! Printed on stdout:
+//! - `RATIO <name> <ours_ns> <peer_ns> <ours/peer>`, one line per comparison;
+//! - a `targets` block: which of the DESIGN.md / issue 7 targets are met;
+//! - `ALLOCS <operation> <count>`: heap calls one operation made (worst of several);
+//! - `OVERHEAD_BYTES <what> <bytes>`: the per-object cost in shared memory.
+//!
+//! Progress, the host's load and the spread of the batches go to stderr.
+//! Multi-process comparisons re-execute this binary with a role (see
+//! `peers/children.rs`); every object is named `shmptr-bench.<pid>.<what>`;
+//! `/dev/shm` is left clean and children are killed also when the run panics or a
+//! child dies.
+
+#[cfg(all(target_os = "linux", not(loom)))]
+#[path = "peers/allocs.rs"]
+mod allocs;
+#[cfg(all(target_os = "linux", not(loom)))]
+#[path = "peers/children.rs"]
+mod children;
+#[cfg(all(target_os = "linux", not(loom)))]
+#[path = "peers/comparisons.rs"]
+mod comparisons;
+#[cfg(all(target_os = "linux", not(loom)))]
+#[path = "peers/harness.rs"]
+mod harness;
+#[cfg(all(target_os = "linux", not(loom)))]
+#[path = "peers/posix.rs"]
+mod posix;
+
+#[cfg(all(target_os = "linux", not(loom)))]
+fn main() {
+    use harness::{Settings, Target};
+
+    if let Some(child) = children::ChildArgs::from_env() {
+        comparisons::run_child(&child);
+        return;
+    }
+    let started = std::time::Instant::now();
+    let settings = Settings::from_args(std::env::args());
+    // Declared first, dropped last: after every child is killed and every handle
+    // dropped, it removes whatever this run left in /dev/shm (also on panic).
+    let cleanup = children::Cleanup::new();
+    let prefix = cleanup.prefix().to_owned();
+    eprintln!("peers: {settings}; objects /dev/shm/{prefix}.*");
+
+    let allocations = allocs::measure(&prefix);
+    let overhead = allocs::overhead(&prefix);
+
+    type Comparison = fn(&Settings, &str) -> harness::Ratio;
+    let comparisons: [(&str, Comparison); 6] = [
+        ("shared_clone_drop_vs_arc", comparisons::shared_clone_drop_vs_arc),
+        ("shared_contended_2proc_vs_arc_2thread", comparisons::shared_contended_2proc_vs_arc_2thread),
+        ("mutex_uncontended_vs_pthread_robust", comparisons::mutex_uncontended_vs_pthread_robust),
+        ("mutex_handoff_vs_pthread_condvar", comparisons::mutex_handoff_vs_pthread_condvar),
+        ("segment_cycle_vs_shared_memory", comparisons::segment_cycle_vs_shared_memory),
+        ("segment_cycle_vs_raw_rustix", comparisons::segment_cycle_vs_raw_rustix),
+    ];
+    let ratios: Vec<_> = comparisons
+        .iter()
+        .filter(|(name, _)| settings.selects(name))
+        .map(|(name, compare)| {
+            let ratio = compare(&settings, &prefix);
+            assert_eq!(ratio.name, *name);
+            ratio
+        })
+        .collect();
+
+    let ratio = |name: &str| ratios.iter().find(|r| r.name == name).map(harness::Ratio::ratio);
+    let worst_allocs = allocations.iter().map(|&(_, count)| count).max().unwrap_or(0);
+    let targets = [
+        ("clone+drop <= 1.2x Arc", ratio("shared_clone_drop_vs_arc"), 1.2),
+        ("contended 2proc <= 1.0x Arc 2 threads", ratio("shared_contended_2proc_vs_arc_2thread"), 1.0),
+        ("uncontended mutex <= 1.1x pthread robust", ratio("mutex_uncontended_vs_pthread_robust"), 1.1),
+        ("hand-off <= 1.0x pthread", ratio("mutex_handoff_vs_pthread_condvar"), 1.0),
+        ("segment cycle <= 1.0x shared_memory", ratio("segment_cycle_vs_shared_memory"), 1.0),
+        ("segment cycle <= 1.3x raw rustix", ratio("segment_cycle_vs_raw_rustix"), 1.3),
+        ("heap allocations per operation == 0", Some(worst_allocs as f64), 0.0),
+    ];
+    // Only the targets whose comparison ran (all of them without a filter).
+    let targets: Vec<_> =
+        targets.into_iter().filter_map(|(what, value, limit)| Some(Target::at_most(what, value?, limit))).collect();
+    println!("targets:");
+    for target in &targets {
+        println!("  {target}");
+    }
+    let met = targets.iter().filter(|t| t.met()).count();
+    println!("  {met}/{} met", targets.len());
+
+    for (operation, count) in &allocations {
+        println!("ALLOCS {operation} {count}");
+    }
+    for (what, bytes) in &overhead {
+        println!("OVERHEAD_BYTES {what} {bytes}");
+    }
+
+    let left = cleanup.finish();
+    assert!(left.is_empty(), "the benchmark left {left:?} in /dev/shm");
+    eprintln!(
+        "peers: done in {:.1} s, load average {}, /dev/shm clean",
+        started.elapsed().as_secs_f64(),
+        harness::load_average()
+    );
+}
+
+#[cfg(not(all(target_os = "linux", not(loom))))]
+fn main() {
+    eprintln!("the peers benchmark needs Linux (/dev/shm, futexes, glibc pthreads)");
+}
