@@ -151,6 +151,12 @@ pub trait Platform: 'static {
     /// A monotonic clock, in nanoseconds from an arbitrary origin.
     fn now_nanos() -> u64;
 
+    /// Lets another runnable thread (perhaps the lock holder this one waits for) use
+    /// the CPU. The default only hints the processor.
+    fn yield_now() {
+        core::hint::spin_loop();
+    }
+
     /// Called at each [`CrashPoint`]; a test double may simulate death here. The
     /// default does nothing and compiles away.
     #[inline(always)]

@@ -31,8 +31,9 @@ pub use semaphore::Semaphore;
 
 use core::time::Duration;
 
-/// How long a waiter sleeps before it checks whether the owner it waits for died:
-/// the bound on how late a dead owner is noticed (plus one liveness check).
+/// How long a waiter sleeps without a wake-up before it checks whether the owner it
+/// waits for died: the bound on how late a dead owner is noticed by `lock` (plus one
+/// liveness check).
 pub const OWNER_CHECK_INTERVAL: Duration = Duration::from_micros(500);
 
 /// A deadline from an optional timeout, on the platform's clock.

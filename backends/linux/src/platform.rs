@@ -35,6 +35,11 @@ impl Platform for Linux {
         let _ = futex::wake(word, futex::Flags::empty(), count.min(i32::MAX as u32));
     }
 
+    /// `sched_yield()`. [sched_yield(2)](https://man7.org/linux/man-pages/man2/sched_yield.2.html)
+    fn yield_now() {
+        rustix::thread::sched_yield();
+    }
+
     /// `clock_gettime(CLOCK_MONOTONIC)` (served by the vDSO where available).
     fn now_nanos() -> u64 {
         let now = clock_gettime(ClockId::Monotonic);
