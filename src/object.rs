@@ -123,9 +123,12 @@ impl<B: Backend> Object<B> {
         init(object.value());
         B::crash_point(CrashPoint::CreateValueWritten);
         // Release: publishes the header, slots and value to every opener that loads
-        // `Ready` with Acquire.
-        header.state.store(State::Ready as u32, Ordering::Release);
-        B::wake(&header.state, u32::MAX);
+        // `Ready` with Acquire. SeqCst with the `waiting` load: either we see an
+        // opener's flag and wake it, or it sees `Ready` and does not sleep.
+        header.state.store(State::Ready as u32, Ordering::SeqCst);
+        if header.waiting.load(Ordering::SeqCst) != 0 {
+            B::wake(&header.state, u32::MAX);
+        }
         Ok(object)
     }
 
@@ -163,7 +166,9 @@ impl<B: Backend> Object<B> {
             let error = match inspected {
                 Ok(Inspection::Ready(layout)) => return Ok(Self::from_region(region, &layout)),
                 Ok(Inspection::NotReady) if !remaining.is_zero() => {
-                    let state = header.state.load(Ordering::Relaxed);
+                    // SeqCst: see the creator's publication of `Ready`.
+                    header.waiting.store(1, Ordering::SeqCst);
+                    let state = header.state.load(Ordering::SeqCst);
                     B::wait(&header.state, state, Some(remaining.min(POLL)));
                     continue;
                 }

@@ -89,6 +89,11 @@ pub(crate) struct Header {
     pub owner: AtomicWord,
     /// The process that won the right to destroy (and unlink), 0 before.
     pub destroyer: AtomicWord,
+    /// One past the highest slot ever reserved: slots at or above it have never had
+    /// an owner, so scans stop here (a fresh object touches one page, not two).
+    pub slots_used: AtomicU32,
+    /// Non-zero once an opener sleeps on `state`: the creator wakes only then.
+    pub waiting: AtomicU32,
 }
 
 /// One attachment: the process that holds it and how many handles share it. Each
@@ -119,6 +124,8 @@ mod pinned {
     const_assert_eq!(offset_of!(Header, members), 288);
     const_assert_eq!(offset_of!(Header, owner), 296);
     const_assert_eq!(offset_of!(Header, destroyer), 304);
+    const_assert_eq!(offset_of!(Header, slots_used), 312);
+    const_assert_eq!(offset_of!(Header, waiting), 316);
     const_assert_eq!(size_of::<Header>(), 320);
     const_assert_eq!(align_of::<Header>(), 64);
     const_assert_eq!(size_of::<Slot>(), 64);
@@ -185,7 +192,8 @@ impl Fixed {
         ] {
             h = fingerprint::word(h, w);
         }
-        fingerprint::bytes(h, &self.name)
+        // The name's tail past `name_len` must be zero (checked by `inspect`).
+        fingerprint::bytes(h, &self.name[..(self.name_len as usize).min(NAME_MAX)])
     }
 }
 
@@ -315,7 +323,7 @@ impl Header {
             return Err(mismatch);
         }
         let stored_name = f.name.get(..f.name_len as usize).ok_or(corrupt)?;
-        if stored_name != name.as_bytes() {
+        if stored_name != name.as_bytes() || f.name[stored_name.len()..].iter().any(|&b| b != 0) {
             return Err(corrupt);
         }
         if f.slot_count > MAX_SLOTS || (kind == Kind::Shared && f.slot_count == 0) {

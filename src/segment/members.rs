@@ -80,6 +80,7 @@ impl<'a> Members<'a> {
         // Relaxed: the creator owns the segment until the Release store of `Ready`.
         self.slots[0].owner.store(me.word(), Ordering::Relaxed);
         self.slots[0].count.store(1, Ordering::Relaxed);
+        self.header.slots_used.store(1, Ordering::Relaxed);
         self.header.members.store(1, Ordering::Relaxed);
     }
 
@@ -120,11 +121,26 @@ impl<'a> Members<'a> {
     fn reserve(&self, me: ProcessId) -> Option<u32> {
         let members = self.header.members.load(Ordering::Relaxed);
         (0..self.slots.len() as u32).find(|&i| {
-            members & (1 << i) == 0
+            let slot = &self.slots[i as usize];
+            // Relaxed pre-check: skip taken slots without raising the mark.
+            members & (1 << i) == 0 && slot.owner.load(Ordering::Relaxed) == 0 && {
+                // Raise the mark before owning the slot, so that every slot with an
+                // owner is below it whatever happens next. AcqRel: ordered before our
+                // CAS for scanners that read the mark with Acquire.
+                self.header.slots_used.fetch_max(i + 1, Ordering::AcqRel);
                 // Acquire: pairs with the Release in `free`, so the previous owner's
                 // use of the slot happens before ours.
-                && self.slots[i as usize].owner.compare_exchange(0, me.word(), Ordering::Acquire, Ordering::Relaxed).is_ok()
+                slot.owner.compare_exchange(0, me.word(), Ordering::Acquire, Ordering::Relaxed).is_ok()
+            }
         })
+    }
+
+    /// The slots that may have an owner: those below the mark. A slot reserved after
+    /// the mark was read is an attacher in progress, which no scan needs to see.
+    fn used_slots(&self) -> &'a [Slot] {
+        // Acquire: pairs with the AcqRel `fetch_max` in `reserve`. Untrusted: clamped.
+        let used = self.header.slots_used.load(Ordering::Acquire) as usize;
+        &self.slots[..used.min(self.slots.len())]
     }
 
     /// One more handle of the attachment in `index` (a clone in the same process).
@@ -182,7 +198,7 @@ impl<'a> Members<'a> {
     /// live or unjudgeable holder.
     pub(crate) fn reclaim_dead<P: Platform>(&self, me: ProcessId) -> Reclaimed {
         let mut out = Reclaimed::default();
-        for (index, slot) in self.slots.iter().enumerate() {
+        for (index, slot) in self.used_slots().iter().enumerate() {
             let index = index as u32;
             // Acquire: pairs with the owner's writes to the slot.
             let owner = slot.owner.load(Ordering::Acquire);
@@ -216,7 +232,7 @@ impl<'a> Members<'a> {
 
     /// Whether any slot has an owner (holder, reserver or reclaimer) that may be alive.
     fn any_live_owner<P: Platform>(&self) -> bool {
-        self.slots.iter().any(|slot| {
+        self.used_slots().iter().any(|slot| {
             ProcessId::from_word(slot.owner.load(Ordering::Acquire) & !RECLAIMING)
                 .is_some_and(|p| P::liveness(p) != Liveness::Dead)
         })

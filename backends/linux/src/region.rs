@@ -16,6 +16,8 @@ use shmptr::{Backend, Error, ErrorKind, Name, Options, Region, Result, NAME_MAX}
 use crate::Linux;
 
 const DIR: &[u8] = b"/dev/shm/";
+/// Mappings up to this size are populated at `mmap` time.
+const POPULATE_MAX: usize = 64 * 1024;
 
 /// One `mmap` of a `/dev/shm` object; dropping it unmaps (`munmap`).
 pub struct LinuxRegion {
@@ -90,7 +92,10 @@ fn map(fd: impl AsFd, len: usize, dev: u64, ino: u64) -> Result<LinuxRegion> {
     }
     // SAFETY: a fresh shared mapping chosen by the kernel (null hint), of a file we
     // hold open; no existing memory is affected.
-    let ptr = unsafe { mm::mmap(ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0) }
+    // Small objects: map their pages now (one call) rather than fault them in one
+    // by one; large ones are left to fault in as used.
+    let flags = if len <= POPULATE_MAX { MapFlags::SHARED | MapFlags::POPULATE } else { MapFlags::SHARED };
+    let ptr = unsafe { mm::mmap(ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, flags, fd, 0) }
         .map_err(|e| os_error("mapping the object (mmap)", e))?;
     let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Error::new(ErrorKind::Os, "mapping the object (mmap)"))?;
     Ok(LinuxRegion { ptr, len, dev, ino })
