@@ -62,6 +62,9 @@
 //! process here died before the model starts, the Acquire of the reclaim mark and of
 //! a destroyer take-over (ordering after a dead process's last writes) is not
 //! exercised: on a real platform, detecting a death synchronizes with it anyway.
+//! Weakening the `slots_used` mark's orderings to Relaxed changes no outcome here:
+//! a scan that must see a slot is already ordered after its reservation by the
+//! member word.
 
 extern crate std;
 
@@ -187,6 +190,8 @@ impl Segment {
             members: AtomicWord::new(0),
             owner: AtomicWord::new(0),
             destroyer: AtomicWord::new(0),
+            slots_used: AtomicU32::new(0),
+            waiting: AtomicU32::new(0),
         };
         let slots = (0..slots).map(|_| Slot { owner: AtomicWord::new(0), count: AtomicWord::new(0) }).collect();
         Arc::new(Segment { header, slots, value: UnsafeCell::new(VALUE) })
@@ -656,6 +661,7 @@ fn dead_partial_steps_finished() {
             seg.slots[slot].count.store(1, Ordering::Relaxed);
         }
         seg.header.members.store(0b101, Ordering::Relaxed);
+        seg.header.slots_used.store(4, Ordering::Relaxed);
 
         let reclaimer = spawn_as(3, &seg, |seg| {
             let (holders, won) = seg.reclaim();

@@ -30,6 +30,7 @@ unsafe impl<P: Platform> ShmSafe for Condvar<P> {
 // SAFETY: a zero sequence is a fresh condition variable.
 unsafe impl<P: Platform> Zeroable for Condvar<P> {}
 
+#[cfg_attr(loom, allow(clippy::new_without_default))]
 impl<P: Platform> Condvar<P> {
     const_unless_loom! {
         /// A condition variable nobody waits on.

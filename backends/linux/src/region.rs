@@ -90,11 +90,11 @@ fn map(fd: impl AsFd, len: usize, dev: u64, ino: u64) -> Result<LinuxRegion> {
     if len == 0 {
         return Ok(LinuxRegion { ptr: NonNull::<u64>::dangling().cast(), len, dev, ino });
     }
-    // SAFETY: a fresh shared mapping chosen by the kernel (null hint), of a file we
-    // hold open; no existing memory is affected.
     // Small objects: map their pages now (one call) rather than fault them in one
     // by one; large ones are left to fault in as used.
     let flags = if len <= POPULATE_MAX { MapFlags::SHARED | MapFlags::POPULATE } else { MapFlags::SHARED };
+    // SAFETY: a fresh shared mapping chosen by the kernel (null hint), of a file we
+    // hold open; no existing memory is affected.
     let ptr = unsafe { mm::mmap(ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, flags, fd, 0) }
         .map_err(|e| os_error("mapping the object (mmap)", e))?;
     let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Error::new(ErrorKind::Os, "mapping the object (mmap)"))?;
