@@ -6,25 +6,11 @@
 
 mod linux_support;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use linux_support::{role, wait_for, Control, Scope};
+use linux_support::{role, wait_for, Control, Scope, Tracked};
 use shmptr_linux::Shared;
-
-#[repr(C)]
-struct Tracked {
-    control: heapless::String<220>,
-    value: AtomicU64,
-}
-shmptr::shm_safe!(Tracked { control, value });
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        let control = Shared::<Control>::open(&self.control).expect("the control object outlives the value");
-        control.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 const ROUNDS: u32 = 100;
 const CYCLES: u32 = 1_000;
@@ -73,9 +59,7 @@ fn kill_storm_leaves_exactly_one_drop_and_nothing_behind() {
         let control_name = scope.name(&format!("control{round}"));
         let value_name = scope.name(&format!("value{round}"));
         let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
-        let mut tracked = Tracked { control: heapless::String::new(), value: AtomicU64::new(0) };
-        tracked.control.push_str(&control_name).unwrap();
-        let value = Shared::<Tracked>::create(&value_name, tracked).unwrap();
+        let value = Shared::<Tracked>::create(&value_name, Tracked::new(&control_name)).unwrap();
         let children = 4 + rng.below(5) as u32;
         children_total += children;
         let mut kids: Vec<_> = (0..children).map(|_| Some(scope.spawn(TEST, &round.to_string()))).collect();

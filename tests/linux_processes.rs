@@ -7,30 +7,8 @@ mod linux_support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use linux_support::{role, wait_for, Control, Scope};
+use linux_support::{role, wait_for, Control, Scope, Tracked};
 use shmptr_linux::{ErrorKind, Shared, Unique};
-
-/// A value whose drop is counted in a second object, so that the count is seen
-/// whichever process runs the drop.
-#[repr(C)]
-struct Tracked {
-    control: heapless::String<220>,
-    value: AtomicU64,
-}
-shmptr::shm_safe!(Tracked { control, value });
-
-impl Tracked {
-    fn new(control: &str) -> Self {
-        Tracked { control: heapless::String::try_from(control).unwrap(), value: AtomicU64::new(0) }
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        let control = Shared::<Control>::open(&self.control).expect("the control object outlives the value");
-        control.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 const HAMMERERS: u32 = 8;
 const CYCLES: u64 = 10_000;

@@ -154,3 +154,27 @@ impl Control {
         Control { ready: AtomicU32::new(0), go: AtomicU32::new(0), done: AtomicU32::new(0), drops: AtomicU32::new(0) }
     }
 }
+
+/// A value whose drop is counted in a [`Control`] object, so that the count is seen
+/// whichever process runs the drop.
+#[repr(C)]
+pub struct Tracked {
+    pub control: heapless::String<220>,
+    pub value: std::sync::atomic::AtomicU64,
+}
+shmptr::shm_safe!(Tracked { control, value });
+
+impl Tracked {
+    /// A value reporting its drop to the control object `control`.
+    pub fn new(control: &str) -> Self {
+        Tracked { control: heapless::String::try_from(control).unwrap(), value: std::sync::atomic::AtomicU64::new(0) }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let control =
+            shmptr_linux::Shared::<Control>::open(&self.control).expect("the control object outlives the value");
+        control.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}

@@ -150,6 +150,21 @@ impl ArenaState {
         self.locked(|table, _| f(table))
     }
 
+    /// Unlinks the first entry that `which` picks; its memory goes with its last
+    /// mapping. `NotFound` (while `during`) if none matches.
+    fn unlink_where(&self, which: impl Fn(&Entry) -> bool, during: &'static str) -> Result<()> {
+        self.with_table(|table| match table.iter().position(which) {
+            Some(i) => {
+                table[i].linked = false;
+                if table[i].maps == 0 {
+                    table.remove(i);
+                }
+                Ok(())
+            }
+            None => Err(Error::new(ErrorKind::NotFound, during)),
+        })
+    }
+
     fn with_clock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
         self.locked(|_, clock| f(clock))
     }
@@ -337,16 +352,7 @@ impl<S: Space> Arena<S> {
     /// Removes the name `name` whatever it holds; `NotFound` if there is none.
     pub fn remove(name: &str) -> Result<()> {
         let name = Name::new(name)?;
-        S::state().with_table(|table| match table.iter().position(|e| e.is(name)) {
-            Some(i) => {
-                table[i].linked = false;
-                if table[i].maps == 0 {
-                    table.remove(i);
-                }
-                Ok(())
-            }
-            None => Err(Error::new(ErrorKind::NotFound, "removing an arena object")),
-        })
+        S::state().unlink_where(|e| e.is(name), "removing an arena object")
     }
 
     /// How many times `wait` or `wake` was called in this space: what would be futex
@@ -478,15 +484,6 @@ impl<S: Space> Backend for Arena<S> {
     }
 
     fn unlink(name: Name<'_>, region: &Self::Region) -> Result<()> {
-        S::state().with_table(|table| match table.iter().position(|e| e.is(name) && e.offset == region.offset) {
-            Some(i) => {
-                table[i].linked = false;
-                if table[i].maps == 0 {
-                    table.remove(i);
-                }
-                Ok(())
-            }
-            None => Err(Error::new(ErrorKind::NotFound, "unlinking an arena object")),
-        })
+        S::state().unlink_where(|e| e.is(name) && e.offset == region.offset, "unlinking an arena object")
     }
 }
