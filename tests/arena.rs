@@ -440,12 +440,29 @@ fn a_handle_count_at_its_limit_panics_instead_of_wrapping() {
     let a = Shared::<u64, S>::create("limit", 1).unwrap();
     // Slot 0's handle count sits right after its owner word: HEADER_BYTES + 8.
     let at = shmptr::HEADER_BYTES + 8;
-    Arena::<S>::with_bytes("limit", |bytes| bytes[at..at + 8].copy_from_slice(&(i64::MAX as u64).to_ne_bytes()))
-        .unwrap();
+    // SAFETY: single-threaded, and no reference into the object is held across it.
+    unsafe {
+        Arena::<S>::with_bytes("limit", |bytes| bytes[at..at + 8].copy_from_slice(&(i64::MAX as u64).to_ne_bytes()))
+    }
+    .unwrap();
     let outcome = catch_unwind(AssertUnwindSafe(|| a.clone()));
     let message = outcome
         .err()
         .and_then(|e| e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())));
     assert!(message.is_some_and(|m| m.contains("handle count overflow")));
     std::mem::forget(a); // its count is past repair; a real process would abort here
+}
+
+#[test]
+fn a_unique_whose_owner_word_is_garbage_is_never_claimed() {
+    arena_space!(S, 1 << 20);
+    let u = Unique::<u64, S>::create("garbage-owner", 1).unwrap();
+    u.release();
+    // The owner word is at offset 296; a value with the top bit set names no process.
+    for garbage in [u64::MAX, 1 << 63] {
+        // SAFETY: single-threaded, and no reference into the object is held across it.
+        unsafe { Arena::<S>::with_bytes("garbage-owner", |b| b[296..304].copy_from_slice(&garbage.to_ne_bytes())) }
+            .unwrap();
+        assert_eq!(Unique::<u64, S>::claim("garbage-owner").unwrap_err().kind(), ErrorKind::Corrupt);
+    }
 }

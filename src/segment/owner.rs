@@ -15,9 +15,12 @@ pub(crate) fn claim<P: Platform>(owner: &AtomicWord, me: ProcessId) -> Result<()
     // to the value are visible to us.
     let mut current = owner.load(Ordering::Acquire);
     loop {
-        if let Some(holder) = ProcessId::from_word(current) {
-            if holder == me || P::liveness(holder) != Liveness::Dead {
-                return Err(Error::new(ErrorKind::Busy, "claiming an object a live process owns"));
+        if current != 0 {
+            match ProcessId::from_word(current) {
+                Some(holder) if holder != me && P::liveness(holder) == Liveness::Dead => {}
+                Some(_) => return Err(Error::new(ErrorKind::Busy, "claiming an object a live process owns")),
+                // Not a process identity at all: garbage, never "released".
+                None => return Err(Error::new(ErrorKind::Corrupt, "claiming an object whose owner word is invalid")),
             }
         }
         // AcqRel: Acquire as above (also toward a dead owner's last writes); Release

@@ -330,12 +330,17 @@ impl<S: Space> Arena<S> {
 
     /// Calls `f` with the bytes of the object `name` (linked), for tests that
     /// damage segments on purpose. Returns `None` if there is no such object.
-    pub fn with_bytes<R>(name: &str, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+    ///
+    /// # Safety
+    /// While `f` runs, no other thread may use the object, and no reference into
+    /// its memory taken before the call (such as a `&T` from a handle's `Deref`) may
+    /// be used after it: `f` gets a unique `&mut` to those bytes.
+    pub unsafe fn with_bytes<R>(name: &str, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
         let name = Name::new(name).ok()?;
         let state = S::state();
         let entry = state.with_table(|table| table.iter().find(|e| e.is(name)).copied())?;
-        // SAFETY: the entry lies within the arena's memory; the caller is a test
-        // that takes responsibility for what it writes (it plays a hostile process).
+        // SAFETY: the entry lies within the arena's memory; the caller guarantees
+        // nothing else uses those bytes while `f` holds them.
         let bytes = unsafe { core::slice::from_raw_parts_mut(state.base.add(entry.offset), entry.len) };
         Some(f(bytes))
     }
