@@ -75,7 +75,9 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
     }
 
     /// Creates the object `name` with all-zero bytes, then lets `init` fill it in
-    /// place before any other process can see it.
+    /// place before any other process can see it. If `init` panics, the object stays
+    /// unfinished: openers wait for it (bounded) while this process lives, then see
+    /// it as `Abandoned`, which `open_or_create` and `reclaim` replace.
     pub fn create_with(name: &str, init: impl FnOnce(&mut T)) -> Result<Self>
     where
         T: Zeroable,
