@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
-#![no_std]
+// `std` only for unit tests (the loom models); the library itself is `no_std`.
+#![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 

@@ -66,8 +66,6 @@
 //! a scan that must see a slot is already ordered after its reservation by the
 //! member word.
 
-extern crate std;
-
 use core::cell::Cell;
 use core::time::Duration;
 use std::collections::BTreeSet;
