@@ -22,6 +22,8 @@ macro_rules! const_unless_loom {
 }
 
 mod condvar;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod mutex;
 mod semaphore;
 
