@@ -200,6 +200,12 @@ fn objects_are_private_to_their_user_by_default() {
     let mode = std::fs::metadata(format!("/dev/shm/{wider}")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o640);
     drop(b);
+    // A mode the usual umask (022) would mask: set exactly all the same.
+    let shared = scope.name("group-writable");
+    let c = Shared::<u64>::options().mode(0o660).create(&shared, 1).unwrap();
+    let mode = std::fs::metadata(format!("/dev/shm/{shared}")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o660);
+    drop(c);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use shmptr_linux::{Condvar, Mutex, Shared};
 
 use crate::children::{name, ChildArgs, Control, Kid, Watchdog, RUN_OURS, RUN_PEER, STOP};
 use crate::harness::{ns_per_op, time_running, Clock, Ratio, Settings};
-use crate::posix::{raw_segment_cycle, shm_path, PthreadPeer};
+use crate::posix::{raw_segment_cycle, raw_segment_cycle_same_work, shm_path, PthreadPeer};
 
 /// One clone and one drop of a `Shared`.
 #[inline(always)]
@@ -250,6 +250,25 @@ pub fn segment_cycle_vs_raw_rustix(settings: &Settings, prefix: &str) -> Ratio {
         Clock::Cpu,
         || shmptr_segment_cycle(&ours),
         || raw_segment_cycle(&raw),
+    )
+}
+
+/// The same cycle vs raw rustix syscalls doing the same system work (see
+/// `raw_segment_cycle_same_work`): what shmptr's own code costs on top.
+pub fn segment_cycle_vs_raw_rustix_same_work(settings: &Settings, prefix: &str) -> Ratio {
+    let ours = name(prefix, "cycle");
+    let raw = shm_path(&name(prefix, "cycle-raw-same-work"));
+    let len = {
+        let probe = Shared::<[u8; 4096]>::create_zeroed(&ours).expect("create_zeroed");
+        let len = std::fs::metadata(format!("/dev/shm/{ours}")).expect("the object's size").len();
+        drop(probe);
+        len as usize
+    };
+    settings.compare_ops(
+        "segment_cycle_vs_raw_rustix_same_work",
+        Clock::Cpu,
+        || shmptr_segment_cycle(&ours),
+        || raw_segment_cycle_same_work(&raw, len),
     )
 }
 

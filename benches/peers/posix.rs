@@ -2,6 +2,7 @@
 //! robust glibc pthread mutex with a process-shared condition variable inside one.
 
 use std::ffi::{CStr, CString};
+use std::hint::black_box;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -35,6 +36,49 @@ pub fn raw_segment_cycle(path: &CStr) {
     }
     drop((fd, fd2));
     fs::unlinkat(CWD, path, AtFlags::empty()).expect("raw unlink");
+}
+
+/// The same raw cycle doing the system work shmptr's contract needs, on an object
+/// of `len` bytes (what shmptr makes for a 4 KiB value): create with `O_NOFOLLOW`,
+/// `fstat` (mode, identity), `fallocate` (a full tmpfs is an error now, not SIGBUS
+/// later), write a 320-byte header; open with `O_NOFOLLOW`, `fstat` + `geteuid`
+/// (size, owner), read the header and write a slot; `stat` before `unlink` (the
+/// name still names this object). What is left between this and shmptr is
+/// shmptr's own code.
+pub fn raw_segment_cycle_same_work(path: &CStr, len: usize) {
+    const HEADER: usize = 320;
+    let creator = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = fs::openat(CWD, path, creator, Mode::RUSR | Mode::WUSR).expect("raw create");
+    let created = fs::fstat(&fd).expect("raw fstat");
+    fs::ftruncate(&fd, len as u64).expect("raw ftruncate");
+    fs::fallocate(&fd, fs::FallocateFlags::empty(), 0, len as u64).expect("raw fallocate");
+    // SAFETY: a fresh shared mapping chosen by the kernel of a file we hold open.
+    let a = unsafe { mm::mmap(ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, &fd, 0) }
+        .expect("raw mmap");
+    drop(fd);
+    // SAFETY: `a` maps `len` >= HEADER writable bytes nobody else uses yet.
+    unsafe { ptr::write_bytes(a.cast::<u8>(), 0x5a, HEADER) };
+    let fd2 =
+        fs::openat(CWD, path, OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).expect("raw open");
+    let opened = fs::fstat(&fd2).expect("raw fstat");
+    assert!(opened.st_uid == rustix::process::geteuid().as_raw() && opened.st_size as usize == len);
+    // SAFETY: as above.
+    let b = unsafe { mm::mmap(ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, &fd2, 0) }
+        .expect("raw mmap");
+    drop(fd2);
+    // SAFETY: `b` maps the same `len` bytes; only this thread touches them.
+    unsafe {
+        let header = std::slice::from_raw_parts(b.cast::<u8>(), HEADER);
+        black_box(header.iter().map(|&byte| u64::from(byte)).sum::<u64>());
+        ptr::write_volatile(b.cast::<u64>().add(HEADER / 8 + 8), 1);
+    }
+    // SAFETY: `a` and `b` are the mappings made above, of `len` bytes, not used again.
+    unsafe { mm::munmap(b, len).expect("raw munmap") };
+    let named = fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).expect("raw stat");
+    assert!(named.st_dev == created.st_dev && named.st_ino == created.st_ino);
+    fs::unlinkat(CWD, path, AtFlags::empty()).expect("raw unlink");
+    // SAFETY: as above.
+    unsafe { mm::munmap(a, len).expect("raw munmap") };
 }
 
 /// A shared mapping of a whole `/dev/shm` file; the creator's also unlinks on drop.

@@ -16,8 +16,6 @@ use shmptr::{Backend, Error, ErrorKind, Name, Options, Region, Result, NAME_MAX}
 use crate::Linux;
 
 const DIR: &[u8] = b"/dev/shm/";
-/// Mappings up to this size are populated at `mmap` time.
-const POPULATE_MAX: usize = 64 * 1024;
 
 /// One `mmap` of a `/dev/shm` object; dropping it unmaps (`munmap`).
 pub struct LinuxRegion {
@@ -90,12 +88,12 @@ fn map(fd: impl AsFd, len: usize, dev: u64, ino: u64) -> Result<LinuxRegion> {
     if len == 0 {
         return Ok(LinuxRegion { ptr: NonNull::<u64>::dangling().cast(), len, dev, ino });
     }
-    // Small objects: map their pages now (one call) rather than fault them in one
-    // by one; large ones are left to fault in as used.
-    let flags = if len <= POPULATE_MAX { MapFlags::SHARED | MapFlags::POPULATE } else { MapFlags::SHARED };
+    // No MAP_POPULATE: creating or opening touches the first page only (header and
+    // the first slots), and one fault costs less than mapping every page now and
+    // clearing every entry again at munmap (measured on the 3-page 4 KiB object).
     // SAFETY: a fresh shared mapping chosen by the kernel (null hint), of a file we
     // hold open; no existing memory is affected.
-    let ptr = unsafe { mm::mmap(ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, flags, fd, 0) }
+    let ptr = unsafe { mm::mmap(ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0) }
         .map_err(|e| os_error("mapping the object (mmap)", e))?;
     let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Error::new(ErrorKind::Os, "mapping the object (mmap)"))?;
     Ok(LinuxRegion { ptr, len, dev, ino })
@@ -103,16 +101,19 @@ fn map(fd: impl AsFd, len: usize, dev: u64, ino: u64) -> Result<LinuxRegion> {
 
 impl Linux {
     fn create_region(fd: &OwnedFd, len: usize, options: &Options) -> Result<LinuxRegion> {
-        // The mode given to open is masked by the umask; set it exactly.
-        fs::fchmod(fd, Mode::from_bits_truncate(options.mode & 0o777))
-            .map_err(|e| os_error("setting the mode (fchmod)", e))?;
+        let stat = fs::fstat(fd).map_err(|e| os_error("checking the object (fstat)", e))?;
+        // The mode given to open is masked by the umask; set it exactly when that
+        // changed it (the common 0600 under umask 022 needs no call).
+        let mode = options.mode & 0o777;
+        if stat.st_mode & 0o777 != mode {
+            fs::fchmod(fd, Mode::from_bits_truncate(mode)).map_err(|e| os_error("setting the mode (fchmod)", e))?;
+        }
         fs::ftruncate(fd, len as u64).map_err(|e| os_error("sizing the object (ftruncate)", e))?;
         // Reserve the pages now: a full tmpfs is OutOfMemory here, not SIGBUS later.
         match fs::fallocate(fd, FallocateFlags::empty(), 0, len as u64) {
             Ok(()) | Err(Errno::OPNOTSUPP) | Err(Errno::NOSYS) => {}
             Err(e) => return Err(os_error("reserving the object's memory (fallocate)", e)),
         }
-        let stat = fs::fstat(fd).map_err(|e| os_error("checking the object (fstat)", e))?;
         map(fd, len, stat.st_dev, stat.st_ino)
     }
 }
@@ -120,9 +121,10 @@ impl Linux {
 impl Backend for Linux {
     type Region = LinuxRegion;
 
-    /// `open(O_CREAT | O_EXCL | O_NOFOLLOW)`, `fchmod`, `ftruncate`, `fallocate`,
-    /// `mmap(MAP_SHARED)`; the descriptor is closed once mapped. On failure after
-    /// the file exists, the file is removed again.
+    /// `open(O_CREAT | O_EXCL | O_NOFOLLOW)`, `fstat` (and `fchmod` if the umask
+    /// changed the mode), `ftruncate`, `fallocate`, `mmap(MAP_SHARED)`; the
+    /// descriptor is closed once mapped. On failure after the file exists, the file
+    /// is removed again.
     fn create(name: Name<'_>, len: usize, options: &Options) -> Result<LinuxRegion> {
         let path = Path::new(name);
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
