@@ -57,20 +57,31 @@ fn main() {
     let overhead = allocs::overhead(&prefix);
 
     type Comparison = fn(&Settings, &str) -> harness::Ratio;
-    let comparisons: [(&str, Comparison); 7] = [
+    let comparisons: [(&str, Comparison); 9] = [
         ("shared_clone_drop_vs_arc", comparisons::shared_clone_drop_vs_arc),
         ("shared_contended_2proc_vs_arc_2thread", comparisons::shared_contended_2proc_vs_arc_2thread),
         ("mutex_uncontended_vs_pthread_robust", comparisons::mutex_uncontended_vs_pthread_robust),
         ("mutex_handoff_vs_pthread_condvar", comparisons::mutex_handoff_vs_pthread_condvar),
+        // Not targets: the hand-off with the scheduler's placement taken out.
+        ("mutex_handoff_same_cpu_vs_pthread_condvar", comparisons::mutex_handoff_same_cpu_vs_pthread_condvar),
+        ("mutex_handoff_two_cpus_vs_pthread_condvar", comparisons::mutex_handoff_two_cpus_vs_pthread_condvar),
         ("segment_cycle_vs_shared_memory", comparisons::segment_cycle_vs_shared_memory),
         ("segment_cycle_vs_raw_rustix", comparisons::segment_cycle_vs_raw_rustix),
-        // Not one of the targets: tells the memory work the targets' peers skip
-        // apart from the cost of shmptr's own code.
+        // Not a target: tells the memory work the targets' peers skip apart from
+        // the cost of shmptr's own code.
         ("segment_cycle_vs_raw_rustix_same_work", comparisons::segment_cycle_vs_raw_rustix_same_work),
     ];
     let ratios: Vec<_> = comparisons
         .iter()
         .filter(|(name, _)| settings.selects(name))
+        .filter(|(name, _)| {
+            let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+            let runs = !name.contains("two_cpus") || cpus >= 2;
+            if !runs {
+                println!("SKIPPED: {name} needs two CPUs, this process may use {cpus}");
+            }
+            runs
+        })
         .map(|(name, compare)| {
             let ratio = compare(&settings, &prefix);
             assert_eq!(ratio.name, *name);

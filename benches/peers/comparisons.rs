@@ -159,16 +159,63 @@ impl HandOff {
     }
 }
 
+/// Where the two sides of the hand-off run.
+#[derive(Clone, Copy)]
+enum Placement {
+    /// Wherever the scheduler puts them.
+    Free,
+    /// Both pinned to CPU 0: each wake-up is a context switch on that CPU.
+    SameCpu,
+    /// Side A pinned to CPU 0, side B to CPU 1: each wake-up crosses CPUs.
+    TwoCpus,
+}
+
+impl Placement {
+    /// The child role that runs side B this way.
+    fn role(self) -> &'static str {
+        match self {
+            Placement::Free => "handoff",
+            Placement::SameCpu => "handoff-cpu0",
+            Placement::TwoCpus => "handoff-cpu1",
+        }
+    }
+
+    /// The CPUs of sides A and B.
+    fn cpus(self) -> Option<(usize, usize)> {
+        match self {
+            Placement::Free => None,
+            Placement::SameCpu => Some((0, 0)),
+            Placement::TwoCpus => Some((0, 1)),
+        }
+    }
+}
+
 /// Two processes ping-pong a turn through `Mutex` + `Condvar` vs through a robust
 /// pshared pthread mutex + pshared `pthread_cond_t`; ns per round trip. This
-/// process is side A, a child side B.
+/// process is side A, a child side B; both wherever the scheduler puts them.
 pub fn mutex_handoff_vs_pthread_condvar(settings: &Settings, prefix: &str) -> Ratio {
-    let control = Shared::<Control>::create(&name(prefix, "handoff-control"), Control::new()).expect("create");
-    let ours =
-        Shared::<HandOff>::create(&name(prefix, "handoff"), HandOff { turn: Mutex::new(0), changed: Condvar::new() })
-            .expect("create");
-    let pthread = PthreadPeer::create(&name(prefix, "handoff-pthread"));
-    let mut kids = [Kid::spawn("handoff", 0, prefix)];
+    handoff("mutex_handoff_vs_pthread_condvar", Placement::Free, settings, prefix)
+}
+
+/// The hand-off with both sides pinned to one CPU (not a target: shows what the
+/// scheduler's placement does to the free-running figure).
+pub fn mutex_handoff_same_cpu_vs_pthread_condvar(settings: &Settings, prefix: &str) -> Ratio {
+    handoff("mutex_handoff_same_cpu_vs_pthread_condvar", Placement::SameCpu, settings, prefix)
+}
+
+/// The hand-off with the sides pinned to two CPUs (not a target, as above).
+pub fn mutex_handoff_two_cpus_vs_pthread_condvar(settings: &Settings, prefix: &str) -> Ratio {
+    handoff("mutex_handoff_two_cpus_vs_pthread_condvar", Placement::TwoCpus, settings, prefix)
+}
+
+fn handoff(comparison: &'static str, placement: Placement, settings: &Settings, prefix: &str) -> Ratio {
+    let role = placement.role();
+    let control = Shared::<Control>::create(&name(prefix, &format!("{role}-control")), Control::new()).expect("create");
+    let ours = Shared::<HandOff>::create(&name(prefix, role), HandOff { turn: Mutex::new(0), changed: Condvar::new() })
+        .expect("create");
+    let pthread = PthreadPeer::create(&name(prefix, &format!("{role}-pthread")));
+    let _pinned = placement.cpus().map(|(a, _)| Pinned::to(a));
+    let mut kids = [Kid::spawn(role, 0, prefix)];
     let watchdog = Watchdog::watch(&kids, prefix);
     control.wait_ready(1, &mut kids);
     // Both closures drive the one child; a cell keeps the borrow checker content.
@@ -182,7 +229,7 @@ pub fn mutex_handoff_vs_pthread_condvar(settings: &Settings, prefix: &str) -> Ra
         ns_per_op(elapsed, n)
     };
     let ratio = settings.compare(
-        "mutex_handoff_vs_pthread_condvar",
+        comparison,
         Clock::Wall,
         |n| run(RUN_OURS, n, &|n| ours.ping(n)),
         |n| run(RUN_PEER, n, &|n| pthread.ping(n)),
@@ -193,11 +240,39 @@ pub fn mutex_handoff_vs_pthread_condvar(settings: &Settings, prefix: &str) -> Ra
     ratio
 }
 
-/// Child side B of the hand-off.
+/// This thread pinned to one CPU until dropped, then free to run anywhere again.
+struct Pinned(libc::cpu_set_t);
+
+impl Pinned {
+    fn to(cpu: usize) -> Pinned {
+        // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_{get,set}affinity
+        // read and write exactly one set of the size given, for this thread (0).
+        unsafe {
+            let mut before: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut before), 0);
+            let mut only: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut only);
+            let rc = libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &only);
+            assert_eq!(rc, 0, "pinning to CPU {cpu}: {}", std::io::Error::last_os_error());
+            Pinned(before)
+        }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        // SAFETY: as in `to`, with the set saved there.
+        unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &self.0) };
+    }
+}
+
+/// Child side B of the hand-off, pinned as its role says.
 fn handoff_child(child: &ChildArgs) {
-    let control = Shared::<Control>::open(&name(&child.prefix, "handoff-control")).expect("open the control");
-    let ours = Shared::<HandOff>::open(&name(&child.prefix, "handoff")).expect("open the hand-off");
-    let pthread = PthreadPeer::open(&name(&child.prefix, "handoff-pthread"));
+    let role = child.role.as_str();
+    let _pinned = role.strip_prefix("handoff-cpu").map(|cpu| Pinned::to(cpu.parse().expect("a CPU number")));
+    let control = Shared::<Control>::open(&name(&child.prefix, &format!("{role}-control"))).expect("open the control");
+    let ours = Shared::<HandOff>::open(&name(&child.prefix, role)).expect("open the hand-off");
+    let pthread = PthreadPeer::open(&name(&child.prefix, &format!("{role}-pthread")));
     control.attach();
     let mut seen = 0;
     loop {
@@ -276,7 +351,7 @@ pub fn segment_cycle_vs_raw_rustix_same_work(settings: &Settings, prefix: &str) 
 pub fn run_child(child: &ChildArgs) {
     match child.role.as_str() {
         "contend" => contend_child(child),
-        "handoff" => handoff_child(child),
+        role if role.starts_with("handoff") => handoff_child(child),
         other => panic!("unknown bench role {other:?}"),
     }
 }

@@ -56,9 +56,9 @@
 //!   `notify_all` wakes both, and both return having seen the flag.
 //!
 //! Limits, all for loom's sake:
-//! - The mutex spins 100 times before it sleeps, and every spin is a loom step:
-//!   two lockers spinning at once, or one spinning while another locks and unlocks
-//!   more than once, take loom minutes to hours. So the three-process and
+//! - The mutex retries a few times (yielding) before it sleeps, and every retry is
+//!   a loom step: two lockers retrying at once, or one retrying while another locks
+//!   and unlocks more than once, make the models much slower. So the three-process and
 //!   `notify_all` models let a thread in only once another sleeps
 //!   ([`Futex::await_sleepers`], model scaffolding), and in the dead-owner models one
 //!   process retries `try_lock` instead of spinning.
