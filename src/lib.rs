@@ -6,6 +6,8 @@
 
 mod backend;
 mod error;
+#[cfg(all(test, loom))]
+mod loom_support;
 mod name;
 mod object;
 mod options;

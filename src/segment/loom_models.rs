@@ -68,13 +68,11 @@
 
 use core::cell::Cell;
 use core::time::Duration;
-use std::collections::BTreeSet;
 use std::format;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
 use loom::cell::UnsafeCell;
-use loom::model::Builder;
 use loom::sync::atomic::AtomicUsize;
 use loom::sync::Arc;
 use loom::thread;
@@ -85,26 +83,23 @@ use super::owner;
 use super::{Header, Members, Slot};
 use crate::backend::{CrashPoint, Liveness, Platform, ProcessId};
 use crate::error::ErrorKind;
+use crate::loom_support::{self, main_turn, which, DEAD};
 use crate::name::NAME_MAX;
 use crate::primitive::{AtomicU32, AtomicWord, Ordering};
 
-/// The one process every model treats as dead; every other process is alive.
-const DEAD: u64 = 9;
 /// The value while the object is alive.
 const VALUE: u64 = 42;
 /// The value after the destroyer "dropped" it.
 const DROPPED: u64 = u64::MAX;
 
 loom::thread_local! {
-    /// The process the current loom thread plays.
-    static ME: Cell<u64> = Cell::new(0);
     /// How many slots this loom thread has marked for reclaim.
     static MARKS: Cell<u32> = Cell::new(0);
 }
 
 /// Makes the current loom thread play process `pid`.
 fn become_process(pid: u64) {
-    ME.with(|me| me.set(pid));
+    loom_support::play(pid);
 }
 
 /// How many reclaim marks the current loom thread has made.
@@ -122,15 +117,11 @@ struct Model;
 
 impl Platform for Model {
     fn current_process() -> ProcessId {
-        ProcessId::new(ME.with(Cell::get)).expect("a loom thread that plays no process")
+        loom_support::current_process()
     }
 
     fn liveness(process: ProcessId) -> Liveness {
-        if process.get() == DEAD {
-            Liveness::Dead
-        } else {
-            Liveness::Alive
-        }
+        loom_support::liveness(process)
     }
 
     fn wait(_word: &AtomicU32, _expected: u32, _timeout: Option<Duration>) {
@@ -316,52 +307,10 @@ impl Segment {
     }
 }
 
-/// Runs `f` under loom twice: with `main_last` false, then true. The preemption
-/// bound is `LOOM_MAX_PREEMPTIONS`, or 3 if that is unset.
-///
-/// loom's DPOR remembers only the last access to each atomic, so a thread's own
-/// loads can hide another thread's earlier load of the same word, and the schedules
-/// that run them the other way round are never tried (tokio-rs/loom#166, #392). So
-/// each model runs a second time with the main thread yielding ([`main_turn`])
-/// before its part, and exploration also starts from "the spawned threads first".
-///
-/// Each run of `f` returns a label for its outcome. Every label must be in
-/// `expected`. With a preemption bound of at least 3 (or none), every label in
-/// `expected` must also have been seen, so a model that explores too little fails
-/// instead of passing vacuously.
+/// Runs `f` under loom with the main thread going first, then last (see
+/// [`loom_support::model`]).
 fn model(expected: &'static [&'static str], f: impl Fn(bool) -> String + Sync + Send + 'static) {
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
-    let f = std::sync::Arc::new(f);
-    let mut bound = None;
-    for main_last in [false, true] {
-        let mut builder = Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(3);
-        }
-        bound = builder.preemption_bound;
-        let (f, seen) = (f.clone(), seen.clone());
-        builder.check(move || {
-            let outcome = f(main_last);
-            seen.lock().unwrap().insert(outcome);
-        });
-    }
-    let seen = seen.lock().unwrap();
-    for outcome in seen.iter() {
-        assert!(expected.contains(&outcome.as_str()), "unexpected outcome {outcome:?}; seen {seen:?}");
-    }
-    if bound.is_none_or(|b| b >= 3) {
-        for outcome in expected {
-            assert!(seen.contains(*outcome), "outcome {outcome:?} was never explored; seen {seen:?}");
-        }
-    }
-}
-
-/// Where the main thread starts its part of a model: with `main_last`, it first
-/// lets the spawned threads run.
-fn main_turn(main_last: bool) {
-    if main_last {
-        thread::yield_now();
-    }
+    loom_support::model(&[false, true], expected, f);
 }
 
 /// Spawns a loom thread that plays process `pid` and runs `f` on `seg`.
@@ -375,16 +324,6 @@ fn spawn_as<R: Send + 'static>(
         become_process(pid);
         f(&seg)
     })
-}
-
-/// The process among `(pid, flag)` whose flag is set, as a label; "-" for none.
-fn which(flags: &[(u64, bool)]) -> String {
-    let set: Vec<String> = flags.iter().filter(|f| f.1).map(|f| format!("P{}", f.0)).collect();
-    if set.is_empty() {
-        "-".to_string()
-    } else {
-        set.join("+")
-    }
 }
 
 #[test]

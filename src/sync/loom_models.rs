@@ -73,13 +73,11 @@
 
 use core::cell::{Cell, RefCell};
 use core::time::Duration;
-use std::collections::BTreeSet;
 use std::format;
-use std::string::{String, ToString};
+use std::string::String;
 use std::vec::Vec;
 
 use loom::cell::UnsafeCell;
-use loom::model::Builder;
 use loom::sync::atomic::AtomicUsize;
 use loom::sync::Arc;
 use loom::thread;
@@ -87,14 +85,10 @@ use loom::thread;
 use super::{Condvar, LockError, Mutex, Semaphore};
 use crate::backend::{Liveness, Platform, ProcessId};
 use crate::error::ErrorKind;
+use crate::loom_support::{self, main_turn, which, DEAD};
 use crate::primitive::{AtomicU32, Ordering};
 
-/// The one process every model treats as dead; every other process is alive.
-const DEAD: u64 = 9;
-
 loom::thread_local! {
-    /// The process the current loom thread plays.
-    static ME: Cell<u64> = Cell::new(0);
     /// How many more timed waits of this thread may expire.
     static EXPIRIES: Cell<u32> = Cell::new(0);
     /// This thread's clock, in nanoseconds: advanced by each expired wait.
@@ -106,7 +100,7 @@ loom::thread_local! {
 /// Makes the current loom thread play process `pid`, whose first `expiries` timed
 /// waits may expire.
 fn become_process(pid: u64, expiries: u32) {
-    ME.with(|me| me.set(pid));
+    loom_support::play(pid);
     EXPIRIES.with(|e| e.set(expiries));
 }
 
@@ -234,15 +228,11 @@ struct Model;
 
 impl Platform for Model {
     fn current_process() -> ProcessId {
-        ProcessId::new(ME.with(Cell::get)).expect("a loom thread that plays no process")
+        loom_support::current_process()
     }
 
     fn liveness(process: ProcessId) -> Liveness {
-        if process.get() == DEAD {
-            Liveness::Dead
-        } else {
-            Liveness::Alive
-        }
+        loom_support::liveness(process)
     }
 
     fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
@@ -302,17 +292,9 @@ impl Protected {
     }
 }
 
-/// Runs `f` under loom once for each `main_last` in `runs` (`[false, true]` unless
-/// the main thread waits for the others to sleep before its part, which makes the
-/// yield moot). The preemption bound is `LOOM_MAX_PREEMPTIONS`, or 3 if that is unset.
-///
-/// As in the segment models: loom's DPOR can hide schedules that run a thread's own
-/// loads after another's (tokio-rs/loom#166, #392), so each model runs a second time
-/// with the main thread yielding ([`main_turn`]) before its part.
-///
-/// Each run of `f` returns a label for its outcome. Every label must be in
-/// `expected`. With a preemption bound of at least 3 (or none), every label in
-/// `expected` must also have been seen.
+/// Runs `f` under loom once for each `main_last` in `runs` (see
+/// [`loom_support::model`]): `[false, true]` unless the main thread waits for the
+/// others to sleep before its part, which makes the yield moot.
 fn model(runs: &[bool], expected: &'static [&'static str], f: impl Fn(bool) -> String + Sync + Send + 'static) {
     // One of these models at a time: loom maps and unmaps a stack for every thread
     // of every execution, and two models doing that at once on two cores spend
@@ -320,42 +302,13 @@ fn model(runs: &[bool], expected: &'static [&'static str], f: impl Fn(bool) -> S
     // than one test at a time). The segment models still run beside one of these.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
-    let f = std::sync::Arc::new(f);
-    let mut bound = None;
-    for &main_last in runs {
-        let mut builder = Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(3);
-        }
-        bound = builder.preemption_bound;
-        let (f, seen) = (f.clone(), seen.clone());
-        builder.check(move || {
-            // Create the futex before any thread is spawned: loom orders its lazy
-            // initialization before every later use, which must add no ordering
-            // between the model's threads.
-            let _ = &*FUTEX;
-            let outcome = f(main_last);
-            seen.lock().unwrap().insert(outcome);
-        });
-    }
-    let seen = seen.lock().unwrap();
-    for outcome in seen.iter() {
-        assert!(expected.contains(&outcome.as_str()), "unexpected outcome {outcome:?}; seen {seen:?}");
-    }
-    if bound.is_none_or(|b| b >= 3) {
-        for outcome in expected {
-            assert!(seen.contains(*outcome), "outcome {outcome:?} was never explored; seen {seen:?}");
-        }
-    }
-}
-
-/// Where the main thread starts its part of a model: with `main_last`, it first
-/// lets the spawned threads run.
-fn main_turn(main_last: bool) {
-    if main_last {
-        thread::yield_now();
-    }
+    loom_support::model(runs, expected, move |main_last| {
+        // Create the futex before any thread is spawned: loom orders its lazy
+        // initialization before every later use, which must add no ordering
+        // between the model's threads.
+        let _ = &*FUTEX;
+        f(main_last)
+    });
 }
 
 /// Spawns a loom thread that plays process `pid` (with `expiries` timed waits that
@@ -371,16 +324,6 @@ fn spawn_as<S: Send + Sync + 'static, R: Send + 'static>(
         become_process(pid, expiries);
         f(&shared)
     })
-}
-
-/// The process among `(pid, flag)` whose flag is set, as a label; "-" for none.
-fn which(flags: &[(u64, bool)]) -> String {
-    let set: Vec<String> = flags.iter().filter(|f| f.1).map(|f| format!("P{}", f.0)).collect();
-    if set.is_empty() {
-        "-".to_string()
-    } else {
-        set.join("+")
-    }
 }
 
 type TestMutex = Mutex<Protected, Model>;
