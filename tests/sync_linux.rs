@@ -3,6 +3,7 @@
 
 mod linux_support;
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -178,10 +179,18 @@ fn timeouts_return_timeout_within_a_bounded_overshoot() {
     kid.succeeds();
 }
 
-static WAITS: AtomicU32 = AtomicU32::new(0);
-static WAKES: AtomicU32 = AtomicU32::new(0);
+std::thread_local! {
+    /// The futex waits and wakes this thread made through [`Counting`].
+    static WAITS: Cell<u32> = const { Cell::new(0) };
+    static WAKES: Cell<u32> = const { Cell::new(0) };
+}
 
-/// The Linux platform, counting futex calls.
+/// (waits, wakes) this thread made through [`Counting`].
+fn futex_calls() -> (u32, u32) {
+    (WAITS.with(Cell::get), WAKES.with(Cell::get))
+}
+
+/// The Linux platform, counting each thread's futex calls.
 struct Counting;
 
 impl Platform for Counting {
@@ -192,11 +201,11 @@ impl Platform for Counting {
         Linux::liveness(p)
     }
     fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
-        WAITS.fetch_add(1, Ordering::Relaxed);
+        WAITS.with(|w| w.set(w.get() + 1));
         Linux::wait(word, expected, timeout)
     }
     fn wake(word: &AtomicU32, count: u32) {
-        WAKES.fetch_add(1, Ordering::Relaxed);
+        WAKES.with(|w| w.set(w.get() + 1));
         Linux::wake(word, count)
     }
     fn now_nanos() -> u64 {
@@ -212,5 +221,35 @@ fn uncontended_lock_unlock_make_no_futex_call_on_linux() {
         *m.lock().unwrap() += 1;
     }
     assert_eq!(*m.lock().unwrap(), 100_000);
-    assert_eq!((WAITS.load(Ordering::Relaxed), WAKES.load(Ordering::Relaxed)), (0, 0));
+    assert_eq!(futex_calls(), (0, 0));
+}
+
+#[test]
+fn a_notify_makes_a_futex_call_only_when_somebody_waits() {
+    let scope = Scope::new("a_notify_makes_a_futex_call_only_when_somebody_waits");
+    let flag = Shared::<shmptr::Mutex<bool, Counting>>::create(&scope.name("flag"), shmptr::Mutex::new(false)).unwrap();
+    let changed = Shared::<shmptr::Condvar<Counting>>::create(&scope.name("changed"), shmptr::Condvar::new()).unwrap();
+    for _ in 0..100_000 {
+        changed.notify_one();
+        changed.notify_all();
+    }
+    assert_eq!(futex_calls(), (0, 0), "nobody waits: no wake");
+
+    // A waiter that says so while it still holds the lock: once we get the lock
+    // after that, it is waiting (counted before it unlocked).
+    let waiting = AtomicU32::new(0);
+    std::thread::scope(|threads| {
+        let waiter = threads.spawn(|| {
+            let guard = flag.lock().unwrap();
+            waiting.store(1, Ordering::Release);
+            drop(changed.wait_while(guard, |up| !*up).unwrap());
+        });
+        wait_for(&waiting, 1);
+        let mut guard = flag.lock().unwrap();
+        *guard = true;
+        changed.notify_one();
+        drop(guard);
+        waiter.join().unwrap();
+    });
+    assert_eq!(futex_calls().1, 1, "a waiter: one wake");
 }

@@ -16,18 +16,23 @@ use super::{deadline, remaining, LockError, Mutex, MutexGuard};
 /// bumps it first. A notify that follows the waiter's unlock therefore always wakes
 /// it, so no wake-up is lost. Wake-ups may be spurious: wait in a loop that checks
 /// the condition (or use [`Condvar::wait_while`]).
+///
+/// A notify with nobody waiting makes no system call. (A process killed while it
+/// waits stays counted as a waiter: later notifies then make the call in vain.)
 #[repr(C)]
 pub struct Condvar<P> {
     sequence: AtomicU32,
+    /// How many waiters sleep on `sequence` (or are about to).
+    waiters: AtomicU32,
     _platform: PhantomData<fn() -> P>,
 }
 
-// SAFETY: one atomic word.
+// SAFETY: two atomic words.
 unsafe impl<P: Platform> ShmSafe for Condvar<P> {
     const FINGERPRINT: u64 =
         fingerprint::start("shmptr::Condvar", core::mem::size_of::<Self>(), core::mem::align_of::<Self>());
 }
-// SAFETY: a zero sequence is a fresh condition variable.
+// SAFETY: a zero sequence and no waiters: a fresh condition variable.
 unsafe impl<P: Platform> Zeroable for Condvar<P> {}
 
 #[cfg_attr(loom, allow(clippy::new_without_default))]
@@ -35,7 +40,7 @@ impl<P: Platform> Condvar<P> {
     const_unless_loom! {
         /// A condition variable nobody waits on.
         pub fn new() -> Self {
-            Condvar { sequence: AtomicU32::new(0), _platform: PhantomData }
+            Condvar { sequence: AtomicU32::new(0), waiters: AtomicU32::new(0), _platform: PhantomData }
         }
     }
 
@@ -72,8 +77,12 @@ impl<P: Platform> Condvar<P> {
         guard: MutexGuard<'a, T, P>,
         deadline: Option<u64>,
     ) -> Result<(MutexGuard<'a, T, P>, bool), LockError<'a, T, P>> {
-        // SeqCst: read while holding the lock; a notifier that changes the
-        // condition after we unlock must bump the sequence after this read.
+        // SeqCst, the count and the read, against a notifier's SeqCst bump and
+        // load of the count: either it sees us counted (and wakes us), or our read
+        // comes after its bump in the single total order, and the notify came
+        // before this wait. A notifier that changes the condition under the lock
+        // after we unlock is the first case: our count precedes our unlock.
+        self.waiters.fetch_add(1, Ordering::SeqCst);
         let sequence = self.sequence.load(Ordering::SeqCst);
         let mutex: &'a Mutex<T, P> = guard.mutex();
         drop(guard);
@@ -84,21 +93,31 @@ impl<P: Platform> Condvar<P> {
                 deadline.is_some() && remaining::<P>(deadline).is_some_and(|l| l.is_zero())
             }
         };
+        // SeqCst like the increment, so that every change of the count is in the
+        // single total order the argument above uses (an atomic read-modify-write
+        // costs the same either way on x86-64). A notify that still sees us counted
+        // only wakes nobody, or another waiter early.
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
         mutex.lock().map(|guard| (guard, timed_out))
     }
 
     /// Wakes one waiter, in any process.
     pub fn notify_one(&self) {
-        // SeqCst: pairs with the waiter's read (see `wait_until`).
-        self.sequence.fetch_add(1, Ordering::SeqCst);
-        P::wake(&self.sequence, 1);
+        self.notify(1);
     }
 
     /// Wakes every waiter, in every process.
     pub fn notify_all(&self) {
-        // SeqCst: as in `notify_one`.
+        self.notify(u32::MAX);
+    }
+
+    fn notify(&self, count: u32) {
+        // SeqCst, the bump and the load: pairs with the waiter's count and read
+        // (see `wait_until`).
         self.sequence.fetch_add(1, Ordering::SeqCst);
-        P::wake(&self.sequence, u32::MAX);
+        if self.waiters.load(Ordering::SeqCst) != 0 {
+            P::wake(&self.sequence, count);
+        }
     }
 }
 

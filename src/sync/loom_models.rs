@@ -630,11 +630,20 @@ impl Flag {
     }
 }
 
-/// A signal with the flag down, its mutex warmed up ([`warm_up`]).
+/// A signal with the flag down, its mutex warmed up ([`warm_up`]), and its
+/// condition variable too: the main thread (process 1) already waited on it once
+/// with a zero timeout, so that its `waiters` word holds a SeqCst store, for the
+/// notifiers' load of it.
 fn warmed_signal() -> Arc<Signal> {
     let mutex = Mutex::new(Flag(UnsafeCell::new(false)));
     warm_up(&mutex);
-    Arc::new(Signal { mutex, condvar: Condvar::new() })
+    let signal = Signal { mutex, condvar: Condvar::new() };
+    let guard = signal.mutex.lock().expect("locking an unlocked mutex");
+    let (guard, timed_out) = signal.condvar.wait_timeout(guard, Duration::ZERO).expect("relocking a mutex");
+    assert!(timed_out && !guard.get());
+    drop(guard);
+    FUTEX.forget_history();
+    Arc::new(signal)
 }
 
 /// Waits for the flag: (waited on the condition variable at least once, slept on
