@@ -164,28 +164,22 @@ impl HandOff {
 enum Placement {
     /// Wherever the scheduler puts them.
     Free,
-    /// Both pinned to CPU 0: each wake-up is a context switch on that CPU.
+    /// Both pinned to the first CPU this process may use: each wake-up is a
+    /// context switch on that CPU.
     SameCpu,
-    /// Side A pinned to CPU 0, side B to CPU 1: each wake-up crosses CPUs.
+    /// Side A pinned to the first CPU this process may use, side B to the second:
+    /// each wake-up crosses CPUs.
     TwoCpus,
 }
 
 impl Placement {
-    /// The child role that runs side B this way.
-    fn role(self) -> &'static str {
-        match self {
-            Placement::Free => "handoff",
-            Placement::SameCpu => "handoff-cpu0",
-            Placement::TwoCpus => "handoff-cpu1",
-        }
-    }
-
-    /// The CPUs of sides A and B.
+    /// The CPUs of sides A and B, if pinned.
     fn cpus(self) -> Option<(usize, usize)> {
+        let allowed = Pinned::allowed();
         match self {
             Placement::Free => None,
-            Placement::SameCpu => Some((0, 0)),
-            Placement::TwoCpus => Some((0, 1)),
+            Placement::SameCpu => Some((allowed[0], allowed[0])),
+            Placement::TwoCpus => Some((allowed[0], *allowed.get(1).expect("a second CPU"))),
         }
     }
 }
@@ -209,12 +203,14 @@ pub fn mutex_handoff_two_cpus_vs_pthread_condvar(settings: &Settings, prefix: &s
 }
 
 fn handoff(comparison: &'static str, placement: Placement, settings: &Settings, prefix: &str) -> Ratio {
-    let role = placement.role();
+    let cpus = placement.cpus();
+    // The child's role says where side B runs (and names this pair's objects).
+    let role = &cpus.map_or("handoff".to_owned(), |(_, b)| format!("handoff-cpu{b}"));
     let control = Shared::<Control>::create(&name(prefix, &format!("{role}-control")), Control::new()).expect("create");
     let ours = Shared::<HandOff>::create(&name(prefix, role), HandOff { turn: Mutex::new(0), changed: Condvar::new() })
         .expect("create");
     let pthread = PthreadPeer::create(&name(prefix, &format!("{role}-pthread")));
-    let _pinned = placement.cpus().map(|(a, _)| Pinned::to(a));
+    let _pinned = cpus.map(|(a, _)| Pinned::to(a));
     let mut kids = [Kid::spawn(role, 0, prefix)];
     let watchdog = Watchdog::watch(&kids, prefix);
     control.wait_ready(1, &mut kids);
@@ -244,6 +240,19 @@ fn handoff(comparison: &'static str, placement: Placement, settings: &Settings, 
 struct Pinned(libc::cpu_set_t);
 
 impl Pinned {
+    /// The CPUs this thread may run on, in order.
+    fn allowed() -> Vec<usize> {
+        // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity writes
+        // exactly one set of the size given, for this thread (0).
+        let set = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set), 0);
+            set
+        };
+        // SAFETY: CPU_ISSET reads the set, for CPU numbers below CPU_SETSIZE.
+        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) }).collect()
+    }
+
     fn to(cpu: usize) -> Pinned {
         // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_{get,set}affinity
         // read and write exactly one set of the size given, for this thread (0).
