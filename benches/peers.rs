@@ -1,6 +1,6 @@
 //! shmptr against its peers, each pair measured in the same run:
-//! `cargo bench --bench peers` (about a minute), `cargo bench --bench peers -- --quick`
-//! (a few seconds); any other non-flag argument runs only the comparisons whose
+//! `cargo bench --bench peers` (about 90 s), `cargo bench --bench peers -- --quick`
+//! (about 10 s); any other non-flag argument runs only the comparisons whose
 //! name contains it (`-- handoff`).
 //!
 //! Every comparison alternates batches of ours and the peer's (ours first in even
@@ -75,7 +75,7 @@ fn main() {
         .iter()
         .filter(|(name, _)| settings.selects(name))
         .filter(|(name, _)| {
-            let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+            let cpus = comparisons::allowed_cpus();
             let runs = !name.contains("two_cpus") || cpus >= 2;
             if !runs {
                 println!("SKIPPED: {name} needs two CPUs, this process may use {cpus}");

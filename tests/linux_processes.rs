@@ -200,12 +200,27 @@ fn objects_are_private_to_their_user_by_default() {
     let mode = std::fs::metadata(format!("/dev/shm/{wider}")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o640);
     drop(b);
-    // A mode the usual umask (022) would mask: set exactly all the same.
-    let shared = scope.name("group-writable");
-    let c = Shared::<u64>::options().mode(0o660).create(&shared, 1).unwrap();
-    let mode = std::fs::metadata(format!("/dev/shm/{shared}")).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o660);
-    drop(c);
+}
+
+#[test]
+fn objects_get_the_mode_asked_for_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    const TEST: &str = "objects_get_the_mode_asked_for_whatever_the_umask";
+    let scope = Scope::new(TEST);
+    if role().is_some() {
+        // A child of its own: the umask is the whole process's.
+        // SAFETY: umask(2) only sets this process's file-creation mask.
+        unsafe { libc::umask(0o077) };
+        for (what, asked) in [("group-writable", 0o660), ("world-readable", 0o644), ("default", 0o600)] {
+            let name = scope.name(what);
+            let object = Shared::<u64>::options().mode(asked).create(&name, 1).unwrap();
+            let mode = std::fs::metadata(format!("/dev/shm/{name}")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, asked, "{what} under umask 077");
+            drop(object);
+        }
+        return;
+    }
+    scope.spawn(TEST, "umask-077").succeeds();
 }
 
 #[test]

@@ -236,6 +236,11 @@ fn handoff(comparison: &'static str, placement: Placement, settings: &Settings, 
     ratio
 }
 
+/// How many CPUs this process may run on (the pinned hand-offs use the first two).
+pub fn allowed_cpus() -> usize {
+    Pinned::allowed().len()
+}
+
 /// This thread pinned to one CPU until dropped, then free to run anywhere again.
 struct Pinned(libc::cpu_set_t);
 

@@ -97,11 +97,6 @@ loom::thread_local! {
     static MARKS: Cell<u32> = Cell::new(0);
 }
 
-/// Makes the current loom thread play process `pid`.
-fn become_process(pid: u64) {
-    loom_support::play(pid);
-}
-
 /// How many reclaim marks the current loom thread has made.
 fn marks() -> u32 {
     MARKS.with(Cell::get)
@@ -321,7 +316,7 @@ fn spawn_as<R: Send + 'static>(
 ) -> thread::JoinHandle<R> {
     let seg = seg.clone();
     thread::spawn(move || {
-        become_process(pid);
+        loom_support::play(pid);
         f(&seg)
     })
 }
@@ -332,7 +327,7 @@ fn last_detach_races_attach() {
         &["opener attached, destroyer P1", "opener attached, destroyer P2", "opener NotFound, destroyer P1"];
     model(OUTCOMES, |main_last| {
         let seg = Segment::new(2);
-        become_process(1);
+        loom_support::play(1);
         seg.members().init_creator(pid(1));
         assert_eq!(seg.members().strong_count(), 1);
 
@@ -366,7 +361,7 @@ fn last_detach_races_attach() {
 fn attach_publishes_slot() {
     model(&["attach seen", "attach not seen"], |main_last| {
         let seg = Segment::new(2);
-        become_process(1);
+        loom_support::play(1);
         seg.members().init_creator(pid(1));
 
         // The observer is the spawned thread: a load it has yet to make stays
@@ -387,7 +382,7 @@ fn attach_publishes_slot() {
         });
 
         main_turn(main_last);
-        become_process(2);
+        loom_support::play(2);
         assert_eq!(seg.open(), Ok(1), "the creator still holds the object");
         let seen = observer.join().unwrap();
         assert_eq!(seg.members().live(Ordering::Acquire), 0b11);
@@ -399,7 +394,7 @@ fn attach_publishes_slot() {
 fn same_attachment_two_threads() {
     model(&["last release on main", "last release on spawned"], |main_last| {
         let seg = Segment::new(1);
-        become_process(1);
+        loom_support::play(1);
         seg.members().init_creator(pid(1));
         // The creator's handle and a clone of it, one for each thread.
         seg.members().acquire(0);
@@ -433,7 +428,7 @@ fn same_attachment_two_threads() {
 /// attached with the real `attach`.
 fn with_dead_holder() -> Arc<Segment> {
     let seg = Segment::new(3);
-    become_process(1);
+    loom_support::play(1);
     let members = seg.members();
     members.init_creator(pid(1));
     assert_eq!(members.attach::<Model>(pid(DEAD)), Ok(1));
@@ -517,7 +512,7 @@ fn reclaim_keeps_live_holder() {
         assert!(!won1 && !won3, "destroyed while a live holder remains");
 
         // Process 2 still holds slot 2, alone.
-        become_process(2);
+        loom_support::play(2);
         seg.assert_mine(2);
         seg.use_value();
         let members = seg.members();
@@ -566,7 +561,7 @@ fn reclaim_empties_races_open() {
         };
         let other = spawn_as(3, &seg, open_and_drop);
         main_turn(main_last);
-        become_process(2);
+        loom_support::play(2);
         let (attached2, won2, marks2) = open_and_drop(&seg);
         let (attached3, won3, marks3) = other.join().unwrap();
         assert_eq!(marks2 + marks3, 1, "the dead holder was not reclaimed exactly once");
@@ -590,7 +585,7 @@ fn dead_partial_steps_finished() {
         // member (`AttachReserved`); slot 2 a member it had marked to reclaim
         // (`ReclaimMarked`); slot 3 marked and already out of the set (`ReclaimLeft`).
         let seg = Segment::new(4);
-        become_process(1);
+        loom_support::play(1);
         seg.members().init_creator(pid(1));
         let dead_reclaimer = RECLAIMING | pid(DEAD).word();
         for (slot, owner) in [(1, pid(DEAD).word()), (2, dead_reclaimer), (3, dead_reclaimer)] {
@@ -636,7 +631,7 @@ fn dead_emptier_taken_over() {
 
             let other = spawn_as(3, &seg, Segment::open);
             main_turn(main_last);
-            become_process(2);
+            loom_support::play(2);
             let here = seg.open();
             let there = other.join().unwrap();
             let (Err(won2), Err(won3)) = (here, there) else {
@@ -693,7 +688,7 @@ fn unique_mutual_exclusion() {
             .collect();
 
         main_turn(main_last);
-        become_process(1);
+        loom_support::play(1);
         seg.value.with_mut(|value| {
             // SAFETY: as in `claim_use_release`; process 1 owns the object here.
             unsafe { *value += 1 }
@@ -735,7 +730,7 @@ fn unique_single_claim() {
                 .collect();
             if concurrent_release {
                 main_turn(main_last);
-                become_process(1);
+                loom_support::play(1);
                 owner::release(&seg.header.owner, pid(1));
             }
             let won: Vec<bool> = claimers.into_iter().map(|c| c.join().unwrap()).collect();

@@ -17,10 +17,11 @@ use super::{deadline, remaining, OWNER_CHECK_INTERVAL};
 /// on this CPU (preempted by its waiter) then gets to unlock, and one on another
 /// CPU gets a few microseconds, without a futex sleep: a sleep with a sub-tick
 /// timeout (ours, to notice a dead owner) costs ~7 µs more than an untimed one, and
-/// a wake-up across CPUs ~60 µs on a virtual machine. No `spin_loop` retries: on
-/// the 2-vCPU VM here, 100 of them before the yields made two processes
-/// incrementing one counter 3x slower (100 vs 33 ns an increment) and a same-CPU
-/// hand-off 1.7x slower; 10 still cost 2.3x on the counter.
+/// a round trip across CPUs ~60 µs on a virtual machine. No `spin_loop` retries: on
+/// the 2-vCPU VM here, 100 of them before the yields made the peers benchmark's
+/// same-CPU hand-off 1.5x slower (1.87 vs 1.25 times pthread's), and a program of
+/// two processes incrementing one counter 3x slower (100 vs 33 ns an increment);
+/// 10 still cost 2.3x on the counter.
 const YIELDS: u32 = 4;
 
 const CONSISTENT: u32 = 0;
