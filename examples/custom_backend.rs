@@ -3,11 +3,13 @@
 //! a hypervisor maps into guests, or a microcontroller's shared SRAM).
 //!
 //! It implements the three traits — `Region`, `Platform`, `Backend` — and then runs
-//! `Shared` and `Unique` on them. Run it with `cargo run --example custom_backend`.
+//! `Shared` and `Unique` on them. Each region keeps its handle count and the
+//! record of exclusive ownership outside the blocks, where nothing written into a
+//! block can reach them (the `Region` contract). Run it with `cargo run --example custom_backend`.
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,8 @@ use shmptr::{Backend, Error, ErrorKind, Liveness, Name, Options, Platform, Proce
 
 const OBJECTS: usize = 4;
 const OBJECT_BYTES: usize = 16 * 1024;
+/// How many regions (mappings) may exist at once.
+const MAPPINGS: usize = 16;
 
 /// The memory: four 16 KiB blocks, 64-byte aligned.
 #[repr(C, align(64))]
@@ -24,26 +28,58 @@ struct Blocks(UnsafeCell<[[u8; OBJECT_BYTES]; OBJECTS]>);
 unsafe impl Sync for Blocks {}
 static BLOCKS: Blocks = Blocks(UnsafeCell::new([[0; OBJECT_BYTES]; OBJECTS]));
 
-/// Per block: the name linked to it (if any) and how many regions map it.
+/// Per block: the name linked to it (if any), how many regions map it, and the
+/// region that owns it exclusively (a `Unique`), if any.
 #[derive(Clone, Copy, Default)]
 struct Entry {
     name: Option<([u8; shmptr::NAME_MAX], usize)>,
     maps: u32,
+    owned_by: Option<usize>,
 }
-static TABLE: Mutex<[Entry; OBJECTS]> = Mutex::new([Entry { name: None, maps: 0 }; OBJECTS]);
+
+/// The blocks, and which mapping records are in use.
+struct Table {
+    blocks: [Entry; OBJECTS],
+    mappings: [bool; MAPPINGS],
+}
+static TABLE: Mutex<Table> =
+    Mutex::new(Table { blocks: [Entry { name: None, maps: 0, owned_by: None }; OBJECTS], mappings: [false; MAPPINGS] });
+
+/// Each mapping's handle count: private bookkeeping, outside every block, so
+/// nothing written into a block can change it.
+static HANDLES: [AtomicUsize; MAPPINGS] = [const { AtomicUsize::new(0) }; MAPPINGS];
+
+impl Table {
+    /// A new region of block `index`, with a fresh mapping record.
+    fn map(&mut self, index: usize) -> shmptr::Result<BlockRegion> {
+        let mapping = self
+            .mappings
+            .iter()
+            .position(|used| !used)
+            .ok_or(Error::new(ErrorKind::OutOfMemory, "mapping a block (too many mappings)"))?;
+        self.mappings[mapping] = true;
+        HANDLES[mapping].store(0, Ordering::Relaxed);
+        self.blocks[index].maps += 1;
+        Ok(BlockRegion { index, mapping })
+    }
+}
 
 fn named(entry: &Entry, name: Name<'_>) -> bool {
     entry.name.is_some_and(|(bytes, len)| &bytes[..len] == name.as_bytes())
 }
 
-/// One mapping of block `index`.
+/// One mapping of block `index`, with its record `mapping`.
 struct BlockRegion {
     index: usize,
+    mapping: usize,
 }
 
 // SAFETY: each block is 64-aligned, valid for OBJECT_BYTES bytes for the whole
 // program, the same bytes for every region of it, zeroed on create, and only `Drop`
 // touches shared bookkeeping, so bitwise copies are fine when one copy is dropped.
+// `handles` is the region's own counter in `HANDLES`, outside every block, zeroed
+// when the region is made and reused only after its `Drop`; `own_exclusively` is
+// decided under the table's lock against the one owning region recorded there.
 unsafe impl Region for BlockRegion {
     fn as_ptr(&self) -> NonNull<u8> {
         // SAFETY: `index < OBJECTS`, so the pointer stays inside `BLOCKS`.
@@ -53,11 +89,29 @@ unsafe impl Region for BlockRegion {
     fn len(&self) -> usize {
         OBJECT_BYTES
     }
+    fn handles(&self) -> &AtomicUsize {
+        &HANDLES[self.mapping]
+    }
+    fn own_exclusively(&self) -> shmptr::Result<()> {
+        let mut table = TABLE.lock().unwrap();
+        let block = &mut table.blocks[self.index];
+        if block.owned_by.is_some_and(|m| m != self.mapping) {
+            return Err(Error::new(ErrorKind::Busy, "owning a block another region owns"));
+        }
+        block.owned_by = Some(self.mapping);
+        Ok(())
+    }
 }
 
 impl Drop for BlockRegion {
     fn drop(&mut self) {
-        TABLE.lock().unwrap()[self.index].maps -= 1;
+        let mut table = TABLE.lock().unwrap();
+        let block = &mut table.blocks[self.index];
+        block.maps -= 1;
+        if block.owned_by == Some(self.mapping) {
+            block.owned_by = None;
+        }
+        table.mappings[self.mapping] = false;
     }
 }
 
@@ -94,17 +148,18 @@ impl Backend for Blocky {
             return Err(Error::new(ErrorKind::OutOfMemory, "creating a block (16 KiB at most)"));
         }
         let mut table = TABLE.lock().unwrap();
-        if table.iter().any(|e| named(e, name)) {
+        if table.blocks.iter().any(|e| named(e, name)) {
             return Err(Error::new(ErrorKind::AlreadyExists, "creating a block"));
         }
         let index = table
+            .blocks
             .iter()
             .position(|e| e.name.is_none() && e.maps == 0)
             .ok_or(Error::new(ErrorKind::OutOfMemory, "creating a block (all four in use)"))?;
         let mut bytes = [0; shmptr::NAME_MAX];
         bytes[..name.as_bytes().len()].copy_from_slice(name.as_bytes());
-        table[index] = Entry { name: Some((bytes, name.as_bytes().len())), maps: 1 };
-        let region = BlockRegion { index };
+        let region = table.map(index)?;
+        table.blocks[index].name = Some((bytes, name.as_bytes().len()));
         // SAFETY: the block is ours alone: no name and no mapping until now.
         unsafe { region.as_ptr().as_ptr().write_bytes(0, OBJECT_BYTES) };
         Ok(region)
@@ -112,18 +167,20 @@ impl Backend for Blocky {
 
     fn open(name: Name<'_>, _: &Options) -> shmptr::Result<BlockRegion> {
         let mut table = TABLE.lock().unwrap();
-        let index =
-            table.iter().position(|e| named(e, name)).ok_or(Error::new(ErrorKind::NotFound, "opening a block"))?;
-        table[index].maps += 1;
-        Ok(BlockRegion { index })
+        let index = table
+            .blocks
+            .iter()
+            .position(|e| named(e, name))
+            .ok_or(Error::new(ErrorKind::NotFound, "opening a block"))?;
+        table.map(index)
     }
 
     fn unlink(name: Name<'_>, region: &BlockRegion) -> shmptr::Result<()> {
         let mut table = TABLE.lock().unwrap();
-        if !named(&table[region.index], name) {
+        if !named(&table.blocks[region.index], name) {
             return Err(Error::new(ErrorKind::NotFound, "unlinking a block"));
         }
-        table[region.index].name = None;
+        table.blocks[region.index].name = None;
         Ok(())
     }
 }

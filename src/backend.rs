@@ -9,7 +9,7 @@ use core::time::Duration;
 use crate::error::Result;
 use crate::name::Name;
 use crate::options::Options;
-use crate::primitive::AtomicU32;
+use crate::primitive::{AtomicU32, AtomicUsize};
 
 /// A mapped, writable byte range that every process mapping the same object sees.
 ///
@@ -24,7 +24,17 @@ use crate::primitive::AtomicU32;
 ///   same object, in this process or another;
 /// - a fresh object from [`Backend::create`] reads as all zeros;
 /// - a region may be copied bitwise (shmptr's handles share one mapping between
-///   clones) provided that exactly one of the copies is dropped.
+///   clones) provided that exactly one of the copies is dropped;
+/// - [`handles`](Region::handles) is one counter, the same for every bitwise copy,
+///   that reads 0 when the region is made, lives at least as long as the region, and
+///   lies in memory that no other process (and no other region) can write: no byte
+///   of any shared object. shmptr decides when to unmap from it alone, so a peer that
+///   writes the object cannot make this process unmap memory it still uses;
+/// - after [`own_exclusively`](Region::own_exclusively) returned `Ok`, no other
+///   region of the same object in this address space gets `Ok` until this region
+///   calls [`disown`](Region::disown) or is dropped (or, in a simulation of several processes in one address space, until
+///   the simulated process that made it is declared dead). The record of it lies in
+///   memory no other process can write.
 pub unsafe trait Region: Send + Sync + Sized {
     /// The first byte of the mapping.
     fn as_ptr(&self) -> NonNull<u8>;
@@ -34,6 +44,23 @@ pub unsafe trait Region: Send + Sync + Sized {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The number of shmptr handles that share this mapping, kept in memory private
+    /// to this process (see the trait's `# Safety`). Starts at 0.
+    fn handles(&self) -> &AtomicUsize;
+    /// Makes this region the one through which this process owns its object
+    /// exclusively (a `Unique`), until the region is dropped. `Busy` if another
+    /// region of the same object in this process owns it already; a backend may
+    /// refuse for other reasons too (a full table).
+    ///
+    /// A claim checks this before the object's shared owner word, which a peer can
+    /// forge: two `&mut T` to one object in one address space must never rest on it.
+    fn own_exclusively(&self) -> Result<()>;
+
+    /// Ends what [`own_exclusively`](Region::own_exclusively) began, before the
+    /// region is dropped. shmptr calls it only from `Unique`, so that a program
+    /// without one links none of the bookkeeping. The default does nothing: for a
+    /// backend whose `Drop` ends the ownership.
+    fn disown(&self) {}
 }
 
 /// A process identity that is never reused while anyone can still see it: on Linux

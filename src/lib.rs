@@ -5,7 +5,9 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod containers;
 mod error;
+mod handles;
 #[cfg(all(test, loom))]
 mod loom_support;
 mod name;
@@ -19,6 +21,7 @@ pub mod sync;
 mod unique;
 
 pub use backend::{Backend, CrashPoint, Liveness, Platform, ProcessId, Region};
+pub use containers::{CapacityError, ShmDeque, ShmString, ShmVec};
 pub use error::{Error, ErrorKind, Result};
 pub use name::{Name, NAME_MAX};
 pub use options::Options;

@@ -9,7 +9,7 @@ use crate::backend::{Backend, CrashPoint, Platform, Region};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Name, NAME_MAX};
 use crate::options::Options;
-use crate::primitive::{AtomicU32, Ordering};
+use crate::primitive::{AtomicU32, AtomicUsize, Ordering};
 use crate::segment::{read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, State, MAX_SLOTS};
 use crate::shm_safe::ShmSafe;
 
@@ -58,6 +58,26 @@ impl<B: Backend> Object<B> {
     /// The value.
     pub(crate) fn value<T>(&self) -> NonNull<T> {
         self.value.cast()
+    }
+
+    /// This mapping's handle count, in process-private memory.
+    pub(crate) fn handles(&self) -> &AtomicUsize {
+        self.region.handles()
+    }
+
+    /// Makes this mapping the one through which this process owns the object.
+    pub(crate) fn own_exclusively(&self) -> Result<()> {
+        self.region.own_exclusively()
+    }
+
+    /// Ends [`own_exclusively`](Self::own_exclusively); call before unmapping.
+    pub(crate) fn disown(&self) {
+        self.region.disown()
+    }
+
+    /// Leaves the object: see [`Leaving`].
+    pub(crate) fn leaving(self) -> Leaving<B> {
+        Leaving { object: ManuallyDrop::new(self), free_slot: None }
     }
 
     /// A bitwise copy sharing the mapping (for a clone of a handle).
@@ -209,53 +229,51 @@ impl<B: Backend> Object<B> {
     }
 
     /// The steps after winning the destroyer word: drop `T` if nobody began to,
-    /// unlink the name, mark the segment destroyed.
+    /// unlink the name, mark the segment destroyed. If `T`'s drop panics, the name
+    /// is still unlinked and the segment marked before the panic goes on.
     pub(crate) fn destroy_claimed<T>(&self, name: Name<'_>) {
         B::crash_point(CrashPoint::DestroyClaimed);
-        let header = self.header();
-        // Acquire: the value's last uses by every holder happen before its drop
-        // (they released through the members word, which the destroyer acquired).
-        if header
-            .state
-            .compare_exchange(State::Ready as u32, State::Destroying as u32, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            // SAFETY: the state moved from `Ready` to `Destroying` exactly once, here,
-            // by the single destroyer; no handle to the value remains (the member set
-            // is empty, or the `Unique` owner is dropping it).
-            unsafe { core::ptr::drop_in_place(self.value::<T>().as_ptr()) }
-        }
-        B::crash_point(CrashPoint::DestroyDropped);
-        // An error here means the name is already gone or names a newer object;
-        // either way there is nothing left for us to unlink.
-        let _ = B::unlink(name, &self.region);
-        B::crash_point(CrashPoint::DestroyUnlinked);
-        // Release: a late opener that still maps it sees a finished destruction.
-        header.state.store(State::Destroyed as u32, Ordering::Release);
+        let finish = Finish { object: self, name: Some(name) };
+        self.drop_value::<T>();
+        drop(finish);
     }
 
-    /// [`destroy_claimed`](Self::destroy_claimed) using the name stored in the segment.
+    /// [`destroy_claimed`](Self::destroy_claimed) using the name stored in the
+    /// segment. If a hostile process overwrote the name, the value is dropped and
+    /// the name left alone (it may name another object by now).
     pub(crate) fn destroy_claimed_by_stored_name<T>(&self) {
         let mut buf = [0; NAME_MAX];
         match self.stored_name(&mut buf) {
             Ok(name) => self.destroy_claimed::<T>(name),
-            // A hostile process overwrote the name: drop the value, leave the name.
             Err(_) => {
-                let header = self.header();
-                if header
-                    .state
-                    .compare_exchange(
-                        State::Ready as u32,
-                        State::Destroying as u32,
-                        Ordering::Acquire,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
-                {
-                    // SAFETY: as in `destroy_claimed`.
-                    unsafe { core::ptr::drop_in_place(self.value::<T>().as_ptr()) }
-                }
+                let finish = Finish { object: self, name: None };
+                self.drop_value::<T>();
+                drop(finish);
             }
+        }
+    }
+
+    /// Drops `T` in place if the state moves from `Ready` to `Destroying` here.
+    fn drop_value<T>(&self) {
+        // Acquire: the value's last uses by every holder happen before its drop
+        // (they released through the members word, which the destroyer acquired).
+        if self
+            .header()
+            .state
+            .compare_exchange(State::Ready as u32, State::Destroying as u32, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            // SAFETY: the value lies inside the mapping, aligned and validated for
+            // `T` at open, and stays mapped during the drop. The caller's handles of
+            // this mapping are gone (its private count reached zero), so no `&T`
+            // through it is live. Whatever bytes a peer or a crash left are a valid
+            // `T` (`ShmSafe`: every bit pattern), and a `ShmSafe` value owns nothing
+            // outside its own bytes, so its drop only writes those bytes: even run
+            // twice (a peer may reset the state word), or while another mapping of
+            // the object still reads it (a peer may forge the member set so that an
+            // object this process opened twice looks empty), it is a write to shared
+            // bytes like any peer's, which readers already tolerate.
+            unsafe { core::ptr::drop_in_place(self.value::<T>().as_ptr()) }
         }
     }
 
@@ -264,6 +282,53 @@ impl<B: Backend> Object<B> {
         // caller: the region holds at least `layout.total_len` bytes).
         let value = unsafe { region.as_ptr().add(layout.value_offset) };
         Object { region: ManuallyDrop::new(region), value, slot_count: layout.slot_count }
+    }
+}
+
+/// The last steps of a destroy, run when dropped, so that they also run when `T`'s
+/// drop panics: unlink the name (if it is known) and mark the segment destroyed.
+struct Finish<'a, B: Backend> {
+    object: &'a Object<B>,
+    name: Option<Name<'a>>,
+}
+
+impl<B: Backend> Drop for Finish<'_, B> {
+    fn drop(&mut self) {
+        B::crash_point(CrashPoint::DestroyDropped);
+        let Some(name) = self.name else { return };
+        // An error here means the name is already gone or names a newer object;
+        // either way there is nothing left for us to unlink.
+        let _ = B::unlink(name, &self.object.region);
+        B::crash_point(CrashPoint::DestroyUnlinked);
+        // Release: a late opener that still maps it sees a finished destruction.
+        self.object.header().state.store(State::Destroyed as u32, Ordering::Release);
+    }
+}
+
+/// An object this process is leaving: when dropped, it frees the slot set in
+/// `free_slot` (if any) and unmaps, so that both happen even when `T`'s drop panics
+/// in between. The mapping's handle count must be zero (or unused, for a `Unique`).
+pub(crate) struct Leaving<B: Backend> {
+    object: ManuallyDrop<Object<B>>,
+    /// The slot to free on the way out: set once this process holds it alone (it
+    /// emptied the member set, or reclaimed a dead holder's slot as the destroyer).
+    pub(crate) free_slot: Option<u32>,
+}
+
+impl<B: Backend> core::ops::Deref for Leaving<B> {
+    type Target = Object<B>;
+    fn deref(&self) -> &Object<B> {
+        &self.object
+    }
+}
+
+impl<B: Backend> Drop for Leaving<B> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.free_slot {
+            self.object.members().free(slot);
+        }
+        // SAFETY: `self.object` is not used again.
+        unsafe { ManuallyDrop::take(&mut self.object) }.unmap();
     }
 }
 

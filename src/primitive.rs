@@ -6,14 +6,14 @@
 //! width (so the slot limit) and the range of process identities.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64 as AtomicWord, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64 as AtomicWord, AtomicUsize, Ordering};
 
 #[cfg(all(not(loom), not(target_has_atomic = "64")))]
 pub(crate) use core::sync::atomic::AtomicU32 as AtomicWord;
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub(crate) use core::sync::atomic::AtomicU64 as AtomicWord;
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicU32, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering};
 
 /// The integer an [`AtomicWord`] holds.
 #[cfg(any(loom, target_has_atomic = "64"))]

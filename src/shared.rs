@@ -7,9 +7,11 @@ use core::ops::Deref;
 
 use crate::backend::{Backend, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
+use crate::handles;
 use crate::name::{Name, NAME_MAX};
 use crate::object::{Abandoned, Object};
 use crate::options::Options;
+use crate::primitive::Ordering;
 use crate::segment::Kind;
 use crate::shm_safe::{ShmSafe, Zeroable};
 
@@ -125,28 +127,33 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
         let me = B::current_process();
         let members = object.members();
         let reclaimed = members.reclaim_dead::<B>(me);
-        let attached = match reclaimed.emptied_through {
+        if let Some(index) = reclaimed.emptied_through {
             // Every holder was dead: we destroy it, and there is nothing to attach to.
-            Some(index) => {
-                if members.claim_destroyer::<B>(me, true) {
-                    object.destroy_claimed::<T>(name);
-                }
-                members.free(index);
-                Err(Error::new(ErrorKind::NotFound, "opening an object whose holders all died"))
+            let mut leaving = object.leaving();
+            leaving.free_slot = Some(index);
+            if leaving.members().claim_destroyer::<B>(me, true) {
+                leaving.destroy_claimed::<T>(name);
             }
-            None => members.attach::<B>(me).inspect_err(|e| {
-                if e.kind() == ErrorKind::NotFound && members.claim_destroyer::<B>(me, false) {
-                    object.destroy_claimed::<T>(name);
-                }
-            }),
-        };
-        match attached {
-            Ok(slot) => Ok(Shared { object: ManuallyDrop::new(object), slot, attached_by: me, _value: PhantomData }),
+            return Err(Error::new(ErrorKind::NotFound, "opening an object whose holders all died"));
+        }
+        match members.attach::<B>(me) {
+            Ok(slot) => Ok(Self::first_handle(object, slot, me)),
             Err(e) => {
-                object.unmap();
+                let leaving = object.leaving();
+                if e.kind() == ErrorKind::NotFound && leaving.members().claim_destroyer::<B>(me, false) {
+                    leaving.destroy_claimed::<T>(name);
+                }
                 Err(e)
             }
         }
+    }
+
+    /// The first handle of a new attachment in `slot`.
+    fn first_handle(object: Object<B>, slot: u32, me: ProcessId) -> Self {
+        // Relaxed: nobody else has this mapping yet; handing the handle to another
+        // thread synchronizes.
+        object.handles().store(1, Ordering::Relaxed);
+        Shared { object: ManuallyDrop::new(object), slot, attached_by: me, _value: PhantomData }
     }
 }
 
@@ -246,16 +253,12 @@ impl<T: ShmSafe, B: Backend> SharedOptions<T, B> {
             Err(e) => return Err(e),
         };
         let me = B::current_process();
-        let members = object.members();
-        let reclaimed = members.reclaim_dead::<B>(me);
-        let emptied = reclaimed.emptied_through.is_some();
-        if members.claim_destroyer::<B>(me, emptied) {
-            object.destroy_claimed::<T>(name);
+        let reclaimed = object.members().reclaim_dead::<B>(me);
+        let mut leaving = object.leaving();
+        leaving.free_slot = reclaimed.emptied_through;
+        if leaving.members().claim_destroyer::<B>(me, reclaimed.emptied_through.is_some()) {
+            leaving.destroy_claimed::<T>(name);
         }
-        if let Some(index) = reclaimed.emptied_through {
-            members.free(index);
-        }
-        object.unmap();
         Ok(reclaimed.holders)
     }
 
@@ -273,7 +276,7 @@ impl<T: ShmSafe, B: Backend> SharedOptions<T, B> {
     }
 
     fn created(&self, object: Object<B>) -> Shared<T, B> {
-        Shared { object: ManuallyDrop::new(object), slot: 0, attached_by: B::current_process(), _value: PhantomData }
+        Shared::first_handle(object, 0, B::current_process())
     }
 }
 
@@ -295,10 +298,11 @@ impl<T: ShmSafe, B: Backend> Clone for Shared<T, B> {
                 Err(e) => panic!("shmptr: cloning an inherited handle in a forked child failed: {e}"),
             };
         }
-        self.object.members().acquire(self.slot);
+        let members = self.object.members();
+        handles::acquire(self.object.handles(), |count| members.publish_count(self.slot, count));
         Shared {
-            // SAFETY: the slot count now includes the new handle; only the handle
-            // that takes the count to zero unmaps, so exactly one copy is unmapped.
+            // SAFETY: the private count now includes the new handle; only the handle
+            // that takes it to zero unmaps, so exactly one copy is unmapped.
             object: ManuallyDrop::new(unsafe { self.object.share() }),
             slot: self.slot,
             attached_by: self.attached_by,
@@ -316,19 +320,22 @@ impl<T: ShmSafe, B: Backend> Drop for Shared<T, B> {
             // Inherited across fork: the parent's attachment; release nothing.
             return;
         }
+        // The count that decides the unmap is private: a peer cannot forge it.
         let members = self.object.members();
-        if !members.release(self.slot) {
+        if handles::release(self.object.handles(), |left| members.publish_count(self.slot, left)) != 0 {
             return;
-        }
-        if members.detach::<B>(self.slot, me) {
-            if members.claim_destroyer::<B>(me, true) {
-                self.object.destroy_claimed_by_stored_name::<T>();
-            }
-            members.free(self.slot);
         }
         // SAFETY: this handle took the attachment's count to zero, so it is the one
         // copy that unmaps; `self.object` is not used again.
-        unsafe { ManuallyDrop::take(&mut self.object) }.unmap();
+        let mut leaving = unsafe { ManuallyDrop::take(&mut self.object) }.leaving();
+        if leaving.members().detach::<B>(self.slot, me) {
+            // We emptied the member set: the slot is ours to free once destroyed.
+            leaving.free_slot = Some(self.slot);
+            if leaving.members().claim_destroyer::<B>(me, true) {
+                leaving.destroy_claimed_by_stored_name::<T>();
+            }
+        }
+        // Dropping `leaving` frees the slot and unmaps, also if `T`'s drop panicked.
     }
 }
 
@@ -336,8 +343,12 @@ impl<T: ShmSafe, B: Backend> Deref for Shared<T, B> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: the value was validated (type fingerprint, size, alignment) and
-        // stays mapped and alive while this handle holds its attachment.
+        // SAFETY: the value lies in this handle's mapping, at the offset and with the
+        // size and alignment validated for `T` at open, kept in private memory. The
+        // mapping stays until the private handle count, which includes this handle
+        // and which no peer can write, reaches zero. Any bytes are a valid `T`
+        // (`ShmSafe`), whatever a peer writes meanwhile; `T: Sync` makes `&T` from
+        // several threads fine.
         unsafe { self.object.value::<T>().as_ref() }
     }
 }

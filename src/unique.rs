@@ -56,7 +56,16 @@ impl<T: ShmSafe, B: Backend> Unique<T, B> {
                 unsafe { slot.as_ptr().write(v) }
             }
         })?;
-        Ok(Unique { object: ManuallyDrop::new(object), owner: B::current_process(), _value: PhantomData })
+        let me = B::current_process();
+        if let Err(e) = object.own_exclusively() {
+            // This process cannot record its ownership (its table is full): undo.
+            let leaving = object.leaving();
+            if leaving.members().claim_destroyer::<B>(me, true) {
+                leaving.destroy_claimed::<T>(name);
+            }
+            return Err(e);
+        }
+        Ok(Unique { object: ManuallyDrop::new(object), owner: me, _value: PhantomData })
     }
 
     /// Takes ownership of the released object `name`, or of one whose owner died.
@@ -70,9 +79,16 @@ impl<T: ShmSafe, B: Backend> Unique<T, B> {
         let name = Name::new(name)?;
         let object = Object::<B>::open::<T>(Kind::Unique, name, options, Abandoned::Report)?;
         let me = B::current_process();
+        // This process's own record first: whether it owns the object already must
+        // not rest on the shared owner word, which a peer can clear.
+        if let Err(e) = object.own_exclusively() {
+            object.unmap();
+            return Err(e);
+        }
         match Self::take_owner(&object, me) {
             Ok(()) => Ok(Unique { object: ManuallyDrop::new(object), owner: me, _value: PhantomData }),
             Err(e) => {
+                object.disown();
                 object.unmap();
                 Err(e)
             }
@@ -103,7 +119,9 @@ impl<T: ShmSafe, B: Backend> Unique<T, B> {
         if B::current_process() == this.owner {
             owner::release(this.object.owner(), this.owner);
             // SAFETY: `this` is never dropped or used again.
-            unsafe { ManuallyDrop::take(&mut this.object) }.unmap();
+            let object = unsafe { ManuallyDrop::take(&mut this.object) };
+            object.disown();
+            object.unmap();
         }
     }
 }
@@ -115,11 +133,23 @@ impl<T: ShmSafe, B: Backend> Drop for Unique<T, B> {
         if B::current_process() != self.owner {
             return;
         }
-        if self.object.members().claim_destroyer::<B>(self.owner, true) {
-            self.object.destroy_claimed_by_stored_name::<T>();
-        }
         // SAFETY: `self.object` is not used again.
-        unsafe { ManuallyDrop::take(&mut self.object) }.unmap();
+        let leaving = unsafe { ManuallyDrop::take(&mut self.object) }.leaving();
+        // Dropped before `leaving`: ends this process's ownership, then `leaving`
+        // unmaps, both also if `T`'s drop panics.
+        let _disown = Disown(&leaving);
+        if leaving.members().claim_destroyer::<B>(self.owner, true) {
+            leaving.destroy_claimed_by_stored_name::<T>();
+        }
+    }
+}
+
+/// Ends this process's exclusive ownership of an object when dropped.
+struct Disown<'a, B: Backend>(&'a Object<B>);
+
+impl<B: Backend> Drop for Disown<'_, B> {
+    fn drop(&mut self) {
+        self.0.disown();
     }
 }
 
@@ -127,15 +157,31 @@ impl<T: ShmSafe, B: Backend> Deref for Unique<T, B> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: validated value, mapped while the handle lives; this process owns it.
+        // SAFETY: the value lies in this handle's mapping, at the offset, size and
+        // alignment validated for `T` at open (kept in private memory), mapped until
+        // this handle is dropped. Any bytes are a valid `T` (`ShmSafe`), whatever a
+        // peer writes meanwhile. In a forked child, reading the parent's value is
+        // like reading any peer's.
         unsafe { self.object.value::<T>().as_ref() }
     }
 }
 
 impl<T: ShmSafe, B: Backend> DerefMut for Unique<T, B> {
+    /// # Panics
+    /// In a child created by `fork()` through a handle inherited from the parent:
+    /// the parent owns the value, and a second `&mut T` to it would alias the
+    /// parent's.
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`; the owner word excludes every other process, and
-        // `&mut self` every other thread.
+        if B::current_process() != self.owner {
+            panic!("shmptr: writing through a Unique inherited across fork(): the parent owns it; claim or create one in the child");
+        }
+        // SAFETY: as in `deref`. No other `&mut T` to this object exists in this
+        // address space: `&mut self` excludes this handle's other users, this
+        // process's private ownership record (`own_exclusively`, checked before the
+        // shared owner word at claim and create) excludes every other mapping of the
+        // object here, and the check above excludes a forked child writing through
+        // the parent's handle. Other processes write in their own address spaces,
+        // which for this process is a peer writing shared bytes (any bytes are a `T`).
         unsafe { self.object.value::<T>().as_mut() }
     }
 }

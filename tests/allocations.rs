@@ -80,10 +80,17 @@ fn heap_free<R>(what: &str, f: impl FnOnce() -> R) -> R {
 }
 
 /// Runs `f` as `process`.
+///
+/// Safe here: every space in this file is declared inside one test function and
+/// used by that test's thread alone, so no other thread is inside an operation on
+/// it when the identity changes (all that `Arena::enter` needs; it checks itself that
+/// the process is alive).
 fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    let previous = Arena::<S>::enter(process);
+    // SAFETY: see above: only this thread uses `S`.
+    let previous = unsafe { Arena::<S>::enter(process) };
     let result = f();
-    Arena::<S>::enter(previous);
+    // SAFETY: as above.
+    unsafe { Arena::<S>::enter(previous) };
     result
 }
 
@@ -208,7 +215,8 @@ fn the_last_drop_destroys_without_allocating() {
     let a = Shared::<u64, S>::create("last2", 1).unwrap();
     let p = Arena::<S>::spawn();
     std::mem::forget(as_process::<S, _>(p, || Shared::<u64, S>::open("last2").unwrap()));
-    Arena::<S>::kill(p);
+    // SAFETY: `p`'s only handle is leaked; nothing runs as `p`.
+    unsafe { Arena::<S>::kill(p) };
     heap_free("drop of the last live handle (reclaims the dead, destroys)", || drop(a));
     assert!(!Arena::<S>::exists("last2"));
 }
@@ -232,10 +240,12 @@ fn reclaim_allocates_nothing() {
     assert_eq!(heap_free("Shared::reclaim (nothing dead)", || Shared::<u64, S>::reclaim("r").unwrap()), 0);
     let p = Arena::<S>::spawn();
     std::mem::forget(as_process::<S, _>(p, || Shared::<u64, S>::open("r").unwrap()));
-    Arena::<S>::kill(p);
+    // SAFETY: `p`'s only handle is leaked; nothing runs as `p`.
+    unsafe { Arena::<S>::kill(p) };
     assert_eq!(heap_free("Shared::reclaim (one dead holder)", || Shared::<u64, S>::reclaim("r").unwrap()), 1);
     std::mem::forget(a);
-    Arena::<S>::kill(creator);
+    // SAFETY: `creator`'s only handle is leaked just above; nothing runs as it.
+    unsafe { Arena::<S>::kill(creator) };
     let reclaimed =
         heap_free("Shared::reclaim (every holder dead: destroys)", || Shared::<u64, S>::reclaim("r").unwrap());
     assert_eq!(reclaimed, 1);
@@ -262,13 +272,15 @@ fn unique_create_release_claim_and_drop_allocate_nothing() {
     let mut claimed = heap_free("Unique::claim (another process)", || {
         as_process::<S, _>(p, || Unique::<u64, S>::claim("u").unwrap())
     });
-    *claimed = 2;
+    // Written as its owner: a `Unique` used by another process counts as inherited.
+    as_process::<S, _>(p, || *claimed = 2);
     heap_free("drop of a Unique (drops T, unlinks)", || as_process::<S, _>(p, || drop(claimed)));
     assert!(!Arena::<S>::exists("u"));
     // A dead owner's object is claimed, also heap-free.
     let owner = Arena::<S>::spawn();
     std::mem::forget(as_process::<S, _>(owner, || Unique::<u64, S>::create("u2", 3).unwrap()));
-    Arena::<S>::kill(owner);
+    // SAFETY: `owner`'s only handle is leaked; nothing runs as `owner`.
+    unsafe { Arena::<S>::kill(owner) };
     let taken = heap_free("Unique::claim (dead owner)", || Unique::<u64, S>::claim("u2").unwrap());
     assert_eq!(*taken, 3);
 }

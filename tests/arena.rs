@@ -32,14 +32,25 @@ macro_rules! on_arena {
 behaviour_suite!(on_arena, 64 * 1024);
 
 /// Runs `f` as `process`.
+///
+/// Safe here: every space in this file is declared inside one test function and
+/// used by that test's thread alone, so no other thread is inside an operation on
+/// it when the identity changes (all that `Arena::enter` needs; it checks itself that
+/// the process is alive).
 fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    let previous = Arena::<S>::enter(process);
+    // SAFETY: see above: only this thread uses `S`.
+    let previous = unsafe { Arena::<S>::enter(process) };
     let result = f();
-    Arena::<S>::enter(previous);
+    // SAFETY: as above.
+    unsafe { Arena::<S>::enter(previous) };
     result
 }
 
 /// Runs `f` as `process`, which dies at `point`; fails the test if it does not.
+///
+/// Safe for the callers in this file: `f` is the whole crashing call (it holds
+/// every handle `process` has, or `process` has none), opens nothing while it
+/// unwinds, and only this thread uses `S` (as for `as_process`).
 fn dies_at<S: Space>(process: ProcessId, point: CrashPoint, f: impl FnOnce()) {
     static QUIET: Once = Once::new();
     QUIET.call_once(|| {
@@ -50,10 +61,17 @@ fn dies_at<S: Space>(process: ProcessId, point: CrashPoint, f: impl FnOnce()) {
             }
         }));
     });
-    Arena::<S>::crash_at(process, point);
-    let previous = Arena::<S>::enter(process);
+    // SAFETY: the crash can only fire inside `f` (the only code run as `process`
+    // before `cancel_crash`); `f` holds all that `process` made, so the unwinding
+    // drops it and nothing of it is left to use; no other thread uses `S` and
+    // nothing dropped by the unwinding opens an object; the identity is restored
+    // to the live `previous` right after the panic is caught.
+    unsafe { Arena::<S>::crash_at(process, point) };
+    // SAFETY: only this thread uses `S`; `process` is alive until the crash.
+    let previous = unsafe { Arena::<S>::enter(process) };
     let outcome = catch_unwind(AssertUnwindSafe(f));
-    Arena::<S>::enter(previous);
+    // SAFETY: as above; `previous` (who called this) is alive.
+    unsafe { Arena::<S>::enter(previous) };
     Arena::<S>::cancel_crash();
     assert!(outcome.is_err(), "process {} should have died at {point:?}", process.get());
     assert_eq!(Arena::<S>::liveness(process), Liveness::Dead);
@@ -119,7 +137,8 @@ fn a_dead_holder_is_reclaimed_when_the_last_live_one_leaves() {
     let a = Shared::<Counted, S>::create("dead", value).unwrap();
     let p = Arena::<S>::spawn();
     std::mem::forget(as_process::<S, _>(p, || Shared::<Counted, S>::open("dead").unwrap()));
-    Arena::<S>::kill(p);
+    // SAFETY: `p`'s only handle is leaked; nothing runs as `p`.
+    unsafe { Arena::<S>::kill(p) };
     assert_eq!(Shared::process_count(&a), 1, "dead processes are not counted");
     drop(a);
     assert_eq!(Counted::drops(counter), 1, "the last live holder destroys at once");
@@ -139,7 +158,8 @@ fn reclaim_counts_dead_holders_and_spares_live_ones() {
         std::mem::forget(as_process::<S, _>(p, || Shared::<Counted, S>::open("reclaim").unwrap()));
     }
     // They die after all have opened (an open would reclaim the ones dead before it).
-    dead.iter().for_each(|&p| Arena::<S>::kill(p));
+    // SAFETY: each one's only handle is leaked; nothing runs as them.
+    dead.iter().for_each(|&p| unsafe { Arena::<S>::kill(p) });
     assert_eq!(Shared::strong_count(&a), 5, "dead holders are counted until reclaimed");
     assert_eq!(Shared::<Counted, S>::reclaim("reclaim").unwrap(), 3);
     assert_eq!(Shared::strong_count(&a), 2);
@@ -148,7 +168,8 @@ fn reclaim_counts_dead_holders_and_spares_live_ones() {
     assert_eq!(Counted::drops(counter), 0, "a live holder remains");
     // Now every holder dies: reclaim destroys.
     std::mem::forget(live_handle);
-    Arena::<S>::kill(live);
+    // SAFETY: `live`'s only handle is leaked just above; nothing runs as it.
+    unsafe { Arena::<S>::kill(live) };
     assert_eq!(Shared::<Counted, S>::reclaim("reclaim").unwrap(), 1);
     assert_eq!(Counted::drops(counter), 1);
     name_is_gone_and_reusable::<S>("reclaim");
@@ -179,12 +200,37 @@ fn unique_claim_is_busy_for_a_live_owner_and_succeeds_for_a_dead_one() {
     let busy = as_process::<S, _>(b, || Unique::<u64, S>::claim("job").unwrap_err());
     assert_eq!(busy.kind(), ErrorKind::Busy);
     std::mem::forget(owned);
-    Arena::<S>::kill(a);
+    // SAFETY: `a`'s only handle is leaked just above (its first `Unique` was
+    // released, which consumed it); nothing runs as `a`.
+    unsafe { Arena::<S>::kill(a) };
     let mut claimed = as_process::<S, _>(b, || Unique::<u64, S>::claim("job").unwrap());
     assert_eq!(*claimed, 1);
-    *claimed = 2;
+    // Written as its owner: a `Unique` used by another process counts as inherited.
+    as_process::<S, _>(b, || *claimed = 2);
     as_process::<S, _>(b, || drop(claimed));
     name_is_gone_and_reusable::<S>("job");
+}
+
+#[test]
+fn a_dead_process_cannot_be_entered_and_the_current_one_cannot_be_killed() {
+    // Both would let code act as a dead process, whose mappings, locks and owned
+    // objects the arena treats as free. (That `kill`, `enter`, `crash_at` and
+    // `ArenaState::from_memory` need `unsafe` at all is shown by compile_fail
+    // doctests on each.)
+    arena_space!(S, 1 << 20);
+    let me = Arena::<S>::current();
+    let p = Arena::<S>::spawn();
+    // SAFETY: `p` was just spawned: it made nothing, and nothing runs as it.
+    unsafe { Arena::<S>::kill(p) };
+    // SAFETY: only this thread uses `S` (`enter` checks that `p` is alive).
+    let entered = catch_unwind(|| unsafe { Arena::<S>::enter(p) });
+    assert!(entered.is_err(), "entering a dead process must panic");
+    assert_eq!(Arena::<S>::current(), me, "the identity did not change");
+    // SAFETY: `me` made nothing in this test (`kill` checks that it is not current).
+    let killed = catch_unwind(|| unsafe { Arena::<S>::kill(me) });
+    assert!(killed.is_err(), "killing the process the code acts as must panic");
+    assert_eq!(Arena::<S>::liveness(me), Liveness::Alive);
+    drop(Shared::<u8, S>::create("still-alive", 1).unwrap());
 }
 
 #[test]
@@ -376,7 +422,8 @@ fn reclaimer_dies_at<S: Space>(point: CrashPoint, others: bool) {
     std::mem::forget(as_process::<S, _>(holder, || Shared::<Counted, S>::open("x").unwrap()));
     as_process::<S, _>(creator, || drop(a));
     // Killed only now: every detach and open before this would have reclaimed it.
-    Arena::<S>::kill(holder);
+    // SAFETY: `holder`'s only handle is leaked above; nothing runs as it.
+    unsafe { Arena::<S>::kill(holder) };
     dies_at::<S>(reclaimer, point, || drop(Shared::<Counted, S>::open("x")));
     assert_eq!(Counted::drops(counter), 0);
     as_process::<S, _>(survivor, || match kept {
@@ -436,22 +483,29 @@ fn unique_owner_dies_while_destroying() {
 }
 
 #[test]
-fn a_handle_count_at_its_limit_panics_instead_of_wrapping() {
+fn a_forged_slot_count_decides_nothing_in_this_process() {
     arena_space!(S, 1 << 20);
-    let a = Shared::<u64, S>::create("limit", 1).unwrap();
-    // Slot 0's handle count sits right after its owner word: HEADER_BYTES + 8.
+    let a = Shared::<u64, S>::create("forged-count", 1).unwrap();
+    let b = a.clone();
+    // Slot 0's handle count sits right after its owner word: HEADER_BYTES + 8. A
+    // peer writes 1 there (the drop of `b` would then look like the last one) and
+    // then the largest count (a clone would then look like an overflow).
     let at = shmptr::HEADER_BYTES + 8;
-    // SAFETY: single-threaded, and no reference into the object is held across it.
-    unsafe {
-        Arena::<S>::with_bytes("limit", |bytes| bytes[at..at + 8].copy_from_slice(&(i64::MAX as u64).to_ne_bytes()))
+    for forged in [1u64, i64::MAX as u64] {
+        // SAFETY: single-threaded, and no reference into the object is held across it.
+        unsafe {
+            Arena::<S>::with_bytes("forged-count", |bytes| bytes[at..at + 8].copy_from_slice(&forged.to_ne_bytes()))
+        }
+        .unwrap();
+        let c = b.clone();
+        drop(c);
+        assert_eq!(*a, 1, "the mapping is still there and holds the value");
     }
-    .unwrap();
-    let outcome = catch_unwind(AssertUnwindSafe(|| a.clone()));
-    let message = outcome
-        .err()
-        .and_then(|e| e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())));
-    assert!(message.is_some_and(|m| m.contains("handle count overflow")));
-    std::mem::forget(a); // its count is past repair; a real process would abort here
+    drop(b);
+    assert_eq!(*a, 1, "dropping one of two handles left the other's mapping in place");
+    assert!(Arena::<S>::exists("forged-count"));
+    drop(a);
+    assert!(!Arena::<S>::exists("forged-count"), "the private count, not the forged one, decided the last drop");
 }
 
 #[test]

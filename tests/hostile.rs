@@ -107,10 +107,17 @@ fn now<S: Space>() -> u64 {
 }
 
 /// Runs `f` as `process`.
+///
+/// Safe here: every space in this file is declared inside one test function and
+/// used by that test's thread alone (the proptest runner runs cases on it), so no
+/// other thread is inside an operation on it when the identity changes (all that
+/// `Arena::enter` needs; it checks itself that the process is alive).
 fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    let previous = Arena::<S>::enter(process);
+    // SAFETY: see above: only this thread uses `S`.
+    let previous = unsafe { Arena::<S>::enter(process) };
     let result = f();
-    Arena::<S>::enter(previous);
+    // SAFETY: as above.
+    unsafe { Arena::<S>::enter(previous) };
     result
 }
 
@@ -266,7 +273,8 @@ fn planted() -> impl Strategy<Value = Planted> {
 fn live_and_dead<S: Space>() -> (ProcessId, ProcessId) {
     let live = Arena::<S>::spawn();
     let dead = Arena::<S>::spawn();
-    Arena::<S>::kill(dead);
+    // SAFETY: `dead` was just spawned: it made nothing, and nothing runs as it.
+    unsafe { Arena::<S>::kill(dead) };
     assert_eq!((live.get(), dead.get()), (2, 3), "the strategies name these ids");
     (live, dead)
 }

@@ -26,10 +26,12 @@ fn a_held_lock_is_busy_for_try_lock_and_times_out_for_lock_timeout() {
     let m = Shared::<Mutex<u64, S>, S>::create("m", Mutex::new(0)).unwrap();
     let guard = m.lock().unwrap();
     let other = Arena::<S>::spawn();
-    let previous = Arena::<S>::enter(other);
+    // SAFETY: only this thread uses `S` (declared in this test), and `other` is alive.
+    let previous = unsafe { Arena::<S>::enter(other) };
     assert_eq!(m.try_lock().unwrap_err().kind(), ErrorKind::Busy);
     assert_eq!(m.lock_timeout(Duration::from_millis(5)).unwrap_err().kind(), ErrorKind::Timeout);
-    Arena::<S>::enter(previous);
+    // SAFETY: as above; `previous` is alive.
+    unsafe { Arena::<S>::enter(previous) };
     drop(guard);
     assert!(m.try_lock().is_ok());
 }
@@ -39,12 +41,17 @@ fn a_dead_owner_is_reported_with_the_guard_and_can_be_repaired() {
     arena_space!(S, 1 << 20);
     let m = Shared::<Mutex<(u32, u32), S>, S>::create("m", Mutex::new((0, 0))).unwrap();
     let victim = Arena::<S>::spawn();
-    let previous = Arena::<S>::enter(victim);
+    // SAFETY: only this thread uses `S` (declared in this test), and `victim` is alive.
+    let previous = unsafe { Arena::<S>::enter(victim) };
     let mut guard = m.lock().unwrap();
     guard.0 = 1; // half an update: (1, 0) breaks the invariant a == b
     std::mem::forget(guard); // killed while holding it
-    Arena::<S>::enter(previous);
-    Arena::<S>::kill(victim);
+
+    // SAFETY: as above; `previous` is alive.
+    unsafe { Arena::<S>::enter(previous) };
+    // SAFETY: all `victim` made, its guard, is leaked just above (`m` is this
+    // process's handle); nothing runs as `victim`.
+    unsafe { Arena::<S>::kill(victim) };
 
     let error = m.lock().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::OwnerDied);
@@ -61,10 +68,13 @@ fn a_dead_owner_not_repaired_makes_the_mutex_not_recoverable() {
     arena_space!(S, 1 << 20);
     let m = Shared::<Mutex<u32, S>, S>::create("m", Mutex::new(0)).unwrap();
     let victim = Arena::<S>::spawn();
-    let previous = Arena::<S>::enter(victim);
+    // SAFETY: only this thread uses `S` (declared in this test), and `victim` is alive.
+    let previous = unsafe { Arena::<S>::enter(victim) };
     std::mem::forget(m.lock().unwrap());
-    Arena::<S>::enter(previous);
-    Arena::<S>::kill(victim);
+    // SAFETY: as above; `previous` is alive.
+    unsafe { Arena::<S>::enter(previous) };
+    // SAFETY: all `victim` made, its guard, is leaked just above; nothing runs as it.
+    unsafe { Arena::<S>::kill(victim) };
     let guard = m.try_lock().unwrap_err().into_guard().unwrap();
     drop(guard); // no make_consistent
     for _ in 0..3 {
@@ -101,8 +111,8 @@ fn condvar_wait_timeout_reports_the_timeout_and_relocks() {
 #[test]
 fn condvar_hands_items_between_threads_without_losing_any() {
     arena_space!(S, 1 << 20);
-    type Queue = (Mutex<heapless::Deque<u32, 8>, S>, Condvar<S>);
-    let q = Shared::<Queue, S>::create("q", (Mutex::new(heapless::Deque::new()), Condvar::new())).unwrap();
+    type Queue = (Mutex<shmptr::ShmDeque<u32, 8>, S>, Condvar<S>);
+    let q = Shared::<Queue, S>::create("q", (Mutex::new(shmptr::ShmDeque::new()), Condvar::new())).unwrap();
     const ITEMS: u32 = 2_000;
     std::thread::scope(|scope| {
         scope.spawn(|| {

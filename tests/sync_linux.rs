@@ -99,7 +99,7 @@ fn a_killed_owner_never_repaired_leaves_the_mutex_not_recoverable() {
 }
 
 const ITEMS: u32 = 1_000_000;
-type Queue = (Mutex<heapless::Deque<u32, 64>>, Condvar);
+type Queue = (Mutex<shmptr::ShmDeque<u32, 64>>, Condvar);
 
 #[test]
 fn a_producer_and_a_consumer_move_a_million_items_in_order() {
@@ -119,7 +119,7 @@ fn a_producer_and_a_consumer_move_a_million_items_in_order() {
         }
         return;
     }
-    let q = Shared::<Queue>::create(&name, (Mutex::new(heapless::Deque::new()), Condvar::new())).unwrap();
+    let q = Shared::<Queue>::create(&name, (Mutex::new(shmptr::ShmDeque::new()), Condvar::new())).unwrap();
     let producer = scope.spawn(TEST, "producer");
     let mut next = 0;
     let deadline = Instant::now() + linux_support::BOUND;
@@ -227,7 +227,7 @@ fn uncontended_lock_unlock_make_no_futex_call_on_linux() {
 #[test]
 fn a_notify_makes_a_futex_call_only_when_somebody_waits() {
     let scope = Scope::new("a_notify_makes_a_futex_call_only_when_somebody_waits");
-    let flag = Shared::<shmptr::Mutex<bool, Counting>>::create(&scope.name("flag"), shmptr::Mutex::new(false)).unwrap();
+    let flag = Shared::<shmptr::Mutex<u8, Counting>>::create(&scope.name("flag"), shmptr::Mutex::new(0)).unwrap();
     let changed = Shared::<shmptr::Condvar<Counting>>::create(&scope.name("changed"), shmptr::Condvar::new()).unwrap();
     for _ in 0..100_000 {
         changed.notify_one();
@@ -242,7 +242,7 @@ fn a_notify_makes_a_futex_call_only_when_somebody_waits() {
         let waiter = threads.spawn(|| {
             let mut guard = flag.lock().unwrap();
             waiting.store(1, Ordering::Release);
-            while !*guard {
+            while *guard == 0 {
                 let (relocked, timed_out) = changed.wait_timeout(guard, BOUND).unwrap();
                 assert!(!timed_out, "the notify was lost");
                 guard = relocked;
@@ -250,7 +250,7 @@ fn a_notify_makes_a_futex_call_only_when_somebody_waits() {
         });
         wait_for(&waiting, 1);
         let mut guard = flag.lock().unwrap();
-        *guard = true;
+        *guard = 1;
         changed.notify_one();
         // Counted before unlocking: the unlock may wake the waiter once more, if it
         // woke, found the lock held and went to sleep on the mutex.

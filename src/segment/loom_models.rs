@@ -83,6 +83,7 @@ use super::owner;
 use super::{Header, Members, Slot};
 use crate::backend::{CrashPoint, Liveness, Platform, ProcessId};
 use crate::error::ErrorKind;
+use crate::handles;
 use crate::loom_support::{self, main_turn, which, DEAD};
 use crate::name::NAME_MAX;
 use crate::primitive::{AtomicU32, AtomicWord, Ordering};
@@ -140,6 +141,9 @@ impl Platform for Model {
 struct Segment {
     header: Header,
     slots: Vec<Slot>,
+    /// Each attachment's handle count, which a real process keeps in private
+    /// memory (`Region::handles`), one per slot.
+    handles: Vec<AtomicUsize>,
     value: UnsafeCell<u64>,
 }
 
@@ -177,12 +181,38 @@ impl Segment {
             slots_used: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
         };
+        let handles = (0..slots).map(|_| AtomicUsize::new(0)).collect();
         let slots = (0..slots).map(|_| Slot { owner: AtomicWord::new(0), count: AtomicWord::new(0) }).collect();
-        Arc::new(Segment { header, slots, value: UnsafeCell::new(VALUE) })
+        Arc::new(Segment { header, slots, handles, value: UnsafeCell::new(VALUE) })
     }
 
     fn members(&self) -> Members<'_> {
         Members::new(&self.header, &self.slots)
+    }
+
+    /// `Shared::create` for process `p`: the creator's one handle in slot 0.
+    fn init_creator(&self, p: ProcessId) {
+        self.members().init_creator(p);
+        self.handles[0].store(1, Ordering::Relaxed);
+    }
+
+    /// `Shared::first_handle` (shared.rs): the new attachment in `slot` has one handle.
+    fn first_handle(&self, slot: u32) -> u32 {
+        self.handles[slot as usize].store(1, Ordering::Relaxed);
+        slot
+    }
+
+    /// `Clone for Shared` (shared.rs) in the attachment of `slot`.
+    fn clone_handle(&self, slot: u32) {
+        let members = self.members();
+        handles::acquire(&self.handles[slot as usize], |count| members.publish_count(slot, count));
+    }
+
+    /// The first half of `Drop for Shared`: `true` if it was the attachment's last
+    /// handle (the caller then leaves).
+    fn release_handle(&self, slot: u32) -> bool {
+        let members = self.members();
+        handles::release(&self.handles[slot as usize], |left| members.publish_count(slot, left)) == 0
     }
 
     /// A holder reads the value: it must not be dropped yet.
@@ -228,7 +258,7 @@ impl Segment {
                 members.free(index);
                 Err(won)
             }
-            None => members.attach::<Model>(me).map_err(|e| {
+            None => members.attach::<Model>(me).map(|slot| self.first_handle(slot)).map_err(|e| {
                 assert_eq!(e.kind(), ErrorKind::NotFound);
                 let won = members.claim_destroyer::<Model>(me, false);
                 if won {
@@ -242,7 +272,7 @@ impl Segment {
     /// `Drop for Shared` (shared.rs) of one handle of the attachment in `slot`;
     /// `true` if this made the current process the destroyer.
     fn drop_handle(&self, slot: u32) -> bool {
-        self.members().release(slot) && self.leave(slot)
+        self.release_handle(slot) && self.leave(slot)
     }
 
     /// The rest of `Drop for Shared` once `release` reported the attachment's last
@@ -328,7 +358,7 @@ fn last_detach_races_attach() {
     model(OUTCOMES, |main_last| {
         let seg = Segment::new(2);
         loom_support::play(1);
-        seg.members().init_creator(pid(1));
+        seg.init_creator(pid(1));
         assert_eq!(seg.members().strong_count(), 1);
 
         let opener = spawn_as(2, &seg, |seg| match seg.open() {
@@ -336,7 +366,7 @@ fn last_detach_races_attach() {
                 let members = seg.members();
                 assert!(!members.destroying(), "attached after the set reached zero");
                 seg.use_value();
-                members.acquire(slot);
+                seg.clone_handle(slot);
                 assert!(members.strong_count() >= 2);
                 seg.use_value();
                 assert!(!seg.drop_handle(slot), "a clone's drop destroyed");
@@ -362,7 +392,7 @@ fn attach_publishes_slot() {
     model(&["attach seen", "attach not seen"], |main_last| {
         let seg = Segment::new(2);
         loom_support::play(1);
-        seg.members().init_creator(pid(1));
+        seg.init_creator(pid(1));
 
         // The observer is the spawned thread: a load it has yet to make stays
         // visible to loom's DPOR, and no yield precedes it (loom never shows a
@@ -395,19 +425,18 @@ fn same_attachment_two_threads() {
     model(&["last release on main", "last release on spawned"], |main_last| {
         let seg = Segment::new(1);
         loom_support::play(1);
-        seg.members().init_creator(pid(1));
+        seg.init_creator(pid(1));
         // The creator's handle and a clone of it, one for each thread.
-        seg.members().acquire(0);
+        seg.clone_handle(0);
 
         // Clone the thread's handle, drop the clone, drop the handle.
         let work = |seg: &Segment| {
-            let members = seg.members();
             seg.use_value();
-            members.acquire(0);
+            seg.clone_handle(0);
             seg.use_value();
-            assert!(!members.release(0), "the last handle was released while this thread holds one");
+            assert!(!seg.release_handle(0), "the last handle was released while this thread holds one");
             seg.use_value();
-            if !members.release(0) {
+            if !seg.release_handle(0) {
                 return (false, false);
             }
             (true, seg.leave(0))
@@ -429,10 +458,10 @@ fn same_attachment_two_threads() {
 fn with_dead_holder() -> Arc<Segment> {
     let seg = Segment::new(3);
     loom_support::play(1);
+    seg.init_creator(pid(1));
     let members = seg.members();
-    members.init_creator(pid(1));
-    assert_eq!(members.attach::<Model>(pid(DEAD)), Ok(1));
-    assert_eq!(members.attach::<Model>(pid(2)), Ok(2));
+    assert_eq!(members.attach::<Model>(pid(DEAD)).map(|slot| seg.first_handle(slot)), Ok(1));
+    assert_eq!(members.attach::<Model>(pid(2)).map(|slot| seg.first_handle(slot)), Ok(2));
     seg
 }
 
@@ -545,7 +574,7 @@ fn reclaim_empties_races_open() {
     model(OUTCOMES, |main_last| {
         // The only holder died holding its handle.
         let seg = Segment::new(2);
-        seg.members().init_creator(pid(DEAD));
+        seg.init_creator(pid(DEAD));
 
         // Open, and drop the handle if that attached: an opener may attach while
         // the other is still reclaiming the dead holder (the set never emptied).
@@ -586,7 +615,7 @@ fn dead_partial_steps_finished() {
         // (`ReclaimMarked`); slot 3 marked and already out of the set (`ReclaimLeft`).
         let seg = Segment::new(4);
         loom_support::play(1);
-        seg.members().init_creator(pid(1));
+        seg.init_creator(pid(1));
         let dead_reclaimer = RECLAIMING | pid(DEAD).word();
         for (slot, owner) in [(1, pid(DEAD).word()), (2, dead_reclaimer), (3, dead_reclaimer)] {
             seg.slots[slot].owner.store(owner, Ordering::Relaxed);
@@ -622,8 +651,8 @@ fn dead_emptier_taken_over() {
             let members = seg.members();
             // The dead process created the object, dropped its last handle (emptying
             // the set) and died, before claiming the destroyer word or just after.
-            members.init_creator(pid(DEAD));
-            assert!(members.release(0));
+            seg.init_creator(pid(DEAD));
+            assert!(seg.release_handle(0));
             assert!(members.detach::<Model>(0, pid(DEAD)));
             if claimed {
                 assert!(members.claim_destroyer::<Model>(pid(DEAD), true));

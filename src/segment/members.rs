@@ -28,17 +28,13 @@
 
 use crate::backend::{CrashPoint, Liveness, Platform, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
-use crate::primitive::{fence, widen, Ordering, Word};
+use crate::primitive::{widen, Ordering, Word};
 
 use super::{Header, Slot};
 
 /// Set in a slot's owner word while a survivor reclaims it; the low bits then name
 /// the reclaimer.
 pub(crate) const RECLAIMING: Word = 1 << (Word::BITS - 1);
-
-/// The most handles one attachment may have. Like `Arc`, going past it is a bug
-/// (a leak of clones), and shmptr panics rather than let the count wrap.
-const MAX_HANDLES: Word = Word::MAX >> 1;
 
 /// The outcome of reclaiming dead holders.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -143,26 +139,12 @@ impl<'a> Members<'a> {
         &self.slots[..used.min(self.slots.len())]
     }
 
-    /// One more handle of the attachment in `index` (a clone in the same process).
-    pub(crate) fn acquire(&self, index: u32) {
-        // Relaxed, as in `Arc::clone`: a new handle is made from an existing one, so
-        // the count is already above zero and nothing needs ordering.
-        let old = self.slots[index as usize].count.fetch_add(1, Ordering::Relaxed);
-        if old >= MAX_HANDLES {
-            panic!("shmptr: handle count overflow");
-        }
-    }
-
-    /// One handle fewer; `true` if it was the attachment's last (the caller detaches).
-    pub(crate) fn release(&self, index: u32) -> bool {
-        // Release, as in `Arc::drop`: this handle's uses of the value happen before
-        // the count reaches zero; the Acquire fence makes them visible to whoever
-        // saw it reach zero (who may go on to destroy the value).
-        if self.slots[index as usize].count.fetch_sub(1, Ordering::Release) != 1 {
-            return false;
-        }
-        fence(Ordering::Acquire);
-        true
+    /// Publishes the handle count of the attachment in `index` for other processes
+    /// (`strong_count`). Only a copy: this process decides nothing from it.
+    pub(crate) fn publish_count(&self, index: u32, count: usize) {
+        // Relaxed: a snapshot for readers; `handles` orders the copies of one
+        // attachment among themselves.
+        self.slots[index as usize].count.store(count.min(Word::MAX as usize) as Word, Ordering::Relaxed);
     }
 
     /// Leaves the member set after the attachment's last handle is gone. First

@@ -77,6 +77,8 @@ impl<P: Platform> Condvar<P> {
         guard: MutexGuard<'a, T, P>,
         deadline: Option<u64>,
     ) -> Result<(MutexGuard<'a, T, P>, bool), LockError<'a, T, P>> {
+        // A guard inherited across `fork()` is the parent's: refuse it.
+        guard.check_owner();
         // SeqCst, the count and the read, against a notifier's SeqCst bump and
         // load of the count: either it sees us counted (and wakes us), or our read
         // comes after its bump in the single total order, and the notify came

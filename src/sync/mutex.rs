@@ -82,10 +82,16 @@ unsafe impl<T: ShmSafe, P: Platform> ShmSafe for Mutex<T, P> {
 unsafe impl<T: Zeroable, P: Platform> Zeroable for Mutex<T, P> {}
 
 /// Exclusive access to a [`Mutex`]'s value; unlocks on drop.
+///
+/// A guard belongs to the process that locked: in a child created by `fork()`, an
+/// inherited guard panics when dereferenced (its value is the parent's, locked by
+/// the parent) and does nothing when dropped (the lock stays the parent's).
+#[must_use = "dropping the guard unlocks the mutex at once"]
 pub struct MutexGuard<'a, T, P: Platform> {
     mutex: &'a Mutex<T, P>,
-    /// Not `Send`: the lock belongs to the locking process, and a guard must not
-    /// cross a `fork`.
+    /// The process that locked.
+    locked_by: ProcessId,
+    /// Not `Send`: the lock belongs to the locking process.
     _not_send: PhantomData<*const ()>,
 }
 
@@ -125,7 +131,7 @@ impl<T, P: Platform> Mutex<T, P> {
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
         let me = P::current_process();
         if self.try_acquire(me) || self.take_from_dead(me) {
-            return self.acquired();
+            return self.acquired(me);
         }
         Err(LockError { kind: ErrorKind::Busy, guard: None })
     }
@@ -165,7 +171,7 @@ impl<T, P: Platform> Mutex<T, P> {
     fn lock_until(&self, deadline: Option<u64>) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
         let me = P::current_process();
         if self.try_acquire(me) {
-            return self.acquired();
+            return self.acquired(me);
         }
         if self.state.load(Ordering::Relaxed) == NOT_RECOVERABLE {
             return Err(LockError { kind: ErrorKind::NotRecoverable, guard: None });
@@ -176,7 +182,7 @@ impl<T, P: Platform> Mutex<T, P> {
         for _ in 0..YIELDS {
             P::yield_now();
             if self.owner.load(Ordering::Relaxed) == 0 && self.try_acquire(me) {
-                return self.acquired();
+                return self.acquired(me);
             }
         }
         // SeqCst: see `unlock`.
@@ -203,14 +209,14 @@ impl<T, P: Platform> Mutex<T, P> {
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         match outcome {
-            Ok(()) => self.acquired(),
+            Ok(()) => self.acquired(me),
             Err(kind) => Err(LockError { kind, guard: None }),
         }
     }
 
     /// We hold the lock: report the state it is in.
-    fn acquired(&self) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
-        let guard = MutexGuard { mutex: self, _not_send: PhantomData };
+    fn acquired(&self, me: ProcessId) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
+        let guard = MutexGuard { mutex: self, locked_by: me, _not_send: PhantomData };
         // Relaxed: the state is written only by owners, ordered by the lock itself.
         match self.state.load(Ordering::Relaxed) {
             CONSISTENT => Ok(guard),
@@ -243,14 +249,38 @@ impl<'a, T, P: Platform> MutexGuard<'a, T, P> {
 
     /// Declares the data repaired after [`ErrorKind::OwnerDied`]; the mutex is then
     /// usable again after this guard unlocks.
+    ///
+    /// # Panics
+    /// Through a guard inherited across `fork()` (see [`MutexGuard`]).
     pub fn make_consistent(&mut self) {
+        self.check_owner();
         // Relaxed: we own the lock; the unlock's Release publishes it.
         self.mutex.state.store(CONSISTENT, Ordering::Relaxed);
+    }
+
+    /// Whether the calling process locked: false in a child created by `fork()`
+    /// while this guard was held (the child's identity is its own, read from a page
+    /// that `fork` wipes: no system call).
+    fn held_here(&self) -> bool {
+        P::current_process() == self.locked_by
+    }
+
+    /// Panics in a forked child: the lock and the value are the parent's.
+    pub(crate) fn check_owner(&self) {
+        if !self.held_here() {
+            panic!(
+                "shmptr: using a MutexGuard inherited across fork(): the parent holds the lock; lock it in the child"
+            );
+        }
     }
 }
 
 impl<T, P: Platform> Drop for MutexGuard<'_, T, P> {
     fn drop(&mut self) {
+        if !self.held_here() {
+            // Inherited across `fork()`: the parent holds the lock; leave it so.
+            return;
+        }
         // Relaxed: we own the lock.
         if self.mutex.state.load(Ordering::Relaxed) == INCONSISTENT {
             // Not repaired: nobody may trust the data again.
@@ -262,14 +292,25 @@ impl<T, P: Platform> Drop for MutexGuard<'_, T, P> {
 
 impl<T, P: Platform> Deref for MutexGuard<'_, T, P> {
     type Target = T;
+    /// # Panics
+    /// Through a guard inherited across `fork()` (see [`MutexGuard`]).
     fn deref(&self) -> &T {
-        // SAFETY: the guard exists only while this process holds the lock.
+        self.check_owner();
+        // SAFETY: this process locked (checked just above: not a forked child's
+        // inherited guard), and a thread of this process holds the guard; other
+        // threads here wait for the owner word to return to 0. Known limit (README,
+        // guarantees): a peer that forges that word back to 0 while we hold it lets
+        // a second thread here lock as well. Any bytes are a valid `T` when
+        // `T: ShmSafe`, whatever a peer writes meanwhile.
         unsafe { &*self.mutex.value.get() }
     }
 }
 
 impl<T, P: Platform> DerefMut for MutexGuard<'_, T, P> {
+    /// # Panics
+    /// Through a guard inherited across `fork()` (see [`MutexGuard`]).
     fn deref_mut(&mut self) -> &mut T {
+        self.check_owner();
         // SAFETY: as in `deref`, and `&mut self` excludes other uses of this guard.
         unsafe { &mut *self.mutex.value.get() }
     }

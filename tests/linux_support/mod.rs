@@ -159,7 +159,7 @@ impl Control {
 /// whichever process runs the drop.
 #[repr(C)]
 pub struct Tracked {
-    pub control: heapless::String<220>,
+    pub control: shmptr::ShmString<220>,
     pub value: std::sync::atomic::AtomicU64,
 }
 shmptr::shm_safe!(Tracked { control, value });
@@ -167,14 +167,17 @@ shmptr::shm_safe!(Tracked { control, value });
 impl Tracked {
     /// A value reporting its drop to the control object `control`.
     pub fn new(control: &str) -> Self {
-        Tracked { control: heapless::String::try_from(control).unwrap(), value: std::sync::atomic::AtomicU64::new(0) }
+        Tracked {
+            control: shmptr::ShmString::try_from(control).expect("a control name fits in 220 bytes"),
+            value: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 }
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        let control =
-            shmptr_linux::Shared::<Control>::open(&self.control).expect("the control object outlives the value");
+        let name = self.control.get().expect("the control name is UTF-8");
+        let control = shmptr_linux::Shared::<Control>::open(&name).expect("the control object outlives the value");
         control.drops.fetch_add(1, Ordering::SeqCst);
     }
 }

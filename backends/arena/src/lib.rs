@@ -13,8 +13,11 @@
 //! [`Arena::enter`] makes the calling code act as it, [`Arena::kill`] declares it
 //! dead, and [`Arena::crash_at`] makes it die at a chosen [`CrashPoint`] of a
 //! protocol (the arena then panics out of the protocol, which a test catches with
-//! `std::panic::catch_unwind`; the dead process's handles must be leaked with
-//! `core::mem::forget`, as a killed process runs no destructor).
+//! `std::panic::catch_unwind`). All simulated processes share one address space, so
+//! the last three are `unsafe`: a process declared dead must leave no handle, guard
+//! or reference in use (leak them with `core::mem::forget`, as a killed process runs
+//! no destructor), and the identity must not change under a running operation. Each
+//! function's `# Safety` says exactly what it needs.
 //!
 //! Time is simulated too: each timed wait advances the space's clock by the time it
 //! asked for, so timeouts are deterministic and instant.
@@ -27,12 +30,14 @@
 //!
 //! let a = Shared::<AtomicU32, Demo>::create("demo", AtomicU32::new(41)).unwrap();
 //! let b_process = Arena::<Demo>::spawn();
-//! let previous = Arena::<Demo>::enter(b_process);
+//! // SAFETY: only this thread uses `Demo`, and `b_process` is alive.
+//! let previous = unsafe { Arena::<Demo>::enter(b_process) };
 //! let b = Shared::<AtomicU32, Demo>::open("demo").unwrap();
 //! b.fetch_add(1, Ordering::Relaxed);
 //! assert_eq!(Shared::process_count(&b), 2);
 //! drop(b);
-//! Arena::<Demo>::enter(previous);
+//! // SAFETY: as above (`previous` is process 1, alive).
+//! unsafe { Arena::<Demo>::enter(previous) };
 //! assert_eq!(a.load(Ordering::Relaxed), 42);
 //! drop(a);
 //! assert!(!Arena::<Demo>::exists("demo"));
@@ -44,7 +49,7 @@
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use shmptr::{
@@ -55,6 +60,8 @@ use shmptr::{
 pub const MAX_OBJECTS: usize = 64;
 /// How many simulated processes one arena can have over its lifetime.
 pub const MAX_PROCESSES: u32 = 255;
+/// How many mappings (regions) of its objects one arena tracks at once.
+pub const MAX_MAPPINGS: usize = 256;
 /// Every object starts at a multiple of this.
 const ALIGN: usize = 64;
 /// How long one timed wait lasts at most, in simulated time, when the caller
@@ -86,6 +93,9 @@ struct Entry {
     len: usize,
     linked: bool,
     maps: u32,
+    /// The mapping that owns the object exclusively (see `Region::own_exclusively`),
+    /// as its index in `ArenaState::mappings` plus one; 0 for none.
+    owned_by: usize,
 }
 
 impl Entry {
@@ -94,12 +104,23 @@ impl Entry {
     }
 }
 
+/// What the arena keeps about one mapping, outside every object's memory: the
+/// "process-private" memory of the simulation, which no segment write can reach.
+struct Mapping {
+    /// The simulated process that made the mapping; 0 when the record is free.
+    /// Written under the table lock.
+    process: AtomicU32,
+    /// The handles sharing the mapping (see `Region::handles`).
+    handles: AtomicUsize,
+}
+
 /// The state of one arena: its memory, name table, simulated processes and clock.
 pub struct ArenaState {
     base: *mut u8,
     len: usize,
     lock: AtomicBool,
     table: UnsafeCell<heapless::Vec<Entry, MAX_OBJECTS>>,
+    mappings: [Mapping; MAX_MAPPINGS],
     current: AtomicU32,
     next: AtomicU32,
     dead: [AtomicU32; 8],
@@ -118,10 +139,26 @@ unsafe impl Sync for ArenaState {}
 unsafe impl Send for ArenaState {}
 
 impl ArenaState {
-    /// An arena over `memory`.
-    pub const fn from_memory<const N: usize>(memory: &'static Memory<N>) -> Self {
-        // SAFETY: a `'static` `Memory` is valid for reads and writes of `N` bytes,
-        // aligned to a page, and only this arena uses it (it is borrowed for good).
+    /// An arena over `memory`. [`arena_space!`] calls it on a static of its own;
+    /// call it yourself only to build a [`Space`] by hand.
+    ///
+    /// # Safety
+    /// `memory` is used by this arena alone: no other `ArenaState` is ever made over
+    /// it (by this function or by [`new`](ArenaState::new)), and no other code reads
+    /// or writes its bytes. A `&'static Memory` can be copied freely, so the borrow
+    /// does not prove it: two arenas over one `Memory` would hand out the same bytes
+    /// as two objects, giving two `&mut` to one value.
+    ///
+    /// Calling it without `unsafe` does not compile:
+    /// ```compile_fail,E0133
+    /// use shmptr_arena::{ArenaState, Memory};
+    /// static MEMORY: Memory<4096> = Memory::new();
+    /// static STATE: ArenaState = ArenaState::from_memory(&MEMORY);
+    /// ```
+    pub const unsafe fn from_memory<const N: usize>(memory: &'static Memory<N>) -> Self {
+        // SAFETY: a `'static` `Memory` is valid for reads and writes of `N` bytes for
+        // good, aligned to a page (4096, so to 64); the caller guarantees that
+        // nothing but this arena uses it.
         unsafe { Self::new(memory.0.get().cast::<u8>(), N) }
     }
 
@@ -137,6 +174,7 @@ impl ArenaState {
             len,
             lock: AtomicBool::new(false),
             table: UnsafeCell::new(heapless::Vec::new()),
+            mappings: [const { Mapping { process: AtomicU32::new(0), handles: AtomicUsize::new(0) } }; MAX_MAPPINGS],
             current: AtomicU32::new(1),
             next: AtomicU32::new(2),
             dead: [const { AtomicU32::new(0) }; 8],
@@ -163,6 +201,39 @@ impl ArenaState {
             }
             None => Err(Error::new(ErrorKind::NotFound, during)),
         })
+    }
+
+    /// Whether simulated process `raw` was declared dead.
+    fn is_dead(&self, raw: u32) -> bool {
+        raw <= MAX_PROCESSES && self.dead[(raw / 32) as usize].load(Ordering::Relaxed) & (1 << (raw % 32)) != 0
+    }
+
+    /// Declares `process` dead (see [`Arena::kill`]).
+    fn declare_dead(&self, process: ProcessId) {
+        let raw = process.get();
+        if raw <= MAX_PROCESSES.into() {
+            self.dead[(raw / 32) as usize].fetch_or(1 << (raw % 32), Ordering::Relaxed);
+        }
+    }
+
+    /// A free mapping record for the current process; call under the table lock.
+    /// Records of dead processes are free: a dead process's handles are never used
+    /// again (the contract of [`Arena::kill`]).
+    fn new_mapping(&self) -> Result<usize> {
+        let me = self.current.load(Ordering::Relaxed);
+        let index = self
+            .mappings
+            .iter()
+            .position(|m| {
+                let p = m.process.load(Ordering::Relaxed);
+                p == 0 || self.is_dead(p)
+            })
+            .ok_or(Error::new(ErrorKind::OutOfMemory, "mapping an arena object (too many mappings)"))?;
+        // Relaxed: written and read under the table lock (handles: before any handle
+        // exists; the region is handed to its first user after the lock's Release).
+        self.mappings[index].process.store(me, Ordering::Relaxed);
+        self.mappings[index].handles.store(0, Ordering::Relaxed);
+        Ok(index)
     }
 
     fn with_clock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
@@ -209,7 +280,10 @@ macro_rules! arena_space {
         unsafe impl $crate::Space for $name {
             fn state() -> &'static $crate::ArenaState {
                 static MEMORY: $crate::Memory<{ $bytes }> = $crate::Memory::new();
-                static STATE: $crate::ArenaState = $crate::ArenaState::from_memory(&MEMORY);
+                // SAFETY: `MEMORY` is private to this function, and this initializer
+                // (evaluated once, at compile time) is its only use: no other arena
+                // and no other code can reach its bytes.
+                static STATE: $crate::ArenaState = unsafe { $crate::ArenaState::from_memory(&MEMORY) };
                 &STATE
             }
         }
@@ -219,6 +293,22 @@ macro_rules! arena_space {
 arena_space!(pub DefaultSpace, 256 * 1024);
 
 /// The arena backend over space `S`.
+///
+/// Besides the [`Backend`] and [`Platform`] it provides, it runs the simulation:
+/// [`spawn`](Arena::spawn) a process, [`enter`](Arena::enter) it (act as it),
+/// [`kill`](Arena::kill) it or make it die at a [`CrashPoint`] with
+/// [`crash_at`](Arena::crash_at). Simulated processes share one address space, where
+/// a real process's death or a real `fork` has no equivalent: what the simulation
+/// cannot enforce, the caller of those three `unsafe` functions promises.
+///
+/// - A process is dead from `kill` (or its crash) on: nothing it made (handle,
+///   guard, reference through them) is used again, not even dropped. Leak it with
+///   [`core::mem::forget`], as a killed process runs no destructor. The arena and the
+///   core treat a dead process's mappings, locks and owned objects as free.
+/// - The simulated identity is global to the space: it changes only while no other
+///   thread is inside an operation on the space.
+/// - A handle made as one process and used while acting as another is, to the
+///   core, inherited across a `fork`: it reads, and releases nothing.
 pub struct Arena<S>(PhantomData<S>);
 
 /// `shmptr::Shared` on an arena.
@@ -238,19 +328,46 @@ pub struct ArenaRegion<S: Space> {
     ptr: NonNull<u8>,
     len: usize,
     offset: usize,
+    /// Its record in `ArenaState::mappings`.
+    mapping: usize,
     _space: PhantomData<S>,
 }
 
 // SAFETY: `ptr` is valid for `len` bytes while the entry's map count includes this
 // region (the entry is never reused before), aligned to 64; every region of the
 // entry is the same bytes; fresh entries are zeroed; a bitwise copy is fine as
-// long as one copy is dropped, since only `Drop` touches the map count.
+// long as one copy is dropped, since only `Drop` touches the map count. `handles`
+// is this region's own record in the arena's mapping table, outside every
+// object's bytes, zeroed when the region is made and freed only by its `Drop` (or
+// once its process is declared dead, after which its handles are never used).
+// `own_exclusively` is decided under the table lock against the one mapping
+// recorded as owner.
 unsafe impl<S: Space> Region for ArenaRegion<S> {
     fn as_ptr(&self) -> NonNull<u8> {
         self.ptr
     }
     fn len(&self) -> usize {
         self.len
+    }
+    fn handles(&self) -> &AtomicUsize {
+        &S::state().mappings[self.mapping].handles
+    }
+    fn own_exclusively(&self) -> Result<()> {
+        let state = S::state();
+        state.with_table(|table| {
+            let entry = table
+                .iter_mut()
+                .find(|e| e.offset == self.offset)
+                .ok_or(Error::new(ErrorKind::NotFound, "owning an arena object"))?;
+            if let Some(other) = entry.owned_by.checked_sub(1) {
+                let process = state.mappings[other].process.load(Ordering::Relaxed);
+                if other != self.mapping && process != 0 && !state.is_dead(process) {
+                    return Err(Error::new(ErrorKind::Busy, "claiming an object a mapping here owns already"));
+                }
+            }
+            entry.owned_by = self.mapping + 1;
+            Ok(())
+        })
     }
 }
 
@@ -260,22 +377,30 @@ unsafe impl<S: Space> Send for ArenaRegion<S> {}
 unsafe impl<S: Space> Sync for ArenaRegion<S> {}
 
 impl<S: Space> ArenaRegion<S> {
-    fn new(state: &ArenaState, entry: &Entry) -> Self {
+    /// A region of `entry`; call under the table lock.
+    fn new(state: &ArenaState, entry: &Entry) -> Result<Self> {
+        let mapping = state.new_mapping()?;
         // SAFETY: entries lie within the arena's memory (`allocate` checks it).
         let ptr = unsafe { NonNull::new_unchecked(state.base.add(entry.offset)) };
-        ArenaRegion { ptr, len: entry.len, offset: entry.offset, _space: PhantomData }
+        Ok(ArenaRegion { ptr, len: entry.len, offset: entry.offset, mapping, _space: PhantomData })
     }
 }
 
 impl<S: Space> Drop for ArenaRegion<S> {
     fn drop(&mut self) {
-        S::state().with_table(|table| {
+        let state = S::state();
+        state.with_table(|table| {
             if let Some(i) = table.iter().position(|e| e.offset == self.offset) {
+                if table[i].owned_by == self.mapping + 1 {
+                    table[i].owned_by = 0;
+                }
                 table[i].maps -= 1;
                 if !table[i].linked && table[i].maps == 0 {
                     table.remove(i);
                 }
             }
+            // Relaxed: under the table lock.
+            state.mappings[self.mapping].process.store(0, Ordering::Relaxed);
         });
     }
 }
@@ -290,9 +415,41 @@ impl<S: Space> Arena<S> {
 
     /// Makes the calling code act as `process` (for every thread using this space);
     /// returns the process it acted as before.
-    pub fn enter(process: ProcessId) -> ProcessId {
+    ///
+    /// Handles and guards made while acting as another process stay that process's.
+    /// Used while acting as `process`, the core treats them as a `fork`ed child's
+    /// inherited handles: they read, a clone re-opens the object for `process`, a
+    /// write through a `Unique` panics, a drop or release gives nothing back (the
+    /// maker's mapping then stays: a leak). That is sound, because the handle is
+    /// still one object in one address space, under Rust's borrow rules; what
+    /// switching needs is below.
+    ///
+    /// # Safety
+    /// No other thread is inside an operation on this space (a call on one of its
+    /// objects, handles or guards, or an `Arena` function) while the identity
+    /// changes. An operation reads the current process more than once: one that saw
+    /// the identity change in its middle would act as two processes at once, for
+    /// example a clone whose handle records one process while its mapping is
+    /// recorded as the other's; [`kill`](Arena::kill)ing that other process would
+    /// then free the mapping record under a live handle. Threads that merely hold
+    /// handles or references, outside any call, are no concern.
+    ///
+    /// (That `process` is alive is checked: see below.)
+    ///
+    /// # Panics
+    /// If `process` was declared dead ([`kill`](Arena::kill), a crash): acting as a
+    /// dead process would make mappings, locks and owners that the arena already
+    /// treats as free. Panics too for a number above `u32::MAX`.
+    ///
+    /// ```compile_fail,E0133
+    /// use shmptr_arena::{Arena, DefaultSpace};
+    /// Arena::<DefaultSpace>::enter(Arena::<DefaultSpace>::spawn());
+    /// ```
+    pub unsafe fn enter(process: ProcessId) -> ProcessId {
         let raw = u32::try_from(process.get()).expect("an arena process number");
-        let previous = S::state().current.swap(raw, Ordering::Relaxed);
+        let state = S::state();
+        assert!(!state.is_dead(raw), "shmptr-arena: entering process {raw}, which is dead");
+        let previous = state.current.swap(raw, Ordering::Relaxed);
         ProcessId::new(previous.into()).expect("non-zero")
     }
 
@@ -301,17 +458,73 @@ impl<S: Space> Arena<S> {
         <Self as Platform>::current_process()
     }
 
-    /// Declares `process` dead: its holdings may now be reclaimed.
-    pub fn kill(process: ProcessId) {
-        let raw = process.get();
-        if raw <= MAX_PROCESSES.into() {
-            S::state().dead[(raw / 32) as usize].fetch_or(1 << (raw % 32), Ordering::Relaxed);
-        }
+    /// Declares `process` dead: its holdings may now be reclaimed by the others (its
+    /// slots, the locks it held, the objects it owned), and the arena reuses its
+    /// mapping records for new mappings.
+    ///
+    /// # Safety
+    /// Nothing that `process` made is in use or used again: no handle
+    /// ([`Shared`], [`Unique`]) made while acting as `process` (by `create`, `open`,
+    /// `claim`, or a clone re-opening an inherited handle), no guard it locked (a
+    /// `MutexGuard`, also one carried by a `LockError`), no reference borrowed
+    /// through them, on any thread. Not dereferenced, cloned, released or dropped:
+    /// leak them with [`core::mem::forget`], as a killed process runs no destructor.
+    /// Otherwise:
+    /// - the arena frees the dead process's mapping records (a new mapping takes
+    ///   them over), so one of its handles would share a handle count with another
+    ///   mapping, and its drop could unmap memory that live handles still use (the
+    ///   arena reuses it for another object);
+    /// - its locks go to the next locker and its `Unique` objects to the next
+    ///   claimer, so one of its guards or `Unique`s would be a second `&mut T`;
+    /// - the last live holder may drop a value that its references still read.
+    ///
+    /// That no code acts as `process` follows from the check below and the contract
+    /// of [`enter`](Arena::enter) (which refuses `process` from now on).
+    ///
+    /// # Panics
+    /// If `process` is the one the calling code acts as: [`enter`](Arena::enter)
+    /// another first.
+    ///
+    /// ```compile_fail,E0133
+    /// use shmptr_arena::{Arena, DefaultSpace};
+    /// Arena::<DefaultSpace>::kill(Arena::<DefaultSpace>::spawn());
+    /// ```
+    pub unsafe fn kill(process: ProcessId) {
+        assert!(
+            process != Self::current(),
+            "shmptr-arena: killing process {}, which the calling code acts as",
+            process.get()
+        );
+        S::state().declare_dead(process);
     }
 
-    /// Makes `process` die when it next reaches `point`: it is declared dead and
-    /// the arena panics out of the protocol.
-    pub fn crash_at(process: ProcessId, point: CrashPoint) {
+    /// Makes `process` die when code acting as it next reaches `point`: it is
+    /// declared dead there, as by [`kill`](Arena::kill), and the arena panics out of
+    /// the protocol (catch it with `std::panic::catch_unwind`).
+    ///
+    /// # Safety
+    /// The crash fires wherever code acting as `process` next reaches `point`, on
+    /// whichever thread; until it fires or [`cancel_crash`](Arena::cancel_crash)
+    /// cancels it, every use of the space as `process` must be ready for it:
+    /// - from the moment it fires, the contract of `kill(process)` holds: nothing
+    ///   `process` made outside the crashing call is used again (leak it with
+    ///   [`core::mem::forget`]). What the crashing call itself holds (and the
+    ///   locals of the closure it runs in) the unwinding drops, as the dying
+    ///   process's last steps;
+    /// - until the panic is caught, no other thread uses this space, and no
+    ///   destructor that the unwinding runs creates, opens or claims an object in
+    ///   it: the unwinding still unmaps regions of the dead process, whose mapping
+    ///   records a new mapping would take over (the arena treats them as free);
+    /// - once the panic is caught, the calling code still acts as the dead
+    ///   process: [`enter`](Arena::enter) a live one before the next operation on
+    ///   the space.
+    ///
+    /// ```compile_fail,E0133
+    /// use shmptr_arena::{Arena, DefaultSpace};
+    /// let p = Arena::<DefaultSpace>::spawn();
+    /// Arena::<DefaultSpace>::crash_at(p, shmptr::CrashPoint::CreateSized);
+    /// ```
+    pub unsafe fn crash_at(process: ProcessId, point: CrashPoint) {
         S::state().crash.store(crash_code(process, point), Ordering::Relaxed);
     }
 
@@ -422,7 +635,8 @@ impl<S: Space> Platform for Arena<S> {
         let me = Self::current_process();
         if planned == crash_code(me, point) {
             state.crash.store(0, Ordering::Relaxed);
-            Self::kill(me);
+            // The caller of `crash_at` took on what this needs (its `# Safety`).
+            state.declare_dead(me);
             panic!("shmptr-arena: simulated crash of process {} at {:?}", me.get(), point);
         }
     }
@@ -467,13 +681,20 @@ impl<S: Space> Backend for Arena<S> {
                 len,
                 linked: true,
                 maps: 1,
+                owned_by: 0,
             };
             entry.name[..entry.name_len].copy_from_slice(name.as_bytes());
+            let region = ArenaRegion::new(state, &entry)?;
             // SAFETY: `start..start + len` lies within the arena and overlaps no
             // other entry; fresh objects read as zeros.
             unsafe { state.base.add(start).write_bytes(0, len) };
-            table.insert(at, entry).map_err(|_| no_room)?;
-            Ok(ArenaRegion::new(state, &entry))
+            if table.insert(at, entry).is_err() {
+                // Relaxed: under the table lock.
+                state.mappings[region.mapping].process.store(0, Ordering::Relaxed);
+                core::mem::forget(region);
+                return Err(no_room);
+            }
+            Ok(region)
         })
     }
 
@@ -481,8 +702,9 @@ impl<S: Space> Backend for Arena<S> {
         let state = S::state();
         state.with_table(|table| match table.iter_mut().find(|e| e.is(name)) {
             Some(entry) => {
+                let region = ArenaRegion::new(state, entry)?;
                 entry.maps += 1;
-                Ok(ArenaRegion::new(state, entry))
+                Ok(region)
             }
             None => Err(Error::new(ErrorKind::NotFound, "opening an arena object")),
         })

@@ -24,9 +24,12 @@
 #![warn(missing_docs)]
 
 mod identity;
+mod mappings;
+mod ownership;
 mod platform;
 mod region;
 
+pub use mappings::MAX_MAPPINGS;
 pub use region::LinuxRegion;
 pub use shmptr::{Error, ErrorKind, Name, Options, ProcessId, Result, ShmSafe, Zeroable};
 

@@ -4,6 +4,7 @@
 
 use core::ffi::CStr;
 use core::ptr::{self, NonNull};
+use core::sync::atomic::AtomicUsize;
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{self, AtFlags, FallocateFlags, FileType, Mode, OFlags, CWD};
@@ -13,28 +14,49 @@ use rustix::process;
 
 use shmptr::{Backend, Error, ErrorKind, Name, Options, Region, Result, NAME_MAX};
 
-use crate::Linux;
+use crate::mappings::{self, Record};
+use crate::{ownership, Linux};
 
 const DIR: &[u8] = b"/dev/shm/";
 
-/// One `mmap` of a `/dev/shm` object; dropping it unmaps (`munmap`).
+/// One `mmap` of a `/dev/shm` object, with this process's record of it (see
+/// `mappings`); dropping it unmaps (`munmap`) and gives the record back.
 pub struct LinuxRegion {
     ptr: NonNull<u8>,
     len: usize,
     dev: u64,
     ino: u64,
+    record: &'static Record,
 }
 
 // SAFETY: `ptr` is a `MAP_SHARED` mapping of `len` bytes (page-aligned by mmap) of
 // one file, so every mapping of it sees the same bytes; a fresh file reads as
-// zeros; a zero-length region maps nothing and is never dereferenced. Only `Drop`
-// acts on the mapping, so a bitwise copy is fine when exactly one copy is dropped.
+// zeros; a zero-length region maps nothing and is never dereferenced. `handles`
+// lives in this process's static record table (`mappings`), which no other process
+// can write; the record was zeroed when taken and is given back only by `Drop`
+// (a forked child never drops or counts through inherited handles). Exclusive
+// ownership is recorded in this process's table (`ownership`), also static, until
+// `disown` (a region dropped without it stays recorded: more exclusion). Only
+// `Drop` acts on the mapping, so a bitwise copy is fine when exactly one is dropped.
 unsafe impl Region for LinuxRegion {
     fn as_ptr(&self) -> NonNull<u8> {
         self.ptr
     }
     fn len(&self) -> usize {
         self.len
+    }
+    fn handles(&self) -> &AtomicUsize {
+        &self.record.handles
+    }
+    fn own_exclusively(&self) -> Result<()> {
+        ownership::own(self.dev, self.ino)
+    }
+    /// Ends the ownership in this process's table. Not done by `Drop`, so that a
+    /// program without a `Unique` links none of the table's code; a region dropped
+    /// without it leaves its object owned here (claims of it in this process are
+    /// `Busy`), which is safe, and which shmptr's `Unique` never does.
+    fn disown(&self) {
+        ownership::disown(self.dev, self.ino);
     }
 }
 
@@ -44,6 +66,7 @@ unsafe impl Send for LinuxRegion {}
 unsafe impl Sync for LinuxRegion {}
 
 impl Drop for LinuxRegion {
+    /// Unmaps and gives the record back.
     /// [munmap(2)](https://man7.org/linux/man-pages/man2/munmap.2.html)
     fn drop(&mut self) {
         if self.len > 0 {
@@ -51,6 +74,7 @@ impl Drop for LinuxRegion {
             // contract guarantees this is the one copy that unmaps.
             let _ = unsafe { mm::munmap(self.ptr.as_ptr().cast(), self.len) };
         }
+        mappings::give_back(self.record);
     }
 }
 
@@ -85,18 +109,27 @@ fn os_error(during: &'static str, errno: Errno) -> Error {
 }
 
 fn map(fd: impl AsFd, len: usize, dev: u64, ino: u64) -> Result<LinuxRegion> {
+    let record = mappings::take()?;
     if len == 0 {
-        return Ok(LinuxRegion { ptr: NonNull::<u64>::dangling().cast(), len, dev, ino });
+        return Ok(LinuxRegion { ptr: NonNull::<u64>::dangling().cast(), len, dev, ino, record });
     }
     // No MAP_POPULATE: creating or opening touches the first page only (header and
     // the first slots), and one fault costs less than mapping every page now and
     // clearing every entry again at munmap (measured on the 3-page 4 KiB object).
     // SAFETY: a fresh shared mapping chosen by the kernel (null hint), of a file we
     // hold open; no existing memory is affected.
-    let ptr = unsafe { mm::mmap(ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0) }
-        .map_err(|e| os_error("mapping the object (mmap)", e))?;
-    let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Error::new(ErrorKind::Os, "mapping the object (mmap)"))?;
-    Ok(LinuxRegion { ptr, len, dev, ino })
+    let mapped = unsafe { mm::mmap(ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0) };
+    match mapped.map(|p| NonNull::new(p.cast::<u8>())) {
+        Ok(Some(ptr)) => Ok(LinuxRegion { ptr, len, dev, ino, record }),
+        Ok(None) => {
+            mappings::give_back(record);
+            Err(Error::new(ErrorKind::Os, "mapping the object (mmap)"))
+        }
+        Err(e) => {
+            mappings::give_back(record);
+            Err(os_error("mapping the object (mmap)", e))
+        }
+    }
 }
 
 impl Linux {

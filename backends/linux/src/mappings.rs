@@ -1,0 +1,53 @@
+//! This process's record of each of its mappings, in static memory that no other
+//! process can write: the handle count shmptr decides the unmap from
+//! ([`Region::handles`](shmptr::Region::handles)).
+//!
+//! A record is taken when a mapping is made and given back when it is dropped. Each
+//! records the process that took it: after `fork()` the child inherits a copy of
+//! the table, and the parent's records are free for the child (the handles that
+//! point at them are inert in the child: they never count, unmap or release).
+
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use shmptr::{Error, ErrorKind, Result};
+
+use crate::identity;
+
+/// How many mappings (one per `create` or `open`, shared by its clones) a process
+/// may have at once.
+pub const MAX_MAPPINGS: usize = 2048;
+
+/// One mapping's record.
+pub(crate) struct Record {
+    /// The process that took the record; free when 0 or another process's.
+    process: AtomicU64,
+    /// The handles sharing the mapping.
+    pub(crate) handles: AtomicUsize,
+}
+
+static RECORDS: [Record; MAX_MAPPINGS] =
+    [const { Record { process: AtomicU64::new(0), handles: AtomicUsize::new(0) } }; MAX_MAPPINGS];
+
+/// Takes a free record, zeroed, for a new mapping of this process.
+pub(crate) fn take() -> Result<&'static Record> {
+    let me = identity::current().get();
+    for record in &RECORDS {
+        // Relaxed: a pre-check; the exchange below decides.
+        let holder = record.process.load(Ordering::Relaxed);
+        // Acquire: pairs with the Release in `give_back`, so the previous user's
+        // last writes to the record happen before ours.
+        if holder != me && record.process.compare_exchange(holder, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            // Relaxed: the record is ours alone until the region is handed out,
+            // which synchronizes with any other thread that gets it.
+            record.handles.store(0, Ordering::Relaxed);
+            return Ok(record);
+        }
+    }
+    Err(Error::new(ErrorKind::TooManyProcesses, "mapping the object (this process has 2048 mappings already)"))
+}
+
+/// Gives a record back once its mapping is gone.
+pub(crate) fn give_back(record: &Record) {
+    // Release: our uses of the record happen before its next taker's.
+    record.process.store(0, Ordering::Release);
+}

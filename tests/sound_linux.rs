@@ -1,0 +1,567 @@
+//! Adversarial tests of the safe API's soundness on Linux, with real processes (see
+//! DESIGN.md, "Trust model"): a peer that forges the slot table or the owner word,
+//! `fork()` with live handles and guards, and a panic inside `T::drop`.
+//!
+//! A process that might crash (SIGSEGV on a use after unmap) is always a child whose
+//! exit status the test checks: a re-executed test binary with a role (see
+//! `linux_support`), or a `fork()` of such a role process, which is single-threaded
+//! apart from the test harness's idle main thread. The harness itself never forks.
+#![cfg(target_os = "linux")]
+
+mod linux_support;
+
+use std::os::unix::fs::FileExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use linux_support::{role, wait_for, Control, Scope};
+use shmptr_linux::{ErrorKind, Mutex, Shared, Unique};
+
+/// Segment layout (src/segment): the header, then 64-byte slots `{owner, count}`.
+const HEADER_BYTES: u64 = 320;
+const SLOT_BYTES: u64 = 64;
+/// The default slot capacity: the slot table ends here.
+const DEFAULT_SLOTS: u64 = 64;
+const OWNER_WORD: u64 = 296;
+
+/// Several pages of atomics, so that a victim can write through `&T`.
+const WORDS: usize = 4096;
+type Big = [AtomicU64; WORDS];
+
+fn path(name: &str) -> String {
+    format!("/dev/shm/{name}")
+}
+
+/// Writes `bytes` at `offset` of the object `name`, as a peer with write access can.
+fn forge(name: &str, offset: u64, bytes: &[u8]) {
+    let file = std::fs::OpenOptions::new().write(true).open(path(name)).expect("the peer opens the object");
+    file.write_all_at(bytes, offset).expect("the peer writes the object");
+}
+
+/// Writes a marker derived from `(round, writer)` into every word through `value`,
+/// then checks that every handle in `readers` sees all of it, and (if the name still
+/// exists) that the bytes are in the object itself, not in some other mapping.
+fn exercise(value: &Big, readers: &[&Big], round: u64, writer: u64, name: &str) {
+    let marker = |i: usize| 0x5eed_0000_0000_0000 ^ (round << 40) ^ (writer << 32) ^ i as u64;
+    for (i, word) in value.iter().enumerate() {
+        word.store(marker(i), Ordering::Relaxed);
+    }
+    for (r, reader) in readers.iter().enumerate() {
+        for (i, word) in reader.iter().enumerate() {
+            assert_eq!(word.load(Ordering::Relaxed), marker(i), "handle {r} disagrees at word {i}");
+        }
+    }
+    if let Ok(bytes) = std::fs::read(path(name)) {
+        let expected: Vec<u8> = (0..WORDS).flat_map(|i| marker(i).to_le_bytes()).collect();
+        assert!(
+            bytes.windows(expected.len()).step_by(8).any(|w| w == expected),
+            "the writes through the handle are not in the object's file"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// A peer forging the slot table and header.
+
+#[test]
+fn a_forged_slot_count_never_unmaps_a_live_handle() {
+    const TEST: &str = "a_forged_slot_count_never_unmaps_a_live_handle";
+    let scope = Scope::new(TEST);
+    let (control_name, name) = (scope.name("control"), scope.name("value"));
+    if role().is_some() {
+        // The victim: two handles of one attachment.
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let a = Shared::<Big>::create_zeroed(&name).unwrap();
+        let b = a.clone();
+        control.ready.store(1, Ordering::Release);
+        wait_for(&control.go, 1); // meanwhile the peer sets slot 0's count to 1
+        drop(a); // the shared count now says 0, but `b` is alive
+        for round in 0..50 {
+            exercise(&b, &[&*b], round, 0, &name);
+        }
+        drop(b);
+        return;
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let victim = scope.spawn(TEST, "victim");
+    wait_for(&control.ready, 1);
+    forge(&name, HEADER_BYTES + 8, &1u64.to_le_bytes()); // slot 0's count: 2 -> 1
+    control.go.store(1, Ordering::Release);
+    let outcome = catch_unwind(AssertUnwindSafe(|| victim.succeeds()));
+    let _ = std::fs::remove_file(path(&name)); // a leaked object is acceptable
+    if outcome.is_err() {
+        panic!(
+            "a peer set slot 0's count to 1 while the victim held 2 handles; the victim then dropped one and \
+             used the other: it must exit 0 (the process-private count decides the unmap), but it failed (see above; \
+             SIGSEGV = the live handle's memory was unmapped)"
+        );
+    }
+}
+
+/// Byte patterns a peer writes over the whole header and slot table.
+fn pattern(kind: &str, len: usize) -> Vec<u8> {
+    match kind {
+        // Every 64-bit word 1: every slot count says "one handle left".
+        "ones" => (0..len / 8).flat_map(|_| 1u64.to_le_bytes()).collect(),
+        "ff" => vec![0xFF; len],
+        "zero" => vec![0; len],
+        "random" => {
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            (0..len / 8)
+                .flat_map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x.to_le_bytes()
+                })
+                .collect()
+        }
+        _ => unreachable!("no pattern {kind}"),
+    }
+}
+
+const PATTERNS: [&str; 4] = ["ones", "ff", "zero", "random"];
+
+#[test]
+fn forged_header_and_slot_bytes_never_crash_a_process_holding_handles() {
+    const TEST: &str = "forged_header_and_slot_bytes_never_crash_a_process_holding_handles";
+    let scope = Scope::new(TEST);
+    if let Some(role) = role() {
+        // The victim: three handles of the creating attachment, two of a second `open`.
+        let name = scope.name(&role);
+        let control = Shared::<Control>::open(&scope.name(&format!("control.{role}"))).unwrap();
+        let a = Shared::<Big>::create_zeroed(&name).unwrap();
+        let (a2, a3) = (a.clone(), a.clone());
+        let b = Shared::<Big>::open(&name).unwrap();
+        let b2 = b.clone();
+        control.ready.store(1, Ordering::Release);
+        wait_for(&control.go, 1); // meanwhile the peer overwrites header and slots
+        let mut handles = vec![a, a2, a3, b, b2];
+        let mut round = 0;
+        while !handles.is_empty() {
+            let readers: Vec<&Big> = handles.iter().map(|h| &**h).collect();
+            for (writer, handle) in handles.iter().enumerate() {
+                exercise(handle, &readers, round, writer as u64, &name);
+            }
+            handles.remove(0); // drop one handle, then use the others again
+            round += 1;
+        }
+        return;
+    }
+    let mut failures = Vec::new();
+    for kind in PATTERNS {
+        let control = Shared::<Control>::create(&scope.name(&format!("control.{kind}")), Control::new()).unwrap();
+        let name = scope.name(kind);
+        let victim = scope.spawn(TEST, kind);
+        wait_for(&control.ready, 1);
+        forge(&name, 0, &pattern(kind, (HEADER_BYTES + SLOT_BYTES * DEFAULT_SLOTS) as usize));
+        control.go.store(1, Ordering::Release);
+        if catch_unwind(AssertUnwindSafe(|| victim.succeeds())).is_err() {
+            failures.push(kind);
+        }
+        // An error or a leaked object is acceptable; the peer removes it.
+        let _ = std::fs::remove_file(path(&name));
+    }
+    assert!(
+        failures.is_empty(),
+        "a peer overwrote the header and slot table with the patterns {failures:?} while the victim held 5 \
+         handles (2 attachments); the victim, using and dropping them one by one, must exit 0 within the bound, \
+         but did not (see above; SIGSEGV = a live handle's memory was unmapped)"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// A peer clearing the `Unique` owner word.
+
+#[test]
+fn a_peer_clearing_the_owner_word_never_lets_this_process_claim_twice() {
+    let scope = Scope::new("a_peer_clearing_the_owner_word_never_lets_this_process_claim_twice");
+    let name = scope.name("job");
+    let mut outcomes = Vec::new();
+    for how in ["created", "claimed"] {
+        let first = match how {
+            "created" => Unique::<u64>::create(&name, 7).unwrap(),
+            _ => {
+                Unique::<u64>::create(&name, 7).unwrap().release();
+                Unique::<u64>::claim(&name).unwrap()
+            }
+        };
+        forge(&name, OWNER_WORD, &0u64.to_le_bytes()); // the peer: "released"
+        let second = Unique::<u64>::claim(&name);
+        outcomes.push((how, second.as_ref().map(|_| ()).map_err(|e| e.kind())));
+        if let Ok(second) = second {
+            // Two `&mut u64` in one address space: never drop both.
+            std::mem::forget(second);
+        }
+        drop(first);
+        let _ = std::fs::remove_file(path(&name));
+    }
+    for (how, outcome) in outcomes {
+        assert_eq!(
+            outcome,
+            Err(ErrorKind::Busy),
+            "this process {how} a Unique and still holds it; a peer zeroed the owner word; a second claim by \
+             this process must be Busy (exclusion inside one process must not rest on a word a peer can write)"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// fork() with live handles and guards.
+
+/// How a forked child ended.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Fate {
+    Exited(i32),
+    Signaled(i32),
+    TimedOut,
+}
+
+impl Fate {
+    fn encode(self) -> u32 {
+        match self {
+            Fate::Exited(code) => code as u32 & 0xff,
+            Fate::Signaled(signal) => 1000 + signal as u32,
+            Fate::TimedOut => 2000,
+        }
+    }
+
+    fn decode(word: u32) -> Fate {
+        match word {
+            0..=255 => Fate::Exited(word as i32),
+            2000 => Fate::TimedOut,
+            _ => Fate::Signaled(word as i32 - 1000),
+        }
+    }
+}
+
+/// Exit codes of the forked children.
+const SOUND: i32 = 0;
+/// The child wrote through (or unlocked) something that belongs to the parent.
+const WROTE: i32 = 1;
+/// The child read a wrong value.
+const MISREAD: i32 = 2;
+/// Dropping an inherited handle or guard panicked.
+const DROP_PANICKED: i32 = 3;
+/// The child panicked where nothing should.
+const PANICKED: i32 = 99;
+
+/// In a forked child: runs `body`, catching any panic, and exits without running
+/// anything else of this process (no destructors, no test harness).
+fn child_exits_with(body: impl FnOnce() -> i32) -> ! {
+    let code = catch_unwind(AssertUnwindSafe(body)).unwrap_or(PANICKED);
+    // SAFETY: _exit(2) ends the forked child at once.
+    unsafe { libc::_exit(code) }
+}
+
+/// `fork()`; -1 is a test failure.
+fn fork() -> libc::pid_t {
+    // SAFETY: called only in a re-executed role process whose only other thread is
+    // the test harness's main thread, blocked waiting for this test; the child only
+    // runs Rust code that is fine after fork (it allocates, as glibc allows).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
+    pid
+}
+
+/// Waits (polling, at most 30 s, then SIGKILL) for the forked child `pid`.
+fn reap(pid: libc::pid_t) -> Fate {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid(2) on our own child, with a valid status pointer.
+        let got = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        assert!(got >= 0, "waitpid: {}", std::io::Error::last_os_error());
+        if got == pid {
+            return if libc::WIFEXITED(status) {
+                Fate::Exited(libc::WEXITSTATUS(status))
+            } else {
+                Fate::Signaled(libc::WTERMSIG(status))
+            };
+        }
+        if Instant::now() > deadline {
+            // SAFETY: kill(2) and waitpid(2) on our own, still unreaped child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            return Fate::TimedOut;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// What a role process reports to the test: how its forked child ended, and what it
+/// saw afterwards.
+#[repr(C)]
+struct Board {
+    ready: AtomicU32,
+    go: AtomicU32,
+    fate: AtomicU32,
+    flags: AtomicU32,
+    before: AtomicU64,
+    after: AtomicU64,
+}
+shmptr::shm_safe!(Board { ready, go, fate, flags, before, after });
+
+impl Board {
+    fn new() -> Self {
+        Board {
+            ready: AtomicU32::new(0),
+            go: AtomicU32::new(0),
+            fate: AtomicU32::new(u32::MAX),
+            flags: AtomicU32::new(0),
+            before: AtomicU64::new(0),
+            after: AtomicU64::new(0),
+        }
+    }
+
+    fn fate(&self) -> Fate {
+        Fate::decode(self.fate.load(Ordering::Acquire))
+    }
+}
+
+#[test]
+fn a_forked_child_cannot_write_through_an_inherited_unique() {
+    const TEST: &str = "a_forked_child_cannot_write_through_an_inherited_unique";
+    let scope = Scope::new(TEST);
+    let (board_name, name) = (scope.name("board"), scope.name("job"));
+    if role().is_some() {
+        let board = Shared::<Board>::open(&board_name).unwrap();
+        let mut job = Unique::<u64>::create(&name, 1).unwrap();
+        let fate = match fork() {
+            0 => child_exits_with(|| {
+                if *job != 1 {
+                    return MISREAD; // reading is allowed, and sees the parent's value
+                }
+                match catch_unwind(AssertUnwindSafe(|| *job = 2)) {
+                    Err(_) => SOUND, // refused: it would alias the parent's `&mut`
+                    Ok(()) => WROTE,
+                }
+            }),
+            pid => reap(pid),
+        };
+        board.after.store(*job, Ordering::Relaxed);
+        board.fate.store(fate.encode(), Ordering::Release);
+        drop(job);
+        return;
+    }
+    let board = Shared::<Board>::create(&board_name, Board::new()).unwrap();
+    scope.spawn(TEST, "parent").succeeds();
+    assert_eq!(
+        board.fate(),
+        Fate::Exited(SOUND),
+        "a forked child's `*unique = 2` through an inherited Unique must panic (exit 0 = it panicked, \
+         {WROTE} = the write went through, {MISREAD} = reading did not see 1)"
+    );
+    assert_eq!(board.after.load(Ordering::Relaxed), 1, "the parent's value must stay 1");
+    assert!(!Scope::exists(&name));
+}
+
+#[test]
+fn an_inherited_mutex_guard_is_refused_in_a_forked_child_and_never_unlocks_the_parent() {
+    const TEST: &str = "an_inherited_mutex_guard_is_refused_in_a_forked_child_and_never_unlocks_the_parent";
+    let scope = Scope::new(TEST);
+    let (board_name, name) = (scope.name("board"), scope.name("mutex"));
+    if role().is_some() {
+        let board = Shared::<Board>::open(&board_name).unwrap();
+        let mutex = Shared::<Mutex<u64>>::open(&name).unwrap();
+        let mut guard = mutex.lock().unwrap();
+        let fate = match fork() {
+            0 => child_exits_with(move || {
+                let wrote = catch_unwind(AssertUnwindSafe(|| *guard = 5)).is_ok();
+                // Dropping the inherited guard must release nothing (and not panic).
+                if catch_unwind(AssertUnwindSafe(move || drop(guard))).is_err() {
+                    return DROP_PANICKED;
+                }
+                if wrote {
+                    WROTE
+                } else {
+                    SOUND
+                }
+            }),
+            pid => reap(pid),
+        };
+        board.after.store(*guard, Ordering::Relaxed);
+        board.fate.store(fate.encode(), Ordering::Release);
+        board.ready.store(1, Ordering::Release);
+        wait_for(&board.go, 1); // hold the guard while the test tries the lock
+        drop(guard);
+        return;
+    }
+    let board = Shared::<Board>::create(&board_name, Board::new()).unwrap();
+    let mutex = Shared::<Mutex<u64>>::create(&name, Mutex::new(0)).unwrap();
+    let parent = scope.spawn(TEST, "parent");
+    wait_for(&board.ready, 1);
+    // The role process holds its guard and is alive: the lock must be busy.
+    let attempt = match mutex.try_lock() {
+        Ok(guard) => {
+            drop(guard);
+            Ok(())
+        }
+        Err(e) => Err(e.kind()),
+    };
+    board.go.store(1, Ordering::Release);
+    parent.succeeds();
+    let mut problems = Vec::new();
+    let fate = board.fate();
+    if fate != Fate::Exited(SOUND) {
+        problems.push(format!(
+            "in a forked child, `*guard = 5` through an inherited MutexGuard must panic and dropping the guard \
+             must not panic, but the child ended {fate:?} ({WROTE} = the write went through; {DROP_PANICKED} = \
+             the drop panicked)"
+        ));
+    }
+    let value = board.after.load(Ordering::Relaxed);
+    if value != 0 {
+        problems.push(format!("the parent's guarded value must stay 0, but it is {value}"));
+    }
+    if attempt != Err(ErrorKind::Busy) {
+        problems.push(format!(
+            "after the forked child dropped its inherited guard, another process's try_lock must still be Busy \
+             while the parent holds its guard, but it returned {attempt:?} (Ok = the child's drop unlocked the \
+             parent's lock)"
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn reading_through_an_inherited_shared_keeps_working_in_a_forked_child() {
+    const TEST: &str = "reading_through_an_inherited_shared_keeps_working_in_a_forked_child";
+    let scope = Scope::new(TEST);
+    let (board_name, name) = (scope.name("board"), scope.name("value"));
+    if role().is_some() {
+        let board = Shared::<Board>::open(&board_name).unwrap();
+        let value = Shared::<AtomicU64>::open(&name).unwrap();
+        let clone = value.clone();
+        board.before.store(Shared::strong_count(&value), Ordering::Relaxed);
+        let fate = match fork() {
+            0 => child_exits_with(move || {
+                if value.load(Ordering::Relaxed) != 42 || clone.load(Ordering::Relaxed) != 42 {
+                    return MISREAD;
+                }
+                // The parent's attachment: dropping the inherited handles releases nothing.
+                if catch_unwind(AssertUnwindSafe(move || drop((value, clone)))).is_err() {
+                    return DROP_PANICKED;
+                }
+                SOUND
+            }),
+            pid => reap(pid),
+        };
+        board.after.store(Shared::strong_count(&value), Ordering::Relaxed);
+        let mut flags = 0;
+        if Scope::exists(&name) {
+            flags |= 1;
+        }
+        if value.load(Ordering::Relaxed) == 42 && clone.load(Ordering::Relaxed) == 42 {
+            flags |= 2;
+        }
+        board.flags.store(flags, Ordering::Relaxed);
+        board.fate.store(fate.encode(), Ordering::Release);
+        drop((value, clone));
+        return;
+    }
+    let board = Shared::<Board>::create(&board_name, Board::new()).unwrap();
+    let value = Shared::<AtomicU64>::create(&name, AtomicU64::new(42)).unwrap();
+    scope.spawn(TEST, "parent").succeeds();
+    assert_eq!(
+        board.fate(),
+        Fate::Exited(SOUND),
+        "a forked child reads 42 through both inherited handles and drops them (exit 0 = so; {MISREAD} = wrong \
+         value; {DROP_PANICKED} = the drop panicked)"
+    );
+    let (before, after) = (board.before.load(Ordering::Relaxed), board.after.load(Ordering::Relaxed));
+    assert_eq!(before, 3, "the test's handle and the role process's two");
+    assert_eq!(after, before, "the child's drops must release none of the parent's handles");
+    let flags = board.flags.load(Ordering::Relaxed);
+    assert!(flags & 1 != 0, "the object must still exist after the child exits");
+    assert!(flags & 2 != 0, "the parent's handles must still read 42");
+    assert_eq!(Shared::strong_count(&value), 1);
+    drop(value);
+    assert!(!Scope::exists(&name));
+}
+
+// ---------------------------------------------------------------------------------
+// Unwinding is not dying: a panic inside `T::drop`.
+
+/// Panics in `drop` when `armed` is 1.
+#[repr(C)]
+struct Boom {
+    armed: AtomicU64,
+}
+shmptr::shm_safe!(Boom { armed });
+
+impl Boom {
+    fn armed() -> Self {
+        Boom { armed: AtomicU64::new(1) }
+    }
+    fn calm() -> Self {
+        Boom { armed: AtomicU64::new(0) }
+    }
+}
+
+impl Drop for Boom {
+    fn drop(&mut self) {
+        if self.armed.load(Ordering::Relaxed) == 1 {
+            panic!("Boom::drop panics (on purpose)");
+        }
+    }
+}
+
+/// Whether this process still maps the object `name` (deleted or not).
+fn mapped(name: &str) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let file = path(name);
+    maps.lines().any(|line| line.ends_with(&file) || line.ends_with(&format!("{file} (deleted)")))
+}
+
+/// Asserts that after a panic in `T::drop` the name is gone and unmapped.
+fn assert_unlinked_and_freed(caught: std::thread::Result<()>, name: &str, what: &str) {
+    assert!(caught.is_err(), "{what}: the panic in T::drop must propagate to the dropper");
+    assert!(!Scope::exists(name), "{what}: a panic in T::drop must still unlink the name");
+    assert!(!mapped(name), "{what}: a panic in T::drop must still unmap the object");
+}
+
+#[test]
+fn a_panic_in_drop_still_unlinks_and_frees_a_shared_name() {
+    let scope = Scope::new("a_panic_in_drop_still_unlinks_and_frees_a_shared_name");
+    let name = scope.name("boom");
+
+    let boom = Shared::<Boom>::create(&name, Boom::armed()).unwrap();
+    let clone = boom.clone();
+    drop(clone);
+    assert_unlinked_and_freed(catch_unwind(AssertUnwindSafe(move || drop(boom))), &name, "Shared");
+    let again = Shared::<Boom>::create(&name, Boom::calm()).expect("the name is free again for create");
+    drop(again);
+    assert!(!Scope::exists(&name));
+
+    let boom = Shared::<Boom>::create(&name, Boom::armed()).unwrap();
+    assert_unlinked_and_freed(catch_unwind(AssertUnwindSafe(move || drop(boom))), &name, "Shared (2)");
+    let fresh = Shared::<Boom>::open_or_create(&name, Boom::calm).expect("open_or_create after the panic");
+    assert_eq!(fresh.armed.load(Ordering::Relaxed), 0, "open_or_create made a fresh object");
+    drop(fresh);
+    assert!(!Scope::exists(&name));
+}
+
+#[test]
+fn a_panic_in_drop_still_unlinks_and_frees_a_unique_name() {
+    let scope = Scope::new("a_panic_in_drop_still_unlinks_and_frees_a_unique_name");
+    let name = scope.name("boom");
+
+    let boom = Unique::<Boom>::create(&name, Boom::armed()).unwrap();
+    assert_unlinked_and_freed(catch_unwind(AssertUnwindSafe(move || drop(boom))), &name, "Unique");
+    assert_eq!(Unique::<Boom>::claim(&name).err().map(|e| e.kind()), Some(ErrorKind::NotFound));
+    let again = Unique::<Boom>::create(&name, Boom::calm()).expect("the name is free again for create");
+    drop(again);
+    assert!(!Scope::exists(&name));
+
+    // The same after a hand-off: the claimer's drop panics.
+    Unique::<Boom>::create(&name, Boom::armed()).unwrap().release();
+    let claimed = Unique::<Boom>::claim(&name).unwrap();
+    assert_unlinked_and_freed(catch_unwind(AssertUnwindSafe(move || drop(claimed))), &name, "claimed Unique");
+    let again = Unique::<Boom>::create(&name, Boom::calm()).expect("the name is free again for create");
+    drop(again);
+    assert!(!Scope::exists(&name));
+}
