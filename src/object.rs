@@ -5,7 +5,7 @@ use core::mem::{align_of, size_of, ManuallyDrop};
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::backend::{Backend, CrashPoint, Platform, Region};
+use crate::backend::{Backend, CrashPoint, Platform, ProcessId, Region};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Name, NAME_MAX};
 use crate::options::Options;
@@ -222,20 +222,14 @@ impl<B: Backend> Object<B> {
         let object = Object::<B> { region: ManuallyDrop::new(region), value: NonNull::dangling(), slot_count: 0 };
         // With no slots, `claim_destroyer` succeeds only against a dead destroyer, or
         // against none (a dead creator never names one).
-        if object.members().claim_destroyer::<B>(B::current_process(), true) {
-            object.destroy_claimed::<T>(name);
-        }
-        object.unmap();
+        object.leaving().finish::<T>(B::current_process(), Some(true), Some(name));
     }
 
     /// The steps after winning the destroyer word: drop `T` if nobody began to,
     /// unlink the name, mark the segment destroyed. If `T`'s drop panics, the name
     /// is still unlinked and the segment marked before the panic goes on.
     pub(crate) fn destroy_claimed<T>(&self, name: Name<'_>) {
-        B::crash_point(CrashPoint::DestroyClaimed);
-        let finish = Finish { object: self, name: Some(name) };
-        self.drop_value::<T>();
-        drop(finish);
+        self.destroy::<T>(Some(name));
     }
 
     /// [`destroy_claimed`](Self::destroy_claimed) using the name stored in the
@@ -243,14 +237,15 @@ impl<B: Backend> Object<B> {
     /// the name left alone (it may name another object by now).
     pub(crate) fn destroy_claimed_by_stored_name<T>(&self) {
         let mut buf = [0; NAME_MAX];
-        match self.stored_name(&mut buf) {
-            Ok(name) => self.destroy_claimed::<T>(name),
-            Err(_) => {
-                let finish = Finish { object: self, name: None };
-                self.drop_value::<T>();
-                drop(finish);
-            }
-        }
+        self.destroy::<T>(self.stored_name(&mut buf).ok());
+    }
+
+    /// Both of the above: one path, `name` `None` when it is not to be unlinked.
+    fn destroy<T>(&self, name: Option<Name<'_>>) {
+        B::crash_point(CrashPoint::DestroyClaimed);
+        let finish = Finish { object: self, name };
+        self.drop_value::<T>();
+        drop(finish);
     }
 
     /// Drops `T` in place if the state moves from `Ready` to `Destroying` here.
@@ -319,6 +314,26 @@ impl<B: Backend> core::ops::Deref for Leaving<B> {
     type Target = Object<B>;
     fn deref(&self) -> &Object<B> {
         &self.object
+    }
+}
+
+impl<B: Backend> Leaving<B> {
+    /// Leaves: if `claim` is `Some(emptied_by_me)`, tries to become the destroyer
+    /// ([`Members::claim_destroyer`]) and, on winning, destroys the object, unlinking
+    /// `name` (`None`: the name stored in the segment). Then `self` drops: the slot
+    /// is freed and the mapping unmapped, also if `T`'s drop panics.
+    ///
+    /// Every way of leaving a `Shared` goes through this one outlined function, so
+    /// each caller is a single call rather than its own copy of these steps.
+    #[inline(never)]
+    pub(crate) fn finish<T>(self, me: ProcessId, claim: Option<bool>, name: Option<Name<'_>>) {
+        let Some(emptied_by_me) = claim else { return };
+        if self.members().claim_destroyer::<B>(me, emptied_by_me) {
+            match name {
+                Some(name) => self.destroy_claimed::<T>(name),
+                None => self.destroy_claimed_by_stored_name::<T>(),
+            }
+        }
     }
 }
 

@@ -113,9 +113,15 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
         SharedOptions { options: Options::DEFAULT, _types: PhantomData }
     }
 
-    /// Handles alive in all processes together.
+    /// Handles alive in all processes together: a snapshot, like
+    /// `Arc::strong_count`. This handle's own attachment is counted exactly; the
+    /// others are copies their processes publish in the segment, so a peer can forge
+    /// them, and clones and drops racing in several threads of one process can leave
+    /// one off until that attachment's next clone or drop.
     pub fn strong_count(this: &Self) -> u64 {
-        this.object.members().strong_count()
+        // Relaxed: a snapshot, as `Arc::strong_count` is.
+        let own = this.object.handles().load(Ordering::Relaxed);
+        this.object.members().strong_count(Some((this.slot, own)))
     }
 
     /// Processes holding at least one handle.
@@ -127,25 +133,23 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
         let me = B::current_process();
         let members = object.members();
         let reclaimed = members.reclaim_dead::<B>(me);
-        if let Some(index) = reclaimed.emptied_through {
+        // On failure: the slot to free, whether to try to destroy (and whether we
+        // emptied the member set), the error. One exit path, so one call to `finish`.
+        let (free_slot, claim, error) = match reclaimed.emptied_through {
             // Every holder was dead: we destroy it, and there is nothing to attach to.
-            let mut leaving = object.leaving();
-            leaving.free_slot = Some(index);
-            if leaving.members().claim_destroyer::<B>(me, true) {
-                leaving.destroy_claimed::<T>(name);
+            Some(index) => {
+                (Some(index), Some(true), Error::new(ErrorKind::NotFound, "opening an object whose holders all died"))
             }
-            return Err(Error::new(ErrorKind::NotFound, "opening an object whose holders all died"));
-        }
-        match members.attach::<B>(me) {
-            Ok(slot) => Ok(Self::first_handle(object, slot, me)),
-            Err(e) => {
-                let leaving = object.leaving();
-                if e.kind() == ErrorKind::NotFound && leaving.members().claim_destroyer::<B>(me, false) {
-                    leaving.destroy_claimed::<T>(name);
-                }
-                Err(e)
-            }
-        }
+            None => match members.attach::<B>(me) {
+                Ok(slot) => return Ok(Self::first_handle(object, slot, me)),
+                // An empty member set: destroy it if its destroyer died unfinished.
+                Err(e) => (None, (e.kind() == ErrorKind::NotFound).then_some(false), e),
+            },
+        };
+        let mut leaving = object.leaving();
+        leaving.free_slot = free_slot;
+        leaving.finish::<T>(me, claim, Some(name));
+        Err(error)
     }
 
     /// The first handle of a new attachment in `slot`.
@@ -256,9 +260,7 @@ impl<T: ShmSafe, B: Backend> SharedOptions<T, B> {
         let reclaimed = object.members().reclaim_dead::<B>(me);
         let mut leaving = object.leaving();
         leaving.free_slot = reclaimed.emptied_through;
-        if leaving.members().claim_destroyer::<B>(me, reclaimed.emptied_through.is_some()) {
-            leaving.destroy_claimed::<T>(name);
-        }
+        leaving.finish::<T>(me, Some(reclaimed.emptied_through.is_some()), Some(name));
         Ok(reclaimed.holders)
     }
 
@@ -328,14 +330,11 @@ impl<T: ShmSafe, B: Backend> Drop for Shared<T, B> {
         // SAFETY: this handle took the attachment's count to zero, so it is the one
         // copy that unmaps; `self.object` is not used again.
         let mut leaving = unsafe { ManuallyDrop::take(&mut self.object) }.leaving();
-        if leaving.members().detach::<B>(self.slot, me) {
-            // We emptied the member set: the slot is ours to free once destroyed.
-            leaving.free_slot = Some(self.slot);
-            if leaving.members().claim_destroyer::<B>(me, true) {
-                leaving.destroy_claimed_by_stored_name::<T>();
-            }
-        }
-        // Dropping `leaving` frees the slot and unmaps, also if `T`'s drop panicked.
+        // If we emptied the member set, the slot is ours to free once destroyed.
+        let emptied = leaving.members().detach::<B>(self.slot, me);
+        leaving.free_slot = emptied.then_some(self.slot);
+        // Frees the slot and unmaps, also if `T`'s drop panicked.
+        leaving.finish::<T>(me, emptied.then_some(true), None);
     }
 }
 

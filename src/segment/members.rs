@@ -142,8 +142,7 @@ impl<'a> Members<'a> {
     /// Publishes the handle count of the attachment in `index` for other processes
     /// (`strong_count`). Only a copy: this process decides nothing from it.
     pub(crate) fn publish_count(&self, index: u32, count: usize) {
-        // Relaxed: a snapshot for readers; `handles` orders the copies of one
-        // attachment among themselves.
+        // Relaxed: a snapshot for readers, ordered with nothing (see `handles`).
         self.slots[index as usize].count.store(count.min(Word::MAX as usize) as Word, Ordering::Relaxed);
     }
 
@@ -254,10 +253,22 @@ impl<'a> Members<'a> {
         self.header.destroyer.load(Ordering::Acquire) != 0
     }
 
-    /// Handles alive in all processes together (a snapshot; untrusted counts saturate).
-    pub(crate) fn strong_count(&self) -> u64 {
+    /// Handles alive in all processes together (a snapshot; untrusted counts
+    /// saturate), with `own`'s count taken as `(slot, count)` from private memory.
+    pub(crate) fn strong_count(&self, own: Option<(u32, usize)>) -> u64 {
         let members = self.live(Ordering::Acquire);
-        self.member_slots(members).fold(0u64, |sum, slot| sum.saturating_add(widen(slot.count.load(Ordering::Relaxed))))
+        let mut sum = 0u64;
+        for (index, slot) in self.slots.iter().enumerate() {
+            if members & (1 << index) == 0 {
+                continue;
+            }
+            let count = match own {
+                Some((own_slot, count)) if own_slot as usize == index => count as u64,
+                _ => widen(slot.count.load(Ordering::Relaxed)),
+            };
+            sum = sum.saturating_add(count);
+        }
+        sum
     }
 
     /// Distinct live processes among the members (a snapshot).

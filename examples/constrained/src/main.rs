@@ -30,7 +30,7 @@ use core::panic::PanicInfo;
 
 use rustix::fd::{BorrowedFd, RawFd};
 use rustix::io::Errno;
-use shmptr_linux::{Error, ErrorKind, Mutex, MutexGuard, Shared};
+use shmptr_linux::{Error, ErrorKind, Mutex, MutexGuard, Name, Shared};
 
 /// How many increments without a `COUNT` argument.
 const DEFAULT_COUNT: u64 = 100_000;
@@ -114,9 +114,14 @@ fn main(args: &Args) -> i32 {
             return 2;
         }
     };
-    let Ok(name) = name.to_str() else {
-        report(&Error::new(ErrorKind::InvalidName, "reading the name (argument 1)"));
-        return 1;
+    // Validated here as shmptr validates names (`Name::new` does the same), which
+    // also makes it UTF-8 without linking `str::from_utf8`.
+    let name = match Name::from_bytes(name.to_bytes()) {
+        Ok(name) => name.as_str(),
+        Err(error) => {
+            report(&error);
+            return 1;
+        }
     };
     match run(name, count) {
         Ok(value) => {
