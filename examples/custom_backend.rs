@@ -37,13 +37,13 @@ struct Entry {
     owned_by: Option<usize>,
 }
 
-/// The blocks, and which mapping records are in use.
+/// The blocks, and which block each mapping record maps (`None`: free).
 struct Table {
     blocks: [Entry; OBJECTS],
-    mappings: [bool; MAPPINGS],
+    mappings: [Option<usize>; MAPPINGS],
 }
 static TABLE: Mutex<Table> =
-    Mutex::new(Table { blocks: [Entry { name: None, maps: 0, owned_by: None }; OBJECTS], mappings: [false; MAPPINGS] });
+    Mutex::new(Table { blocks: [Entry { name: None, maps: 0, owned_by: None }; OBJECTS], mappings: [None; MAPPINGS] });
 
 /// Each mapping's handle count: private bookkeeping, outside every block, so
 /// nothing written into a block can change it.
@@ -55,9 +55,9 @@ impl Table {
         let mapping = self
             .mappings
             .iter()
-            .position(|used| !used)
+            .position(Option::is_none)
             .ok_or(Error::new(ErrorKind::OutOfMemory, "mapping a block (too many mappings)"))?;
-        self.mappings[mapping] = true;
+        self.mappings[mapping] = Some(index);
         HANDLES[mapping].store(0, Ordering::Relaxed);
         self.blocks[index].maps += 1;
         Ok(BlockRegion { index, mapping })
@@ -92,6 +92,12 @@ unsafe impl Region for BlockRegion {
     fn handles(&self) -> &AtomicUsize {
         &HANDLES[self.mapping]
     }
+    fn others_attached(&self) -> bool {
+        let table = TABLE.lock().unwrap();
+        (0..MAPPINGS).any(|m| {
+            m != self.mapping && table.mappings[m] == Some(self.index) && HANDLES[m].load(Ordering::Relaxed) != 0
+        })
+    }
     fn own_exclusively(&self) -> shmptr::Result<()> {
         let mut table = TABLE.lock().unwrap();
         let block = &mut table.blocks[self.index];
@@ -111,7 +117,7 @@ impl Drop for BlockRegion {
         if block.owned_by == Some(self.mapping) {
             block.owned_by = None;
         }
-        table.mappings[self.mapping] = false;
+        table.mappings[self.mapping] = None;
     }
 }
 
@@ -120,7 +126,9 @@ struct Blocky;
 
 static EPOCH: Mutex<Option<Instant>> = Mutex::new(None);
 
-impl Platform for Blocky {
+// SAFETY: there is one process (threads share it), so its identity is constant,
+// and it is alive whenever anyone asks.
+unsafe impl Platform for Blocky {
     fn current_process() -> ProcessId {
         ProcessId::new(1).unwrap() // one process; threads share it
     }

@@ -30,12 +30,21 @@ use crate::primitive::{AtomicU32, AtomicUsize};
 ///   lies in memory that no other process (and no other region) can write: no byte
 ///   of any shared object. shmptr decides when to unmap from it alone, so a peer that
 ///   writes the object cannot make this process unmap memory it still uses;
+/// - [`others_attached`](Region::others_attached) never answers `false` while
+///   another region of the same object in this address space has a non-zero
+///   `handles` count, reading those counts at least as recently as the caller's
+///   last acquire of shared memory;
 /// - after [`own_exclusively`](Region::own_exclusively) returned `Ok`, no other
 ///   region of the same object in this address space gets `Ok` until this region
 ///   calls [`disown`](Region::disown) or is dropped (or, in a simulation of several processes in one address space, until
 ///   the simulated process that made it is declared dead). The record of it lies in
 ///   memory no other process can write.
 pub unsafe trait Region: Send + Sync + Sized {
+    /// The alignment [`as_ptr`](Region::as_ptr) always has: at least 64, a power of
+    /// two. shmptr refuses (`Unsupported`) a value whose type needs more, since
+    /// the value's offset in the segment is a multiple of its alignment.
+    const ALIGN: usize = 64;
+
     /// The first byte of the mapping.
     fn as_ptr(&self) -> NonNull<u8>;
     /// How many bytes are mapped.
@@ -55,6 +64,12 @@ pub unsafe trait Region: Send + Sync + Sized {
     /// A claim checks this before the object's shared owner word, which a peer can
     /// forge: two `&mut T` to one object in one address space must never rest on it.
     fn own_exclusively(&self) -> Result<()>;
+
+    /// Whether another region of the same object in this address space has a
+    /// non-zero [`handles`](Region::handles) count. shmptr drops a value only when
+    /// this is `false`, so that a peer forging the member set of an object this
+    /// process opened twice cannot make it drop a value it still reads.
+    fn others_attached(&self) -> bool;
 
     /// Ends what [`own_exclusively`](Region::own_exclusively) began, before the
     /// region is dropped. shmptr calls it only from `Unique`, so that a program
@@ -160,7 +175,34 @@ impl CrashPoint {
 
 /// What the platform provides: process identity and liveness, waiting on a shared
 /// word, and time. All functions are static: a platform is a zero-sized type.
-pub trait Platform: 'static {
+///
+/// # Safety
+/// shmptr's exclusion rests on these promises (a `Mutex` guard, a `Unique` owner, a
+/// mapping kept until its last handle goes), so a wrong answer is unsound, not
+/// merely wrong:
+/// - [`current_process`](Platform::current_process) returns one identity for the
+///   whole life of a process (all its threads, every call), and identities of
+///   distinct processes that can reach the same objects differ; a child created by
+///   `fork()` is a distinct process. Where one address space simulates several
+///   processes (the arena), the identity may change only where that simulation's
+///   own `unsafe` contract allows it.
+/// - [`liveness`](Platform::liveness) never reports [`Liveness::Dead`] for a process
+///   that may still run: only with proof that this exact process is gone. When in
+///   doubt, [`Liveness::Unknown`].
+///
+/// A platform that calls every process dead would hand one mutex to two threads, so
+/// implementing it takes `unsafe`:
+/// ```compile_fail,E0200
+/// struct Liar;
+/// impl shmptr::Platform for Liar {
+///     fn current_process() -> shmptr::ProcessId { shmptr::ProcessId::new(1).unwrap() }
+///     fn liveness(_: shmptr::ProcessId) -> shmptr::Liveness { shmptr::Liveness::Dead }
+///     fn wait(_: &core::sync::atomic::AtomicU32, _: u32, _: Option<core::time::Duration>) {}
+///     fn wake(_: &core::sync::atomic::AtomicU32, _: u32) {}
+///     fn now_nanos() -> u64 { 0 }
+/// }
+/// ```
+pub unsafe trait Platform: 'static {
     /// The calling process's identity. Called on every clone and drop of a handle:
     /// keep it cheap (cache it; the Linux backend reads a page that `fork` wipes).
     fn current_process() -> ProcessId;

@@ -123,9 +123,10 @@ impl<B: Backend> Object<B> {
             Kind::Shared if (1..=MAX_SLOTS).contains(&options.slots) => options.slots,
             Kind::Shared => return Err(Error::new(ErrorKind::Unsupported, "checking the slot count (1..=64)")),
         };
+        check_alignment::<T, B>()?;
         let layout = SegmentLayout::of::<T>(slot_count)?;
         let region = B::create(name, layout.total_len, options)?;
-        if region.len() < layout.total_len || region.as_ptr().as_ptr() as usize % 64 != 0 {
+        if region.len() < layout.total_len || !base_aligned::<B>(&region) {
             let _ = B::unlink(name, &region);
             return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
         }
@@ -141,6 +142,12 @@ impl<B: Backend> Object<B> {
         }
         B::crash_point(CrashPoint::CreateHeaderWritten);
         init(object.value());
+        if kind == Kind::Shared {
+            // The creator's one handle, counted before the object is published so
+            // that every later mapping of it in this process sees the count
+            // (`Region::others_attached`). Relaxed: the `Ready` store publishes it.
+            object.handles().store(1, Ordering::Relaxed);
+        }
         B::crash_point(CrashPoint::CreateValueWritten);
         // Release: publishes the header, slots and value to every opener that loads
         // `Ready` with Acquire. SeqCst with the `waiting` load: either we see an
@@ -163,6 +170,7 @@ impl<B: Backend> Object<B> {
         options: &Options,
         abandoned: Abandoned,
     ) -> Result<Self> {
+        check_alignment::<T, B>()?;
         let deadline = B::now_nanos().saturating_add(options.timeout.as_nanos().min(u64::MAX as u128) as u64);
         loop {
             let region = B::open(name, options)?;
@@ -177,7 +185,7 @@ impl<B: Backend> Object<B> {
                 sleep::<B>(remaining.min(POLL));
                 continue;
             }
-            if region.as_ptr().as_ptr() as usize % 64 != 0 {
+            if !base_aligned::<B>(&region) {
                 return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
             }
             let header = header_of::<B>(&region);
@@ -202,13 +210,13 @@ impl<B: Backend> Object<B> {
                     Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment")
                 }
                 Ok(Inspection::Destroying) => {
-                    Self::finish_for_dead::<T>(region, name);
+                    Self::finish_for_dead(region, name);
                     return Err(Error::new(ErrorKind::NotFound, "opening an object that is being destroyed"));
                 }
                 Err(e) => e,
             };
             if error.kind() == ErrorKind::Abandoned && abandoned == Abandoned::Remove {
-                Self::finish_for_dead::<T>(region, name);
+                Self::finish_for_dead(region, name);
                 return Err(Error::new(ErrorKind::NotFound, "removing an abandoned object"));
             }
             return Err(error);
@@ -218,11 +226,14 @@ impl<B: Backend> Object<B> {
     /// A segment past `Ready` whose destroyer died, or one whose creator died before
     /// `Ready`: if this process wins the destroyer word, it unlinks the name. The
     /// value is not dropped (it is half-dropped or was never whole).
-    fn finish_for_dead<T>(region: B::Region, name: Name<'_>) {
+    fn finish_for_dead(region: B::Region, name: Name<'_>) {
         let object = Object::<B> { region: ManuallyDrop::new(region), value: NonNull::dangling(), slot_count: 0 };
         // With no slots, `claim_destroyer` succeeds only against a dead destroyer, or
         // against none (a dead creator never names one).
-        object.leaving().finish::<T>(B::current_process(), Some(true), Some(name));
+        // `()`: the value is never dropped here (it is half-dropped or was never
+        // whole, and this object's value pointer is dangling), even if a peer sets
+        // the state back to `Ready` meanwhile.
+        object.leaving().finish::<()>(B::current_process(), Some(true), Some(name));
     }
 
     /// The steps after winning the destroyer word: drop `T` if nobody began to,
@@ -248,8 +259,17 @@ impl<B: Backend> Object<B> {
         drop(finish);
     }
 
-    /// Drops `T` in place if the state moves from `Ready` to `Destroying` here.
+    /// Drops `T` in place if the state moves from `Ready` to `Destroying` here and
+    /// no other mapping of the object in this process still has handles.
     fn drop_value<T>(&self) {
+        // Another mapping here with handles means a peer forged the member set (a
+        // real one is never empty while a handle lives): leave the value alone, so
+        // that this process never drops a value it still reads, nor drops it twice.
+        // Its handles' count reached zero before their detach, which our emptying
+        // of the member set acquired, so a mapping that merely leaves is not seen.
+        if self.region.others_attached() {
+            return;
+        }
         // Acquire: the value's last uses by every holder happen before its drop
         // (they released through the members word, which the destroyer acquired).
         if self
@@ -259,15 +279,15 @@ impl<B: Backend> Object<B> {
             .is_ok()
         {
             // SAFETY: the value lies inside the mapping, aligned and validated for
-            // `T` at open, and stays mapped during the drop. The caller's handles of
-            // this mapping are gone (its private count reached zero), so no `&T`
-            // through it is live. Whatever bytes a peer or a crash left are a valid
-            // `T` (`ShmSafe`: every bit pattern), and a `ShmSafe` value owns nothing
-            // outside its own bytes, so its drop only writes those bytes: even run
-            // twice (a peer may reset the state word), or while another mapping of
-            // the object still reads it (a peer may forge the member set so that an
-            // object this process opened twice looks empty), it is a write to shared
-            // bytes like any peer's, which readers already tolerate.
+            // `T` at open (or `T` is `()`, for which any non-null pointer will do),
+            // and stays mapped during the drop. No `&T` to it is live in this process:
+            // the caller's handles of this mapping are gone (its private count
+            // reached zero), and no other mapping of the object here has handles
+            // (checked above). Whatever bytes a peer or a crash left are a valid `T`
+            // (`ShmSafe`: every bit pattern), and a `ShmSafe` value owns nothing
+            // outside its own bytes, so its drop only writes those bytes: even if a
+            // peer resets the state word and another process drops it again, that is
+            // a write to shared bytes like any peer's.
             unsafe { core::ptr::drop_in_place(self.value::<T>().as_ptr()) }
         }
     }
@@ -345,6 +365,34 @@ impl<B: Backend> Drop for Leaving<B> {
         // SAFETY: `self.object` is not used again.
         unsafe { ManuallyDrop::take(&mut self.object) }.unmap();
     }
+}
+
+/// The alignment every region of `B` has (at least 64).
+const fn region_align<B: Backend>() -> usize {
+    let align = <B::Region as Region>::ALIGN;
+    if align > 64 {
+        align
+    } else {
+        64
+    }
+}
+
+/// `Unsupported` if `T` needs more alignment than `B`'s regions promise: its value
+/// would not be aligned in every mapping.
+fn check_alignment<T, B: Backend>() -> Result<()> {
+    if align_of::<T>() > region_align::<B>() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "placing a value aligned beyond what the backend's mappings are",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `region` starts where its backend promises (so a value at a multiple of
+/// its alignment, checked by [`check_alignment`], is aligned).
+fn base_aligned<B: Backend>(region: &B::Region) -> bool {
+    region.as_ptr().as_ptr() as usize % region_align::<B>() == 0
 }
 
 /// The header at the start of a region of at least `size_of::<Header>()` bytes.

@@ -129,6 +129,9 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
         this.object.members().process_count::<B>()
     }
 
+    // Outlined: inlined into `open_or_create` it costs about 200 bytes more (moving
+    // `Object`s between the caller's frame and the exit paths).
+    #[inline(never)]
     fn attach(object: Object<B>, name: Name<'_>) -> Result<Self> {
         let me = B::current_process();
         let members = object.members();
@@ -140,11 +143,20 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
             Some(index) => {
                 (Some(index), Some(true), Error::new(ErrorKind::NotFound, "opening an object whose holders all died"))
             }
-            None => match members.attach::<B>(me) {
-                Ok(slot) => return Ok(Self::first_handle(object, slot, me)),
-                // An empty member set: destroy it if its destroyer died unfinished.
-                Err(e) => (None, (e.kind() == ErrorKind::NotFound).then_some(false), e),
-            },
+            None => {
+                // Our first handle is counted before we join, so that a destroyer in
+                // this process that acquires our joining sees it (see
+                // `Region::others_attached`). Relaxed: the member CAS publishes it.
+                object.handles().store(1, Ordering::Relaxed);
+                match members.attach::<B>(me) {
+                    Ok(slot) => return Ok(Self::first_handle(object, slot, me)),
+                    // An empty member set: destroy it if its destroyer died unfinished.
+                    Err(e) => {
+                        object.handles().store(0, Ordering::Relaxed);
+                        (None, (e.kind() == ErrorKind::NotFound).then_some(false), e)
+                    }
+                }
+            }
         };
         let mut leaving = object.leaving();
         leaving.free_slot = free_slot;
@@ -266,6 +278,8 @@ impl<T: ShmSafe, B: Backend> SharedOptions<T, B> {
 
     /// Creates with the value in `value`, taking it only once the object exists, so
     /// that a failed create leaves it for the next attempt.
+    // Outlined for size, as `Shared::attach`.
+    #[inline(never)]
     fn create_in_place(&self, name: Name<'_>, value: &mut Option<T>) -> Result<Shared<T, B>> {
         let object = Object::<B>::create::<T>(Kind::Shared, name, &self.options, |slot| {
             if let Some(v) = value.take() {

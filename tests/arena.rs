@@ -521,3 +521,69 @@ fn a_unique_whose_owner_word_is_garbage_is_never_claimed() {
         assert_eq!(Unique::<u64, S>::claim("garbage-owner").unwrap_err().kind(), ErrorKind::Corrupt);
     }
 }
+
+#[test]
+fn a_forged_member_set_never_drops_a_value_this_process_still_reads() {
+    arena_space!(S, 1 << 20);
+    static DROPS: AtomicU64 = AtomicU64::new(0);
+    #[repr(C)]
+    struct Noted {
+        x: AtomicU64,
+    }
+    shmptr::shm_safe!(Noted { x });
+    impl Drop for Noted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let a = Shared::<Noted, S>::create("twice", Noted { x: AtomicU64::new(7) }).unwrap();
+    let b = Shared::<Noted, S>::open("twice").unwrap(); // a second mapping, same process
+                                                        // A peer leaves only `a`'s member bit (the members word is at offset 288):
+                                                        // dropping `a` then empties the set and makes this process the destroyer.
+                                                        // SAFETY: single-threaded, and no reference into the object is held across it.
+    unsafe { Arena::<S>::with_bytes("twice", |bytes| bytes[288..296].copy_from_slice(&1u64.to_ne_bytes())) }.unwrap();
+    drop(a);
+    assert_eq!(DROPS.load(Ordering::SeqCst), 0, "the value was dropped while `b` still reads it");
+    assert_eq!(b.x.load(Ordering::SeqCst), 7);
+    drop(b);
+    // Under that forgery the value is leaked, never dropped early or twice; the
+    // name was unlinked and is free again.
+    assert_eq!(DROPS.load(Ordering::SeqCst), 0);
+    assert!(!Arena::<S>::exists("twice"));
+    drop(Shared::<u64, S>::create("twice", 1).unwrap());
+}
+
+#[test]
+fn a_value_aligned_beyond_the_mapping_is_refused_not_misaligned() {
+    arena_space!(S, 1 << 20);
+    #[repr(C, align(128))]
+    struct Wide {
+        x: u64,
+    }
+    shmptr::shm_safe!(Wide { x }, Zeroable);
+    // Arena mappings are 64-aligned: a 128-aligned value could land at 64 mod 128.
+    let kind = |r: shmptr::Result<Shared<Wide, S>>| r.err().map(|e| e.kind());
+    assert_eq!(kind(Shared::<Wide, S>::create_zeroed("wide")), Some(ErrorKind::Unsupported));
+    assert_eq!(kind(Shared::<Wide, S>::open("wide")), Some(ErrorKind::Unsupported));
+    assert!(!Arena::<S>::exists("wide"), "nothing was created");
+    #[repr(C, align(64))]
+    struct Line {
+        x: u64,
+    }
+    shmptr::shm_safe!(Line { x }, Zeroable);
+    let line = Shared::<Line, S>::create_zeroed("line").unwrap();
+    assert_eq!(&line.x as *const u64 as usize % 64, 0);
+}
+
+#[test]
+fn a_forged_permit_count_saturates_instead_of_panicking() {
+    arena_space!(S, 1 << 20);
+    type Sem = shmptr_arena::Semaphore<S>;
+    let sem = Shared::<Sem, S>::options().slots(1).create("sem", Sem::new(0)).unwrap();
+    // With one slot the value starts at 320 + 64 = 384; the permit count is first.
+    // SAFETY: single-threaded, and no reference into the object is held across it.
+    unsafe { Arena::<S>::with_bytes("sem", |b| b[384..388].copy_from_slice(&u32::MAX.to_ne_bytes())) }.unwrap();
+    assert_eq!(sem.available(), u32::MAX);
+    sem.release();
+    assert_eq!(sem.available(), u32::MAX, "saturated, not wrapped to 0");
+}

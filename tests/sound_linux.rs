@@ -565,3 +565,36 @@ fn a_panic_in_drop_still_unlinks_and_frees_a_unique_name() {
     drop(again);
     assert!(!Scope::exists(&name));
 }
+
+// ---------------------------------------------------------------------------------
+// A type aligned beyond what a mapping guarantees.
+
+#[test]
+fn a_value_aligned_beyond_a_page_is_refused_never_misaligned() {
+    let scope = Scope::new("a_value_aligned_beyond_a_page_is_refused_never_misaligned");
+    #[repr(C, align(65536))]
+    struct Huge {
+        x: u64,
+    }
+    shmptr::shm_safe!(Huge { x }, Zeroable);
+    #[repr(C, align(4096))]
+    struct Paged {
+        x: u64,
+    }
+    shmptr::shm_safe!(Paged { x }, Zeroable);
+    let kind = |r: shmptr_linux::Result<Shared<Huge>>| r.err().map(|e| e.kind());
+    // mmap only promises page alignment: a 64 KiB-aligned value would be misaligned
+    // in most mappings, so it is refused before anything is created.
+    for _ in 0..8 {
+        assert_eq!(kind(Shared::<Huge>::create_zeroed(&scope.name("huge"))), Some(ErrorKind::Unsupported));
+    }
+    assert_eq!(kind(Shared::<Huge>::open(&scope.name("huge"))), Some(ErrorKind::Unsupported));
+    assert!(!Scope::exists(&scope.name("huge")));
+    let unique = Unique::<Huge>::create_with_options(&scope.name("huge"), Huge { x: 1 }, &Default::default());
+    assert_eq!(unique.err().map(|e| e.kind()), Some(ErrorKind::Unsupported));
+    // Page alignment is what every mapping has.
+    let paged = Shared::<Paged>::create_zeroed(&scope.name("paged")).unwrap();
+    let other = Shared::<Paged>::open(&scope.name("paged")).unwrap();
+    assert_eq!(&paged.x as *const u64 as usize % 4096, 0);
+    assert_eq!(&other.x as *const u64 as usize % 4096, 0);
+}

@@ -193,7 +193,8 @@ fn futex_calls() -> (u32, u32) {
 /// The Linux platform, counting each thread's futex calls.
 struct Counting;
 
-impl Platform for Counting {
+// SAFETY: identity and liveness are the Linux platform's own.
+unsafe impl Platform for Counting {
     fn current_process() -> ProcessId {
         Linux::current_process()
     }

@@ -111,7 +111,9 @@ fn pid(raw: u64) -> ProcessId {
 /// The models' platform: processes are loom threads, [`DEAD`] is dead.
 struct Model;
 
-impl Platform for Model {
+// SAFETY: each loom thread plays one fixed process (`loom_support::play`), and
+// only the model's dead process is reported dead.
+unsafe impl Platform for Model {
     fn current_process() -> ProcessId {
         loom_support::current_process()
     }

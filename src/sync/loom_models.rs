@@ -226,7 +226,9 @@ impl Futex {
 /// through [`FUTEX`].
 struct Model;
 
-impl Platform for Model {
+// SAFETY: each loom thread plays one fixed process (`loom_support::play`), and
+// only the model's dead process is reported dead.
+unsafe impl Platform for Model {
     fn current_process() -> ProcessId {
         loom_support::current_process()
     }

@@ -59,12 +59,13 @@ impl<P: Platform> Semaphore<P> {
         }
     }
 
-    /// Returns a permit, waking one waiter.
+    /// Returns a permit, waking one waiter. The count saturates at `u32::MAX` (a
+    /// peer can write any count; it never wraps to zero and never panics).
     pub fn release(&self) {
         // SeqCst with the `waiters` load: either we see the waiter and wake it, or
-        // its futex wait sees the new permit count and does not sleep.
-        let before = self.permits.fetch_add(1, Ordering::SeqCst);
-        assert!(before < u32::MAX, "shmptr: semaphore permit count overflow");
+        // its futex wait sees the new permit count and does not sleep. At the
+        // maximum, the count stays (a failed update changes nothing).
+        let _ = self.permits.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_add(1));
         if self.waiters.load(Ordering::SeqCst) != 0 {
             P::wake(&self.permits, 1);
         }

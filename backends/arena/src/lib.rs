@@ -112,6 +112,8 @@ struct Mapping {
     process: AtomicU32,
     /// The handles sharing the mapping (see `Region::handles`).
     handles: AtomicUsize,
+    /// The mapped object: its offset in the arena. Written under the table lock.
+    offset: AtomicUsize,
 }
 
 /// The state of one arena: its memory, name table, simulated processes and clock.
@@ -174,7 +176,9 @@ impl ArenaState {
             len,
             lock: AtomicBool::new(false),
             table: UnsafeCell::new(heapless::Vec::new()),
-            mappings: [const { Mapping { process: AtomicU32::new(0), handles: AtomicUsize::new(0) } }; MAX_MAPPINGS],
+            mappings: [const {
+                Mapping { process: AtomicU32::new(0), handles: AtomicUsize::new(0), offset: AtomicUsize::new(0) }
+            }; MAX_MAPPINGS],
             current: AtomicU32::new(1),
             next: AtomicU32::new(2),
             dead: [const { AtomicU32::new(0) }; 8],
@@ -219,7 +223,7 @@ impl ArenaState {
     /// A free mapping record for the current process; call under the table lock.
     /// Records of dead processes are free: a dead process's handles are never used
     /// again (the contract of [`Arena::kill`]).
-    fn new_mapping(&self) -> Result<usize> {
+    fn new_mapping(&self, offset: usize) -> Result<usize> {
         let me = self.current.load(Ordering::Relaxed);
         let index = self
             .mappings
@@ -233,6 +237,7 @@ impl ArenaState {
         // exists; the region is handed to its first user after the lock's Release).
         self.mappings[index].process.store(me, Ordering::Relaxed);
         self.mappings[index].handles.store(0, Ordering::Relaxed);
+        self.mappings[index].offset.store(offset, Ordering::Relaxed);
         Ok(index)
     }
 
@@ -352,6 +357,23 @@ unsafe impl<S: Space> Region for ArenaRegion<S> {
     fn handles(&self) -> &AtomicUsize {
         &S::state().mappings[self.mapping].handles
     }
+    fn others_attached(&self) -> bool {
+        let state = S::state();
+        // One address space for every simulated process: any live process's
+        // mapping counts. A dead one's handles are never used again (`kill`).
+        state.with_table(|_| {
+            state.mappings.iter().enumerate().any(|(index, m)| {
+                // Relaxed: under the table lock (process, offset); the counts as
+                // `Region::others_attached` requires.
+                let process = m.process.load(Ordering::Relaxed);
+                index != self.mapping
+                    && process != 0
+                    && !state.is_dead(process)
+                    && m.offset.load(Ordering::Relaxed) == self.offset
+                    && m.handles.load(Ordering::Relaxed) != 0
+            })
+        })
+    }
     fn own_exclusively(&self) -> Result<()> {
         let state = S::state();
         state.with_table(|table| {
@@ -379,7 +401,7 @@ unsafe impl<S: Space> Sync for ArenaRegion<S> {}
 impl<S: Space> ArenaRegion<S> {
     /// A region of `entry`; call under the table lock.
     fn new(state: &ArenaState, entry: &Entry) -> Result<Self> {
-        let mapping = state.new_mapping()?;
+        let mapping = state.new_mapping(entry.offset)?;
         // SAFETY: entries lie within the arena's memory (`allocate` checks it).
         let ptr = unsafe { NonNull::new_unchecked(state.base.add(entry.offset)) };
         Ok(ArenaRegion { ptr, len: entry.len, offset: entry.offset, mapping, _space: PhantomData })
@@ -586,7 +608,12 @@ impl<S: Space> Arena<S> {
     }
 }
 
-impl<S: Space> Platform for Arena<S> {
+// SAFETY: simulated identities are the space's process numbers, never reused
+// (`spawn` hands out each once); the current one changes only through `Arena::enter`,
+// whose `unsafe` contract covers it; `liveness` answers `Dead` only for processes
+// declared dead through `kill` or a crash point, whose contracts forbid any further
+// use of what they made.
+unsafe impl<S: Space> Platform for Arena<S> {
     fn current_process() -> ProcessId {
         ProcessId::new(S::state().current.load(Ordering::Relaxed).into()).expect("non-zero")
     }

@@ -11,7 +11,11 @@ use shmptr::{Liveness, Platform, ProcessId};
 
 use crate::{identity, Linux};
 
-impl Platform for Linux {
+// SAFETY: the identity is computed once per process and cached in a page that
+// `fork` wipes, so it is stable within a process and differs in a forked child;
+// identities carry the pid, the pid namespace and the start time, and `liveness`
+// (identity.rs) answers `Dead` only from `/proc` evidence about that pid.
+unsafe impl Platform for Linux {
     fn current_process() -> ProcessId {
         identity::current()
     }

@@ -39,6 +39,9 @@ pub struct LinuxRegion {
 // `disown` (a region dropped without it stays recorded: more exclusion). Only
 // `Drop` acts on the mapping, so a bitwise copy is fine when exactly one is dropped.
 unsafe impl Region for LinuxRegion {
+    /// `mmap` returns page-aligned addresses, and no Linux page is under 4 KiB.
+    const ALIGN: usize = 4096;
+
     fn as_ptr(&self) -> NonNull<u8> {
         self.ptr
     }
@@ -47,6 +50,9 @@ unsafe impl Region for LinuxRegion {
     }
     fn handles(&self) -> &AtomicUsize {
         &self.record.handles
+    }
+    fn others_attached(&self) -> bool {
+        mappings::others(self.record, self.dev, self.ino)
     }
     fn own_exclusively(&self) -> Result<()> {
         ownership::own(self.dev, self.ino)
@@ -109,7 +115,7 @@ fn os_error(during: &'static str, errno: Errno) -> Error {
 }
 
 fn map(fd: impl AsFd, len: usize, dev: u64, ino: u64) -> Result<LinuxRegion> {
-    let record = mappings::take()?;
+    let record = mappings::take(dev, ino)?;
     if len == 0 {
         return Ok(LinuxRegion { ptr: NonNull::<u64>::dangling().cast(), len, dev, ino, record });
     }
@@ -171,6 +177,9 @@ impl Backend for Linux {
     /// `open(O_RDWR | O_NOFOLLOW)` (a symbolic link at the name is refused), `fstat`
     /// (a non-regular file, or one owned by another user unless allowed, is refused),
     /// then `mmap` of exactly the size the file has now. Never resizes.
+    // Outlined: inlined into `Object::open`'s retry loop it costs 64 bytes more in
+    // `examples/constrained`.
+    #[inline(never)]
     fn open(name: Name<'_>, options: &Options) -> Result<LinuxRegion> {
         let path = Path::new(name);
         let fd = fs::openat(CWD, path.as_c_str(), OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
