@@ -117,11 +117,14 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
     /// `Arc::strong_count`. This handle's own attachment is counted exactly; the
     /// others are copies their processes publish in the segment, so a peer can forge
     /// them, and clones and drops racing in several threads of one process can leave
-    /// one off until that attachment's next clone or drop.
+    /// one off until that attachment's next clone or drop. Holders proven dead count
+    /// nothing (as in [`process_count`](Shared::process_count)), even before they are
+    /// reclaimed, which happens at the next open, detach or
+    /// [`reclaim`](Shared::reclaim) in any process.
     pub fn strong_count(this: &Self) -> u64 {
         // Relaxed: a snapshot, as `Arc::strong_count` is.
         let own = this.object.handles().load(Ordering::Relaxed);
-        this.object.members().strong_count(Some((this.slot, own)))
+        this.object.members().strong_count::<B>(Some((this.slot, own)))
     }
 
     /// Processes holding at least one handle.

@@ -262,12 +262,15 @@ fn liveness_judges_zombies_and_reused_pids_dead_and_foreign_namespaces_unknown()
     let child = ProcessId::new(raw).unwrap();
     assert_eq!(Linux::liveness(child), Liveness::Alive);
     assert_eq!(raw & ((1 << 22) - 1), u64::from(kid.pid()), "the identity carries the pid");
+    // Layout: pid (22 bits), pid namespace (29 bits, 0 = unknown), start time.
     // The same pid with another start time: a reused pid, so a dead holder.
-    let reused = ProcessId::new(raw ^ (1 << 40)).unwrap();
+    let reused = ProcessId::new(raw ^ (1 << 51)).unwrap();
     assert_eq!(Linux::liveness(reused), Liveness::Dead);
-    // Another pid namespace tag: cannot be judged.
+    // Another pid namespace, or an unknown one: cannot be judged.
     let foreign = ProcessId::new(raw ^ (1 << 22)).unwrap();
     assert_eq!(Linux::liveness(foreign), Liveness::Unknown);
+    let unknown = ProcessId::new(raw & !(((1 << 29) - 1) << 22)).unwrap();
+    assert_eq!(Linux::liveness(unknown), Liveness::Unknown);
     // A zombie (exited, not yet reaped) is dead.
     control.go.store(1, Ordering::Release);
     let deadline = std::time::Instant::now() + linux_support::BOUND;

@@ -324,7 +324,7 @@ impl Segment {
     fn assert_gone(&self) {
         let members = self.members();
         assert_eq!(members.live(Ordering::Acquire), 0, "the member set did not end empty");
-        assert_eq!(members.strong_count(None), 0);
+        assert_eq!(members.strong_count::<Model>(None), 0);
         assert!(members.destroying(), "nobody won the destroyer word");
         assert!(self.dropped(), "the value was never dropped");
         for (i, slot) in self.slots.iter().enumerate() {
@@ -362,7 +362,7 @@ fn last_detach_races_attach() {
         let seg = Segment::new(2);
         loom_support::play(1);
         seg.init_creator(pid(1));
-        assert_eq!(seg.members().strong_count(None), 1);
+        assert_eq!(seg.members().strong_count::<Model>(None), 1);
 
         let opener = spawn_as(2, &seg, |seg| match seg.open() {
             Ok(slot) => {
@@ -370,7 +370,7 @@ fn last_detach_races_attach() {
                 assert!(!members.destroying(), "attached after the set reached zero");
                 seg.use_value();
                 seg.clone_handle(slot);
-                assert!(members.strong_count(None) >= 2);
+                assert!(members.strong_count::<Model>(None) >= 2);
                 seg.use_value();
                 assert!(!seg.drop_handle(slot), "a clone's drop destroyed");
                 seg.use_value();
@@ -405,11 +405,11 @@ fn attach_publishes_slot() {
             let seen = members.live(Ordering::Acquire) == 0b11;
             if seen {
                 // Seeing the new member bit means seeing its slot's owner and count.
-                assert_eq!(members.strong_count(None), 2, "a member's handle count was not published");
+                assert_eq!(members.strong_count::<Model>(None), 2, "a member's handle count was not published");
                 assert_eq!(members.process_count::<Model>(), 2, "a member's owner was not published");
             } else {
                 // The attach may land between that load and this one.
-                assert!(members.strong_count(None) >= 1);
+                assert!(members.strong_count::<Model>(None) >= 1);
             }
             seen
         });
@@ -549,7 +549,7 @@ fn reclaim_keeps_live_holder() {
         seg.use_value();
         let members = seg.members();
         assert_eq!(members.live(Ordering::Acquire), 1 << 2);
-        assert_eq!(members.strong_count(None), 1);
+        assert_eq!(members.strong_count::<Model>(None), 1);
         assert!(!members.destroying());
         for i in [0, 1] {
             assert_eq!(seg.slots[i].owner.load(Ordering::Acquire), 0, "slot {i} was not freed");

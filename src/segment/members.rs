@@ -255,7 +255,9 @@ impl<'a> Members<'a> {
 
     /// Handles alive in all processes together (a snapshot; untrusted counts
     /// saturate), with `own`'s count taken as `(slot, count)` from private memory.
-    pub(crate) fn strong_count(&self, own: Option<(u32, usize)>) -> u64 {
+    /// A member whose holder is dead (not yet reclaimed) counts nothing, as in
+    /// [`process_count`](Self::process_count).
+    pub(crate) fn strong_count<P: Platform>(&self, own: Option<(u32, usize)>) -> u64 {
         let members = self.live(Ordering::Acquire);
         let mut sum = 0u64;
         for (index, slot) in self.slots.iter().enumerate() {
@@ -264,7 +266,13 @@ impl<'a> Members<'a> {
             }
             let count = match own {
                 Some((own_slot, count)) if own_slot as usize == index => count as u64,
-                _ => widen(slot.count.load(Ordering::Relaxed)),
+                _ => {
+                    let holder = ProcessId::from_word(slot.owner.load(Ordering::Relaxed) & !RECLAIMING);
+                    if holder.is_some_and(|p| P::liveness(p) == Liveness::Dead) {
+                        continue;
+                    }
+                    widen(slot.count.load(Ordering::Relaxed))
+                }
             };
             sum = sum.saturating_add(count);
         }

@@ -1,15 +1,32 @@
-//! Process identity that survives pid reuse, and liveness from `/proc`.
+//! Process identity that survives pid reuse, and liveness you can trust.
 //!
-//! An identity packs, in 63 bits: the pid (22 bits, Linux's `PID_MAX_LIMIT`), a
-//! tag of the pid namespace (8 bits), and the process's start time in clock ticks
-//! since boot, modulo 2^33 (field 22 of `/proc/<pid>/stat`). A pid that was reused
-//! has another start time, so a dead holder is never mistaken for a live one; a
-//! holder from another pid namespace has another tag and is judged `Unknown`, which
-//! shmptr treats as alive.
+//! An identity packs, in 63 bits: the pid (22 bits, Linux's `PID_MAX_LIMIT`), the
+//! pid namespace exactly (29 bits, see [`namespace_field`]; 0 when it could not be
+//! read), and the process's start time in clock ticks since boot, modulo 2^12
+//! (field 22 of `/proc/<pid>/stat`).
+//!
+//! [`liveness`] answers `Dead` only with proof that this exact process is gone:
+//! - same pid namespace as ours (compared exactly), and
+//! - `/proc/<pid>/stat` names another process (its start time differs: the pid was
+//!   reused), or a zombie whose threads are all gone (a thread-group leader whose
+//!   other threads still run is a zombie too, and is alive), or
+//! - `/proc/<pid>` is missing *and* `kill(pid, 0)` says no such process (ESRCH).
+//!
+//! Anything else — another or an unknown namespace, no `/proc`, `hidepid`, EACCES,
+//! EMFILE, a kernel that answers unexpectedly — is `Unknown`, which shmptr treats
+//! as alive. The start time is kept to 12 bits to make room for the namespace: two
+//! processes of one pid whose start times agree modulo 2^12 ticks make a dead holder
+//! look alive (a leak, never a live process judged dead).
 //!
 //! The calling process's identity is computed once and cached in a page advised
 //! `MADV_WIPEONFORK`: a child created by `fork()` sees zeros there and computes its
-//! own, so the cache costs two loads and no syscall per call.
+//! own, so the cache costs two loads and no syscall per call. (Where the kernel
+//! lacks `MADV_WIPEONFORK`, it is cached beside the pid it belongs to, checked with
+//! `getpid()`.) An identity whose start time or namespace could not be read says so
+//! (namespace field 0), so that no peer ever judges this process dead from it;
+//! [`ensure`], which runs before every create and open, refuses to start with one
+//! when the cause may pass (no free descriptor), so that such an identity is cached
+//! only where nothing better can ever be had (no `/proc`) or was already handed out.
 
 use core::ffi::CStr;
 use core::ptr;
@@ -20,34 +37,95 @@ use rustix::fs::{self, Mode, OFlags, CWD};
 use rustix::mm::{self, Advice, MapFlags, ProtFlags};
 use rustix::{io, process};
 
-use shmptr::{Liveness, ProcessId};
+use shmptr::{Error, ErrorKind, Liveness, ProcessId, Result};
 
 const PID_BITS: u32 = 22;
-const TAG_BITS: u32 = 8;
-const START_BITS: u32 = 63 - PID_BITS - TAG_BITS;
+const NS_BITS: u32 = 29;
+const START_BITS: u32 = 63 - PID_BITS - NS_BITS;
 
 /// The page that caches this process's identity; null until first use.
 static CACHE: AtomicPtr<AtomicU64> = AtomicPtr::new(ptr::null_mut());
 
-/// This process's identity (cached; recomputed after `fork`).
+/// Where the kernel has no `MADV_WIPEONFORK`: the identity and the pid it is for.
+static FALLBACK_PID: AtomicU64 = AtomicU64::new(0);
+static FALLBACK_ID: AtomicU64 = AtomicU64::new(0);
+
+/// This process's identity: cached, stable for the life of the process, recomputed
+/// after `fork`. Two loads on the fast path.
+#[inline]
 pub(crate) fn current() -> ProcessId {
-    let cache = cache_page();
-    if let Some(cache) = cache {
+    // Acquire: pairs with the Release CAS that installs the page.
+    let page = CACHE.load(Ordering::Acquire);
+    if !page.is_null() {
+        // SAFETY: an installed page is never unmapped, is zero-filled (a valid
+        // `AtomicU64`) and aligned; it is private to this process.
         // Relaxed: the word is only ever written with this process's identity, by
         // this process (a forked child starts from a wiped, zero page).
-        if let Some(id) = ProcessId::new(cache.load(Ordering::Relaxed)) {
+        if let Some(id) = ProcessId::new(unsafe { &*page }.load(Ordering::Relaxed)) {
             return id;
         }
     }
-    let id = compute_current();
+    settle(false).unwrap_or_else(|(id, _)| id)
+}
+
+/// This process's identity, refusing to settle on an incomplete one whose cause may
+/// pass (no free descriptor to read `/proc`): create and open call it first, so an
+/// object is never made or joined under an identity peers cannot judge, when a
+/// retry could have given a complete one.
+pub(crate) fn ensure() -> Result<ProcessId> {
+    settle(true).map_err(|(_, errno)| {
+        Error::with_os_code(
+            ErrorKind::Os,
+            "reading this process's identity from /proc/self/stat (no free descriptor?)",
+            errno.raw_os_error(),
+        )
+    })
+}
+
+/// Finds this process's identity and caches it. With `strict`, an identity that is
+/// incomplete for a passing reason is neither cached nor returned: `Err` with it
+/// and the reason instead.
+#[cold]
+fn settle(strict: bool) -> core::result::Result<ProcessId, (ProcessId, io::Errno)> {
+    let pid = process::getpid().as_raw_nonzero().get() as u32;
+    let cache = cache_page();
     if let Some(cache) = cache {
-        cache.store(id.get(), Ordering::Relaxed);
+        // Relaxed: as in `current`.
+        if let Some(id) = ProcessId::new(cache.load(Ordering::Relaxed)) {
+            return Ok(id);
+        }
+    } else if FALLBACK_PID.load(Ordering::Acquire) == u64::from(pid) {
+        // Acquire: pairs with the Release store of the pid below, after the id.
+        if let Some(id) = ProcessId::new(FALLBACK_ID.load(Ordering::Relaxed)) {
+            return Ok(id);
+        }
     }
-    id
+    let (id, passing) = compute(pid);
+    if let Some(errno) = passing {
+        if strict {
+            return Err((id, errno));
+        }
+    }
+    // Publish, or take the one another thread published first: one identity per
+    // process, whatever the races.
+    match cache {
+        Some(cache) => match cache.compare_exchange(0, id.get(), Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => Ok(id),
+            Err(winner) => Ok(ProcessId::new(winner).unwrap_or(id)),
+        },
+        None => {
+            // Threads of one process compute the same complete identity; an
+            // incomplete one may differ in nothing but its zero fields.
+            FALLBACK_ID.store(id.get(), Ordering::Relaxed);
+            // Release: the id above happens before a reader's Acquire of the pid.
+            FALLBACK_PID.store(u64::from(pid), Ordering::Release);
+            Ok(id)
+        }
+    }
 }
 
 /// The cache word, mapping its page on first use. `None` if the page cannot be
-/// had (then every call computes the identity afresh: correct, only slower).
+/// had or the kernel cannot wipe it on fork.
 fn cache_page() -> Option<&'static AtomicU64> {
     // Acquire: pairs with the Release CAS below, so the page's advice is in place.
     let mut page = CACHE.load(Ordering::Acquire);
@@ -78,53 +156,96 @@ fn cache_page() -> Option<&'static AtomicU64> {
     Some(unsafe { &*page })
 }
 
-fn compute_current() -> ProcessId {
-    let pid = process::getpid().as_raw_nonzero().get() as u32;
-    let start = read_stat(pid).map(|s| s.start).unwrap_or(0);
-    pack(pid, namespace_tag(), start)
+/// This process's identity, and, if it is incomplete for a reason that may pass,
+/// that reason. Incomplete identities carry namespace field 0: "do not judge".
+fn compute(pid: u32) -> (ProcessId, Option<io::Errno>) {
+    let stat = read_stat(pid);
+    let namespace = namespace_field(fs::statat(CWD, c"/proc/self/ns/pid", fs::AtFlags::empty()).map(|st| st.st_ino));
+    match (stat, namespace) {
+        (Ok(stat), Ok(namespace)) => (pack(pid, namespace, stat.start), None),
+        (Err(e), _) | (_, Err(e)) => {
+            // No `/proc` at all, or not ours to read: nothing better will come.
+            let lasting = matches!(e, io::Errno::NOENT | io::Errno::ACCESS | io::Errno::PERM | io::Errno::NOTDIR);
+            (pack(pid, 0, 0), (!lasting).then_some(e))
+        }
+    }
 }
 
-fn pack(pid: u32, tag: u64, start: u64) -> ProcessId {
+/// The pid namespace, exactly, in [`NS_BITS`] bits: the inode of
+/// `/proc/self/ns/pid`, which identifies the namespace among all of one boot (nsfs
+/// has one device). Kernels before 6.x number namespaces from `0xEFFFFFFC` up
+/// (`PROC_PID_INIT_INO`, then `PROC_DYNAMIC_FIRST`), newer ones from small numbers:
+/// both ranges map one-to-one into 29 bits; an inode outside both is `INVAL`, and
+/// the caller records "unknown" (0), which peers never judge.
+fn namespace_field(ino: io::Result<u64>) -> io::Result<u64> {
+    const LOW: u64 = 1 << (NS_BITS - 1);
+    const OLD_FIRST: u64 = 0xEFFF_FFFC;
+    match ino? {
+        0 => Err(io::Errno::INVAL),
+        ino if ino < LOW => Ok(ino),
+        ino if (OLD_FIRST..OLD_FIRST + LOW).contains(&ino) => Ok(LOW | (ino - OLD_FIRST)),
+        _ => Err(io::Errno::INVAL),
+    }
+}
+
+fn pack(pid: u32, namespace: u64, start: u64) -> ProcessId {
     let raw = (pid as u64 & ((1 << PID_BITS) - 1))
-        | ((tag & ((1 << TAG_BITS) - 1)) << PID_BITS)
-        | ((start & ((1 << START_BITS) - 1)) << (PID_BITS + TAG_BITS));
+        | ((namespace & ((1 << NS_BITS) - 1)) << PID_BITS)
+        | ((start & ((1 << START_BITS) - 1)) << (PID_BITS + NS_BITS));
     ProcessId::new(raw).expect("a pid is never zero")
 }
 
-/// Whether the process `id` names is alive. Never reports a live process dead.
-pub(crate) fn liveness(id: ProcessId) -> Liveness {
+/// `(pid, namespace field, start time bits)` of an identity.
+fn unpack(id: ProcessId) -> (u32, u64, u64) {
     let raw = id.get();
     let pid = (raw & ((1 << PID_BITS) - 1)) as u32;
-    let tag = (raw >> PID_BITS) & ((1 << TAG_BITS) - 1);
-    let start = raw >> (PID_BITS + TAG_BITS);
-    if pid == 0 || tag != namespace_tag() {
+    let namespace = (raw >> PID_BITS) & ((1 << NS_BITS) - 1);
+    let start = raw >> (PID_BITS + NS_BITS);
+    (pid, namespace, start)
+}
+
+/// Whether the process `id` names is alive. `Dead` only with proof (see the module
+/// docs); never for a live process.
+pub(crate) fn liveness(id: ProcessId) -> Liveness {
+    let (pid, namespace, start) = unpack(id);
+    let (_, ours, _) = unpack(current());
+    // Another namespace, or one that could not be read on either side: its pid
+    // means nothing here.
+    if pid == 0 || namespace == 0 || namespace != ours {
         return Liveness::Unknown;
     }
     match read_stat(pid) {
-        Ok(stat) if stat.zombie => Liveness::Dead,
         Ok(stat) if stat.start & ((1 << START_BITS) - 1) != start => Liveness::Dead,
+        // A zombie whose threads are all gone; a leader that exited while its
+        // other threads run shows `Z` too, with more than one thread.
+        Ok(stat) if stat.zombie && stat.threads <= 1 => Liveness::Dead,
         Ok(_) => Liveness::Alive,
-        Err(io::Errno::NOENT) | Err(io::Errno::SRCH) => Liveness::Dead,
+        // No `/proc/<pid>` (or no `/proc`, or `hidepid`): only the kernel's "no such
+        // process" for this pid in our namespace proves it gone.
+        Err(io::Errno::NOENT) | Err(io::Errno::SRCH) => match pid_exists(pid) {
+            Some(false) => Liveness::Dead,
+            _ => Liveness::Unknown,
+        },
         Err(_) => Liveness::Unknown,
     }
 }
 
-/// An 8-bit tag of this process's pid namespace (the inode of `/proc/self/ns/pid`),
-/// or 0 if it cannot be read.
-fn namespace_tag() -> u64 {
-    static TAG: AtomicU64 = AtomicU64::new(u64::MAX);
-    // Relaxed: any thread computes the same value.
-    let cached = TAG.load(Ordering::Relaxed);
-    if cached != u64::MAX {
-        return cached;
+/// `kill(pid, 0)`: `Some(false)` when no process has this pid in our namespace,
+/// `Some(true)` when one does (EPERM: someone else's), `None` when unsure.
+/// [kill(2)](https://man7.org/linux/man-pages/man2/kill.2.html)
+fn pid_exists(pid: u32) -> Option<bool> {
+    let pid = process::Pid::from_raw(pid as i32)?;
+    match process::test_kill_process(pid) {
+        Ok(()) | Err(io::Errno::PERM) => Some(true),
+        Err(io::Errno::SRCH) => Some(false),
+        Err(_) => None,
     }
-    let tag = fs::statat(CWD, c"/proc/self/ns/pid", fs::AtFlags::empty()).map(|st| st.st_ino % 251 + 1).unwrap_or(0);
-    TAG.store(tag, Ordering::Relaxed);
-    tag
 }
 
 struct Stat {
     zombie: bool,
+    /// Field 20, `num_threads`.
+    threads: u64,
     start: u64,
 }
 
@@ -176,18 +297,27 @@ fn proc_path(buf: &mut [u8; 32], pid: u32) -> usize {
 }
 
 /// Fields after the command name (which may hold spaces and parentheses, so we
-/// split after the last `)`): state is the first, start time the 20th.
+/// split after the last `)`): state is the first, `num_threads` the 18th, start
+/// time the 20th.
 fn parse_stat(text: &[u8]) -> Option<Stat> {
     let close = text.iter().rposition(|&b| b == b')')?;
     let mut fields = text[close + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty());
     let state = *fields.next()?.first()?;
-    let start = fields.nth(18)?;
+    let threads = parse_u64(fields.nth(16)?)?;
+    let start = parse_u64(fields.nth(1)?)?;
+    Some(Stat { zombie: matches!(state, b'Z' | b'X' | b'x'), threads, start })
+}
+
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
     let mut value: u64 = 0;
-    for &d in start {
+    for &d in digits {
         if !d.is_ascii_digit() {
             return None;
         }
         value = value.checked_mul(10)?.checked_add((d - b'0') as u64)?;
     }
-    Some(Stat { zombie: matches!(state, b'Z' | b'X' | b'x'), start: value })
+    Some(value)
 }

@@ -38,7 +38,9 @@ static USED: AtomicUsize = AtomicUsize::new(0);
 /// Takes a free record, with no handles, for a new mapping of this process of the
 /// object `(dev, ino)`.
 pub(crate) fn take(dev: u64, ino: u64) -> Result<&'static Record> {
-    let me = identity::current().get();
+    // Every create and open comes here first: settle this process's identity now,
+    // or fail cleanly, before anything is recorded under it.
+    let me = identity::ensure()?.get();
     for (index, record) in RECORDS.iter().enumerate() {
         // Relaxed: a pre-check; the exchange below decides.
         let holder = record.process.load(Ordering::Relaxed);

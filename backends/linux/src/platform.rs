@@ -12,10 +12,12 @@ use shmptr::{Liveness, Platform, ProcessId};
 use crate::{identity, Linux};
 
 // SAFETY: the identity is computed once per process and cached in a page that
-// `fork` wipes, so it is stable within a process and differs in a forked child;
-// identities carry the pid, the pid namespace and the start time, and `liveness`
-// (identity.rs) answers `Dead` only from `/proc` evidence about that pid.
+// `fork` wipes (or beside its pid), so it is stable within a process and differs in
+// a forked child (another pid); identities carry the pid, the exact pid namespace
+// and the start time, and `liveness` (identity.rs) answers `Dead` only with proof
+// that this exact process is gone, `Unknown` whenever it cannot tell.
 unsafe impl Platform for Linux {
+    #[inline]
     fn current_process() -> ProcessId {
         identity::current()
     }
