@@ -1,0 +1,1010 @@
+//! "A live process is never judged dead" (issue 12), with real processes on Linux:
+//! one test per finding, each asserting the sound behaviour. A process out of
+//! descriptors at its first shmptr call, processes without `/proc`, under `hidepid`,
+//! in hundreds of pid namespaces, a holder that execs, a process whose main thread
+//! exited, and the counts of a killed holder.
+//!
+//! Children are this test binary re-executed with a role (see `linux_support`),
+//! some through `unshare` or with a mount namespace, `/proc` and user ids set up
+//! between fork and exec. A test that lacks a privilege prints one `SKIPPED:` line.
+//! Every wait is bounded, every child is killed on the way out, and `/dev/shm` is
+//! left as it was found (the parent is root and removes what children made).
+#![cfg(target_os = "linux")]
+
+mod linux_support;
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use linux_support::{role, wait_for, Control, Scope, BOUND};
+use shmptr_linux::{ErrorKind, Mutex, Options, Shared, Unique};
+
+// ---------------------------------------------------------------------------------
+// Support: children started with a launcher or a pre-exec setup, bounded waits.
+// ---------------------------------------------------------------------------------
+
+/// The variables `linux_support` reads in a re-executed child.
+const ROLE: &str = "SHMPTR_TEST_ROLE";
+const PREFIX: &str = "SHMPTR_TEST_PREFIX";
+/// The pid (as seen from the host) of the process whose objects a claimer tries.
+const OWNER_PID: &str = "SHMPTR_TEST_OWNER_PID";
+/// The exit status of a child that refused cleanly (a clear error, nothing taken).
+const REFUSED: i32 = 3;
+
+/// This test binary re-executed as `role` of `test`, through `launcher` (a program
+/// and its arguments, the binary's path appended) if not empty.
+fn command(scope: &Scope, launcher: &[&str], test: &str, role: &str) -> Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = match launcher.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(&exe);
+            cmd
+        }
+        None => Command::new(&exe),
+    };
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(PREFIX, &scope.prefix)
+        .stdout(Stdio::null());
+    cmd
+}
+
+/// A child this test started: SIGKILLed and reaped on drop if still running.
+struct Proc {
+    child: Option<Child>,
+    what: String,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command, what: &str) -> io::Result<Proc> {
+        cmd.spawn().map(|child| Proc { child: Some(child), what: what.to_owned() })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// The exit status, if it has exited (reaped then).
+    fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().unwrap().try_wait().unwrap()
+    }
+
+    /// Waits (bounded) for the exit status.
+    fn status(mut self) -> ExitStatus {
+        let deadline = Instant::now() + BOUND;
+        loop {
+            if let Some(status) = self.exited() {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{} did not finish within {BOUND:?}", self.what);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits (bounded) until `done` holds.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + BOUND;
+    while !done() {
+        assert!(Instant::now() < deadline, "waited {BOUND:?} for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Waits (bounded) until `word` reaches `value`, polling slowly: for hundreds of
+/// waiting processes at once.
+fn wait_slowly(word: &AtomicU32, value: u32) {
+    let deadline = Instant::now() + BOUND;
+    while word.load(Ordering::Acquire) < value {
+        assert!(Instant::now() < deadline, "waited {BOUND:?} for a signal from the host");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits (bounded) until `word` reaches `value` or `kid` exits; the exit status then.
+fn ready_or_exit(word: &AtomicU32, value: u32, kid: &mut Proc) -> Option<ExitStatus> {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        if word.load(Ordering::Acquire) >= value {
+            return None;
+        }
+        if let Some(status) = kid.exited() {
+            kid.child = None;
+            return Some(status);
+        }
+        assert!(Instant::now() < deadline, "waited {BOUND:?} for {}", kid.what);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Starts `role` of `test` (a plain re-execution) and waits (bounded) until
+/// `word` reaches `value`; a child that exits first fails the test at once.
+fn start(scope: &Scope, test: &str, role: &str, word: &AtomicU32, value: u32) -> Proc {
+    let mut kid = Proc::spawn(command(scope, &[], test, role), &format!("the {role}")).unwrap();
+    if let Some(status) = ready_or_exit(word, value, &mut kid) {
+        panic!("the {role} exited before it was ready: {status} (its message is above)");
+    }
+    kid
+}
+
+/// Waits (bounded) and asserts a zero exit status.
+fn succeeds(kid: Proc) {
+    let what = kid.what.clone();
+    let status = kid.status();
+    assert!(status.success(), "{what} failed: {status} (its message is above)");
+}
+
+/// The state letter of `/proc/<pid>/stat` (after the command name's last `)`).
+fn state_of(pid: &str) -> Option<u8> {
+    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = text.iter().rposition(|&b| b == b')')?;
+    text.get(close + 2).copied()
+}
+
+/// The kind of a failed claim, or `None` if it succeeded (the handle is released,
+/// so that its real owner still finds it).
+fn claim_kind(claimed: shmptr_linux::Result<Unique<u64>>) -> Option<ErrorKind> {
+    match claimed {
+        Ok(unique) => {
+            unique.release();
+            None
+        }
+        Err(e) => Some(e.kind()),
+    }
+}
+
+fn check(ret: libc::c_int) -> io::Result<()> {
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Between fork and exec: a mount namespace of the child's own, propagating
+/// nothing back to the host's.
+fn private_mount_namespace() -> io::Result<()> {
+    // SAFETY: unshare(2) and mount(2) are async-signal-safe system calls; the
+    // strings are static and NUL-terminated.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(ptr::null(), c"/".as_ptr(), ptr::null(), libc::MS_REC | libc::MS_PRIVATE, ptr::null()))
+    }
+}
+
+/// The child runs with an empty tmpfs over `/proc`, in its own mount namespace.
+fn without_proc(cmd: &mut Command) {
+    // SAFETY: the closure makes system calls only (no allocation, no lock).
+    unsafe {
+        cmd.pre_exec(|| {
+            private_mount_namespace()?;
+            // SAFETY: as above.
+            check(libc::mount(c"none".as_ptr(), c"/proc".as_ptr(), c"tmpfs".as_ptr(), 0, ptr::null()))
+        });
+    }
+}
+
+/// The child runs as `uid` (and gid `uid`), with a procfs mounted `hidepid=2` in its
+/// own mount namespace: it sees no other user's process.
+fn under_hidepid(cmd: &mut Command, uid: u32) {
+    // SAFETY: the closure makes system calls only (no allocation, no lock).
+    unsafe {
+        cmd.pre_exec(move || {
+            private_mount_namespace()?;
+            let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            // SAFETY: as above; the data string is static and NUL-terminated.
+            check(libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                flags,
+                c"hidepid=2".as_ptr().cast(),
+            ))?;
+            // SAFETY: dropping privileges, system calls only.
+            check(libc::setgroups(0, ptr::null()))?;
+            check(libc::setgid(uid))?;
+            check(libc::setuid(uid))
+        });
+    }
+}
+
+/// Why `setup` cannot be had here (run on `true`), if it cannot.
+fn unavailable(setup: impl FnOnce(&mut Command)) -> Option<String> {
+    let mut probe = Command::new("true");
+    probe.stdout(Stdio::null()).stderr(Stdio::null());
+    setup(&mut probe);
+    match probe.status() {
+        Ok(status) if status.success() => None,
+        Ok(status) => Some(format!("the probe exited with {status}")),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// 1. Out of descriptors at the first shmptr call.
+// ---------------------------------------------------------------------------------
+
+/// Descriptors taken until `EMFILE` under a lowered `RLIMIT_NOFILE`, less `free`;
+/// the limit and the descriptors are given back on drop.
+struct Starved {
+    files: Vec<File>,
+    saved: libc::rlimit,
+}
+
+fn starve(free: usize) -> Starved {
+    let mut saved = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit(2) into a local.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved) }).unwrap();
+    let low = libc::rlimit { rlim_cur: saved.rlim_cur.min(64), rlim_max: saved.rlim_max };
+    // SAFETY: setrlimit(2) from a local.
+    check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }).unwrap();
+    let mut files = Vec::with_capacity(64);
+    loop {
+        match File::open("/dev/null") {
+            Ok(file) => files.push(file),
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
+            Err(e) => panic!("filling the descriptor table: {e}"),
+        }
+    }
+    for _ in 0..free {
+        files.pop();
+    }
+    Starved { files, saved }
+}
+
+impl Drop for Starved {
+    fn drop(&mut self) {
+        // SAFETY: setrlimit(2) from a field.
+        check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &self.saved) }).unwrap();
+        self.files.clear();
+    }
+}
+
+const SHORT_ROLES: [&str; 2] = ["create", "lock"];
+
+#[test]
+fn a_process_out_of_descriptors_at_its_first_shmptr_call_is_never_judged_dead() {
+    const TEST: &str = "a_process_out_of_descriptors_at_its_first_shmptr_call_is_never_judged_dead";
+    let scope = Scope::new(TEST);
+    let (control_name, held_name) = (scope.name("control"), scope.name("held"));
+    if let Some(role) = role() {
+        let owned_name = scope.name(&format!("owned-{role}"));
+        // No shmptr call before this point in this process.
+        let owned = match role.as_str() {
+            // The first call is a create, with 0, 1, 2, ... descriptors free: it fails
+            // (cleanly, leaving no object) until it has what it needs.
+            "create" => {
+                let mut refusals = Vec::new();
+                let mut owned = None;
+                for free in 0..=8 {
+                    let starved = starve(free);
+                    let created = Unique::<u64>::create(&owned_name, 7);
+                    drop(starved);
+                    match created {
+                        Ok(unique) => {
+                            owned = Some(unique);
+                            break;
+                        }
+                        Err(e) => {
+                            assert!(!Scope::exists(&owned_name), "a failed create left its object behind");
+                            refusals.push(format!("{free} free: {e}"));
+                        }
+                    }
+                }
+                eprintln!("[create] refused first: {refusals:?}");
+                Some(owned.expect("create succeeds once it has descriptors"))
+            }
+            // The first call needs the identity but no descriptor of its own: a lock.
+            "lock" => {
+                let starved = starve(0);
+                let local = Mutex::<u64>::new(0);
+                let locked = local.try_lock().map(|_| ()).map_err(|e| e.kind());
+                drop(starved);
+                eprintln!("[lock] the first lock, out of descriptors: {locked:?}");
+                match Unique::<u64>::create(&owned_name, 7) {
+                    Ok(unique) => Some(unique),
+                    Err(e) => {
+                        eprintln!("[lock] create refused after the starved lock: {e}");
+                        assert!(!Scope::exists(&owned_name), "a failed create left its object behind");
+                        None
+                    }
+                }
+            }
+            other => panic!("unknown role {other}"),
+        };
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let held = Shared::<u64>::open(&held_name).unwrap();
+        control.ready.fetch_add(1, Ordering::AcqRel);
+        wait_for(&control.go, 1);
+        drop((held, owned));
+        return;
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let held = Shared::<u64>::create(&held_name, 1).unwrap();
+    let kids: Vec<_> = (1..).zip(SHORT_ROLES).map(|(n, role)| start(&scope, TEST, role, &control.ready, n)).collect();
+    let mut failures = Vec::new();
+    for role in SHORT_ROLES {
+        let name = scope.name(&format!("owned-{role}"));
+        if !Scope::exists(&name) {
+            println!("[{role}] refused cleanly: no Unique to claim");
+            continue;
+        }
+        let kind = claim_kind(Unique::<u64>::claim(&name));
+        if kind != Some(ErrorKind::Busy) {
+            failures
+                .push(format!("[{role}] claiming the live starved owner's Unique gave {kind:?} (None = Ok), not Busy"));
+        }
+    }
+    let reclaimed = Shared::<u64>::reclaim(&held_name);
+    if reclaimed != Ok(0) {
+        failures.push(format!("reclaim of an object held by the two live children reclaimed {reclaimed:?}"));
+    }
+    let (handles, processes) = (Shared::strong_count(&held), Shared::process_count(&held));
+    if (handles, processes) != (3, 3) {
+        failures.push(format!("held: {handles} handles in {processes} processes, not 3 in 3"));
+    }
+    control.go.store(1, Ordering::Release);
+    kids.into_iter().for_each(succeeds);
+    assert!(failures.is_empty(), "a process out of descriptors was judged dead:\n{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------
+// 2. No /proc.
+// ---------------------------------------------------------------------------------
+
+/// What a claimer found, bit by bit: its exit status.
+const TOOK_OWNERS: u32 = 1;
+const TOOK_PARENTS: u32 = 2;
+const RECLAIMED_LIVE: u32 = 4;
+const UNEXPECTED: u32 = 8;
+const NOT_ISOLATED: u32 = 16;
+
+fn describe(bits: u32) -> Vec<&'static str> {
+    [
+        (TOOK_OWNERS, "claimed the live owner child's Unique"),
+        (TOOK_PARENTS, "claimed the live parent's Unique"),
+        (RECLAIMED_LIVE, "reclaimed live holders of an object the owner child and the parent hold"),
+        (UNEXPECTED, "got an unexpected error (printed above)"),
+        (NOT_ISOLATED, "found its /proc not as the test set it up (the test would not test its claim)"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| bits & bit != 0)
+    .map(|(_, text)| text)
+    .collect()
+}
+
+/// The owner child of tests 2 and 3: its first shmptr call creates the `Unique`
+/// `owned`; then it creates `held` (which the parent joins) and the control object,
+/// all with `mode`, and holds them until told. Exits `REFUSED` if the first create
+/// fails (cleanly: nothing left behind).
+fn owner_role(owned: &str, held: &str, control: &str, mode: u32) {
+    let wide = Options { mode, ..Options::DEFAULT };
+    let owned_handle = match Unique::<u64>::create_with_options(owned, 7, &wide) {
+        Ok(unique) => unique,
+        Err(e) => {
+            eprintln!("[owner] create refused: {e}");
+            assert!(!Scope::exists(owned), "a failed create left its object behind");
+            std::process::exit(REFUSED);
+        }
+    };
+    let held = Shared::<u64>::options().mode(mode).create(held, 1).unwrap();
+    let control = Shared::<Control>::options().mode(mode).create(control, Control::new()).unwrap();
+    control.ready.store(1, Ordering::Release);
+    wait_for(&control.go, 1);
+    drop((control, held, owned_handle));
+}
+
+/// The claimer child of tests 2 and 3: tries to take the live owner's `Unique`, the
+/// live parent's, and to reclaim `held` (held by both); exits with its findings.
+fn claimer_role(owned: &str, parents: &str, held: &str, options: &Options, isolated: bool) -> ! {
+    let mut bits = if isolated { 0 } else { NOT_ISOLATED };
+    let mut expect_busy = |name: &str, bit: u32| match claim_kind(Unique::<u64>::claim_with_options(name, options)) {
+        Some(ErrorKind::Busy) => {}
+        None => bits |= bit,
+        Some(other) => {
+            eprintln!("[claimer] claiming {name}: {other:?}, not Busy");
+            bits |= UNEXPECTED;
+        }
+    };
+    expect_busy(owned, TOOK_OWNERS);
+    expect_busy(parents, TOOK_PARENTS);
+    match Shared::<u64>::options().allow_foreign_owner(options.allow_foreign_owner).reclaim(held) {
+        Ok(0) => {}
+        Ok(n) => {
+            eprintln!("[claimer] reclaim of {held} reclaimed {n} live holders");
+            bits |= RECLAIMED_LIVE;
+        }
+        Err(e) => {
+            eprintln!("[claimer] reclaim of {held}: {e}");
+            bits |= UNEXPECTED;
+        }
+    }
+    std::process::exit(bits as i32)
+}
+
+/// The parent's side of tests 2 and 3: starts the owner, joins its `held` and
+/// control objects, holds the `Unique` `parents`, runs the claimer, and judges the
+/// owner itself too. Findings go to `failures`.
+fn owner_and_claimer(scope: &Scope, mut owner: Proc, mut claimer: Command, failures: &mut Vec<String>) {
+    let (control_name, held_name) = (scope.name("control"), scope.name("held"));
+    let (owned_name, parents_name) = (scope.name("owned"), scope.name("parents"));
+    let foreign = Options { allow_foreign_owner: true, ..Options::DEFAULT };
+    let parents =
+        Unique::<u64>::create_with_options(&parents_name, 1, &Options { mode: 0o666, ..Options::DEFAULT }).unwrap();
+    let deadline = Instant::now() + BOUND;
+    let control = loop {
+        if let Some(status) = owner.exited() {
+            owner.child = None;
+            match status.code() {
+                Some(REFUSED) => println!("[owner] refused cleanly at its first call: no Unique of its to claim"),
+                _ => failures.push(format!("{} failed: {status} (its message is above)", owner.what)),
+            }
+            return;
+        }
+        if Scope::exists(&control_name) {
+            if let Ok(control) = Shared::<Control>::options().allow_foreign_owner(true).open(&control_name) {
+                break control;
+            }
+        }
+        assert!(Instant::now() < deadline, "waited {BOUND:?} for {}", owner.what);
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    if let Some(status) = ready_or_exit(&control.ready, 1, &mut owner) {
+        failures.push(format!("{} failed: {status} (its message is above)", owner.what));
+        return;
+    }
+    let held = match Shared::<u64>::options().allow_foreign_owner(true).open(&held_name) {
+        Ok(held) => Some(held),
+        Err(e) => {
+            failures.push(format!("the parent could not join the live owner's object: {e}"));
+            None
+        }
+    };
+    // The parent judges the owner as well (first: a claimer that took the owner's
+    // Unique releases it, which would make the parent's claim succeed too).
+    let kind = claim_kind(Unique::<u64>::claim_with_options(&owned_name, &foreign));
+    if kind != Some(ErrorKind::Busy) {
+        failures.push(format!("the parent's claim of the live owner's Unique gave {kind:?} (None = Ok)"));
+    }
+    let reclaimed = Shared::<u64>::options().allow_foreign_owner(true).reclaim(&held_name);
+    if reclaimed != Ok(0) {
+        failures.push(format!("the parent's reclaim of the object it and the live owner hold reclaimed {reclaimed:?}"));
+    }
+    claimer.env(OWNER_PID, owner.pid().to_string());
+    let status = Proc::spawn(claimer, "the claimer").unwrap().status();
+    match status.code() {
+        Some(0) => {}
+        Some(bits) if (1..32).contains(&bits) => failures.push(format!("the claimer {:?}", describe(bits as u32))),
+        _ => failures.push(format!("the claimer failed: {status} (its message is above)")),
+    }
+    control.go.store(1, Ordering::Release);
+    let what = owner.what.clone();
+    let status = owner.status();
+    if !status.success() {
+        failures.push(format!("{what} failed at its end: {status}"));
+    }
+    drop((held, control, parents));
+}
+
+#[test]
+fn without_proc_no_process_is_judged_dead() {
+    const TEST: &str = "without_proc_no_process_is_judged_dead";
+    let scope = Scope::new(TEST);
+    let (control_name, held_name) = (scope.name("control"), scope.name("held"));
+    let (owned_name, parents_name) = (scope.name("owned"), scope.name("parents"));
+    if let Some(role) = role() {
+        let isolated = std::fs::metadata("/proc/self/stat").is_err();
+        match role.as_str() {
+            "owner" => {
+                assert!(isolated, "the owner runs without /proc");
+                owner_role(&owned_name, &held_name, &control_name, 0o600);
+            }
+            "claimer" => claimer_role(&owned_name, &parents_name, &held_name, &Options::DEFAULT, isolated),
+            other => panic!("unknown role {other}"),
+        }
+        return;
+    }
+    if let Some(why) = unavailable(without_proc) {
+        println!("SKIPPED: cannot mount a tmpfs over /proc in a mount namespace of a child: {why}");
+        return;
+    }
+    let mut owner = command(&scope, &[], TEST, "owner");
+    without_proc(&mut owner);
+    let owner = Proc::spawn(owner, "the owner without /proc").unwrap();
+    let mut claimer = command(&scope, &[], TEST, "claimer");
+    without_proc(&mut claimer);
+    let mut failures = Vec::new();
+    owner_and_claimer(&scope, owner, claimer, &mut failures);
+    assert!(failures.is_empty(), "without /proc, a live process was judged dead:\n{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------
+// 3. hidepid=2 and two users.
+// ---------------------------------------------------------------------------------
+
+/// Whether the running kernel is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    let (got_major, got_minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (got_major, got_minor) >= (major, minor)
+}
+
+/// Whether every directory above `path`, and `path`, can be executed by others.
+fn others_can_execute(path: &std::path::Path) -> bool {
+    path.ancestors()
+        .all(|p| p.as_os_str() == OsStr::new("") || std::fs::metadata(p).is_ok_and(|m| m.mode() & 0o001 != 0))
+}
+
+/// Whether the host's `/proc` is mounted with `hidepid` (it must never be, by us).
+fn host_proc_hides() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|line| line.split(' ').nth(4) == Some("/proc") && line.contains("hidepid"))
+}
+
+const OWNER_UID: u32 = 65534;
+const CLAIMER_UID: u32 = 65533;
+
+#[test]
+fn hidepid_never_makes_another_users_process_dead() {
+    const TEST: &str = "hidepid_never_makes_another_users_process_dead";
+    let scope = Scope::new(TEST);
+    let (control_name, held_name) = (scope.name("control"), scope.name("held"));
+    let (owned_name, parents_name) = (scope.name("owned"), scope.name("parents"));
+    if let Some(role) = role() {
+        match role.as_str() {
+            "owner" => owner_role(&owned_name, &held_name, &control_name, 0o666),
+            "claimer" => {
+                // The test tests its claim only if the owner and the parent are hidden
+                // from this process, and its own /proc works.
+                let owner = std::env::var(OWNER_PID).unwrap();
+                let parent = std::os::unix::process::parent_id().to_string();
+                let hidden = |pid: &str| std::fs::metadata(format!("/proc/{pid}")).is_err();
+                let isolated = hidden(&owner) && hidden(&parent) && state_of("self").is_some();
+                let foreign = Options { allow_foreign_owner: true, ..Options::DEFAULT };
+                claimer_role(&owned_name, &parents_name, &held_name, &foreign, isolated);
+            }
+            other => panic!("unknown role {other}"),
+        }
+        return;
+    }
+    if !kernel_at_least(5, 8) {
+        // Before 5.8 every procfs mount of a pid namespace shares one superblock:
+        // hidepid on a private mount would hide processes on the host's /proc too.
+        println!("SKIPPED: procfs mounts are per-instance only from Linux 5.8");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    if !others_can_execute(&exe) {
+        println!("SKIPPED: uids {OWNER_UID} and {CLAIMER_UID} cannot execute {}", exe.display());
+        return;
+    }
+    if let Some(why) = unavailable(|cmd| under_hidepid(cmd, OWNER_UID)) {
+        println!("SKIPPED: cannot mount procfs hidepid=2 in a mount namespace and switch user: {why}");
+        return;
+    }
+    assert!(!host_proc_hides(), "the host's /proc hides processes before the test");
+    let mut owner = command(&scope, &[], TEST, "owner");
+    under_hidepid(&mut owner, OWNER_UID);
+    let owner = Proc::spawn(owner, "the owner (uid 65534, hidepid=2)").unwrap();
+    let mut claimer = command(&scope, &[], TEST, "claimer");
+    under_hidepid(&mut claimer, CLAIMER_UID);
+    let mut failures = Vec::new();
+    owner_and_claimer(&scope, owner, claimer, &mut failures);
+    assert!(!host_proc_hides(), "the test changed the host's /proc");
+    assert!(
+        failures.is_empty(),
+        "under hidepid, another user's live process was judged dead:\n{}",
+        failures.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// 4. Holders in hundreds of pid namespaces.
+// ---------------------------------------------------------------------------------
+
+/// More pid namespaces than any 8-bit tag has values: two of them share a tag
+/// whatever the scheme, and (with their inodes nearly consecutive) one shares the
+/// host's under any scheme that reduces the inode modulo at most this.
+const NAMESPACES: usize = 300;
+const BATCH: usize = 50;
+
+/// One object per namespace: the host creates it, the namespaced child holds it
+/// and reports through it (a shared control object would need a slot per child).
+#[repr(C)]
+struct Holder {
+    /// The inode of the child's pid namespace.
+    ns: AtomicU64,
+    /// The child's pid in its namespace.
+    pid: AtomicU32,
+    ready: AtomicU32,
+    go: AtomicU32,
+    done: AtomicU32,
+    /// Holders the child reclaimed from the other objects (all live: must be 0).
+    reclaimed: AtomicU32,
+    /// Reclaims that failed.
+    errors: AtomicU32,
+}
+shmptr::shm_safe!(Holder { ns, pid, ready, go, done, reclaimed, errors });
+
+impl Holder {
+    fn new() -> Self {
+        Holder {
+            ns: AtomicU64::new(0),
+            pid: AtomicU32::new(0),
+            ready: AtomicU32::new(0),
+            go: AtomicU32::new(0),
+            done: AtomicU32::new(0),
+            reclaimed: AtomicU32::new(0),
+            errors: AtomicU32::new(0),
+        }
+    }
+}
+
+const UNSHARE: [&str; 5] = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"];
+
+#[test]
+fn holders_in_many_pid_namespaces_are_never_reclaimed_while_alive() {
+    const TEST: &str = "holders_in_many_pid_namespaces_are_never_reclaimed_while_alive";
+    let scope = Scope::new(TEST);
+    let name = |i: usize| scope.name(&format!("ns{i}"));
+    if let Some(role) = role() {
+        let mut parts = role.split('.').skip(1).map(|p| p.parse::<usize>().unwrap());
+        let (index, count) = (parts.next().unwrap(), parts.next().unwrap());
+        let me = match Shared::<Holder>::open(&name(index)) {
+            Ok(me) => me,
+            Err(e) => {
+                eprintln!("[ns{index}] opening the object the live host holds: {e}");
+                std::process::exit(REFUSED);
+            }
+        };
+        me.ns.store(std::fs::metadata("/proc/self/ns/pid").unwrap().ino(), Ordering::Relaxed);
+        me.pid.store(std::process::id(), Ordering::Relaxed);
+        me.ready.store(1, Ordering::Release);
+        wait_slowly(&me.go, 1);
+        // The reverse direction: this namespaced process judges the host's holder and
+        // every other namespace's holder of every other object.
+        for j in (0..count).filter(|&j| j != index) {
+            match Shared::<Holder>::reclaim(&name(j)) {
+                Ok(n) => {
+                    me.reclaimed.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    eprintln!("[ns{index}] reclaim of ns{j}: {e}");
+                    me.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        me.done.store(1, Ordering::Release);
+        wait_slowly(&me.go, 2);
+        return;
+    }
+    let probe = Command::new(UNSHARE[0]).args(&UNSHARE[1..]).arg("true").stderr(Stdio::null()).status();
+    if !probe.as_ref().is_ok_and(ExitStatus::success) {
+        println!("SKIPPED: cannot run `unshare --pid --fork --mount-proc`: {probe:?}");
+        return;
+    }
+    let started = Instant::now();
+    let holders: Vec<Shared<Holder>> =
+        (0..NAMESPACES).map(|i| Shared::create(&name(i), Holder::new()).unwrap()).collect();
+    let mut kids = Vec::with_capacity(NAMESPACES);
+    let mut failures = Vec::new();
+    // A holder that exited (on a refusal or a failure) is left out of what follows.
+    let mut alive = vec![true; NAMESPACES];
+    let left = |i: usize, status: ExitStatus, when: &str, alive: &mut Vec<bool>, failures: &mut Vec<String>| {
+        alive[i] = false;
+        failures.push(match status.code() {
+            Some(REFUSED) => format!("ns{i}'s holder {when}: could not open the object the live host holds"),
+            _ => format!("ns{i}'s holder {when}: failed, {status} (its message is above)"),
+        });
+    };
+    for batch in (0..NAMESPACES).step_by(BATCH) {
+        let end = (batch + BATCH).min(NAMESPACES);
+        for i in batch..end {
+            let cmd = command(&scope, &UNSHARE, TEST, &format!("holder.{i}.{NAMESPACES}"));
+            kids.push(Proc::spawn(cmd, &format!("the holder in namespace {i}")).unwrap());
+        }
+        for i in batch..end {
+            if let Some(status) = ready_or_exit(&holders[i].ready, 1, &mut kids[i]) {
+                left(i, status, "at its start", &mut alive, &mut failures);
+            }
+        }
+    }
+    let spawned = started.elapsed();
+
+    // The namespaces are distinct, none is the host's, and each holder is pid 1 of
+    // its own: more namespaces than 8 bits can tell apart.
+    let host_ns = std::fs::metadata("/proc/self/ns/pid").unwrap().ino();
+    let reporting: Vec<u64> =
+        (0..NAMESPACES).filter(|&i| alive[i]).map(|i| holders[i].ns.load(Ordering::Relaxed)).collect();
+    let inodes: HashSet<u64> = reporting.iter().copied().collect();
+    assert_eq!(inodes.len(), reporting.len(), "every holder in a pid namespace of its own");
+    assert!(!inodes.contains(&host_ns), "no holder in the host's pid namespace");
+    assert!(
+        (0..NAMESPACES).filter(|&i| alive[i]).all(|i| holders[i].pid.load(Ordering::Relaxed) == 1),
+        "each holder is pid 1 of its namespace"
+    );
+    let like_host = |ns: u64| ns % 251 == host_ns % 251;
+    println!(
+        "{} namespaces started in {spawned:?}; {} share the host's inode modulo 251",
+        reporting.len(),
+        reporting.iter().filter(|&&ns| like_host(ns)).count()
+    );
+
+    let verdict = |i: usize, holder: &Shared<Holder>, what: &str, failures: &mut Vec<String>| {
+        let (handles, processes) = (Shared::strong_count(holder), Shared::process_count(holder));
+        if (handles, processes) != (2, 2) || !Scope::exists(&name(i)) {
+            let ns = holder.ns.load(Ordering::Relaxed);
+            failures.push(format!(
+                "ns{i} (inode {ns}, host's modulo 251: {}) {what}: {handles} handles in {processes} processes, exists: {}",
+                like_host(ns),
+                Scope::exists(&name(i))
+            ));
+        }
+    };
+    // The host judges every namespaced holder: reclaim, open, counts.
+    for (i, holder) in holders.iter().enumerate().filter(|&(i, _)| alive[i]) {
+        let reclaimed = Shared::<Holder>::reclaim(&name(i));
+        if reclaimed != Ok(0) {
+            failures.push(format!("ns{i}: the host's reclaim reclaimed {reclaimed:?} of a live holder"));
+        }
+        match Shared::<Holder>::open(&name(i)) {
+            Ok(opened) if Shared::strong_count(&opened) == 3 => {}
+            Ok(opened) => failures.push(format!("ns{i}: opened, {} handles, not 3", Shared::strong_count(&opened))),
+            Err(e) => failures.push(format!("ns{i}: the host's open failed: {e}")),
+        }
+        verdict(i, holder, "after the host's reclaim and open", &mut failures);
+    }
+    // Every namespaced holder judges the host's and every other namespace's.
+    let judged = Instant::now();
+    holders.iter().for_each(|h| h.go.store(1, Ordering::Release));
+    for i in 0..NAMESPACES {
+        if alive[i] {
+            if let Some(status) = ready_or_exit(&holders[i].done, 1, &mut kids[i]) {
+                left(i, status, "while reclaiming", &mut alive, &mut failures);
+            }
+        }
+    }
+    let cross = judged.elapsed();
+    for (i, holder) in holders.iter().enumerate().filter(|&(i, _)| alive[i]) {
+        let (reclaimed, errors) = (holder.reclaimed.load(Ordering::Relaxed), holder.errors.load(Ordering::Relaxed));
+        if reclaimed != 0 || errors != 0 {
+            failures
+                .push(format!("ns{i}'s holder reclaimed {reclaimed} live holders of other objects ({errors} errors)"));
+        }
+        verdict(i, holder, "after every namespace's reclaims", &mut failures);
+    }
+    println!("{} reclaims across namespaces in {cross:?}", NAMESPACES * (NAMESPACES - 1));
+    holders.iter().for_each(|h| h.go.store(2, Ordering::Release));
+    for (i, kid) in kids.into_iter().enumerate() {
+        if alive[i] {
+            let status = kid.status();
+            if !status.success() {
+                failures.push(format!("ns{i}'s holder failed at its end: {status}"));
+            }
+        }
+    }
+    drop(holders);
+    println!("{} failures; whole test {:?}", failures.len(), started.elapsed());
+    failures.truncate(40);
+    assert!(failures.is_empty(), "a live holder in another pid namespace was judged dead:\n{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------
+// 6. A holder that execs.
+// ---------------------------------------------------------------------------------
+
+/// The documented limit: a holder that execs keeps its slots and its locks until the
+/// new program exits (nothing the kernel does at exec reaches shmptr's words); once
+/// it exits, it is dead like any other holder.
+#[test]
+fn a_holder_that_execs_releases_its_slot_or_the_limit_is_documented() {
+    const TEST: &str = "a_holder_that_execs_releases_its_slot_or_the_limit_is_documented";
+    let scope = Scope::new(TEST);
+    let (control_name, held_name, mutex_name) = (scope.name("control"), scope.name("held"), scope.name("mutex"));
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let held = Shared::<u64>::open(&held_name).unwrap();
+        let mutex = Shared::<Mutex<u64>>::open(&mutex_name).unwrap();
+        let mut guard = mutex.lock().unwrap();
+        *guard = 1;
+        control.ready.store(1, Ordering::Release);
+        let error = Command::new("sleep").arg("30").exec();
+        drop((guard, held));
+        panic!("exec sleep: {error}");
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let held = Shared::<u64>::create(&held_name, 1).unwrap();
+    let mutex = Shared::<Mutex<u64>>::create(&mutex_name, Mutex::new(0)).unwrap();
+    let kid = start(&scope, TEST, "execer", &control.ready, 1);
+    let pid = kid.pid();
+    wait_until("the holder to exec sleep", || {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "sleep")
+    });
+    let mut failures = Vec::new();
+    let reclaimed = Shared::<u64>::reclaim(&held_name);
+    if reclaimed != Ok(0) {
+        failures.push(format!("while the exec'd program runs, reclaim reclaimed {reclaimed:?}"));
+    }
+    let (handles, processes) = (Shared::strong_count(&held), Shared::process_count(&held));
+    if (handles, processes) != (2, 2) {
+        failures.push(format!("while the exec'd program runs: {handles} handles in {processes} processes, not 2 in 2"));
+    }
+    match mutex.lock_timeout(Duration::from_millis(300)) {
+        Err(e) if e.kind() == ErrorKind::Timeout => {}
+        Ok(_) => failures.push("while the exec'd program runs, its lock was taken: Ok".into()),
+        Err(e) => failures.push(format!("while the exec'd program runs, lock_timeout gave {:?}", e.kind())),
+    }
+    drop(kid); // SIGKILL the exec'd program, and reap it
+    match mutex.lock_timeout(BOUND) {
+        Err(e) if e.kind() == ErrorKind::OwnerDied => {
+            let mut guard = e.into_guard().unwrap();
+            assert_eq!(*guard, 1);
+            guard.make_consistent();
+        }
+        Ok(_) => failures.push("after the exec'd program died, the lock was free without OwnerDied".into()),
+        Err(e) => failures.push(format!("after the exec'd program died, lock gave {:?}", e.kind())),
+    }
+    let processes = Shared::process_count(&held);
+    if processes != 1 {
+        failures.push(format!("after the exec'd program died: {processes} processes, not 1"));
+    }
+    drop((held, mutex, control));
+    assert!(failures.is_empty(), "a holder that execs, against the documented limit:\n{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------
+// 7. A live process whose main thread exited.
+// ---------------------------------------------------------------------------------
+
+/// Set once the worker holds the lock.
+static LOCKED: AtomicBool = AtomicBool::new(false);
+
+/// SIGUSR1 on the main thread: it exits (only it: exit(2), not exit_group), as
+/// `pthread_exit` in `main` does, without unwinding through the harness's frames.
+extern "C" fn exit_this_thread(_: libc::c_int) {
+    // SAFETY: SYS_exit ends the calling thread only; it never returns.
+    unsafe { libc::syscall(libc::SYS_exit, 0) };
+}
+
+/// The worker thread: holds the lock and keeps writing under it until told to stop,
+/// then ends the whole process (whose main thread is gone).
+fn worker(control_name: &str, mutex_name: &str) -> ! {
+    let control = Shared::<Control>::open(control_name).unwrap();
+    let mutex = Shared::<Mutex<u64>>::open(mutex_name).unwrap();
+    let mut guard = mutex.lock().unwrap();
+    *guard = 50;
+    LOCKED.store(true, Ordering::Release);
+    let deadline = Instant::now() + BOUND;
+    while state_of("self") != Some(b'Z') {
+        if Instant::now() > deadline {
+            eprintln!("[worker] the main thread never exited");
+            // SAFETY: ends the process.
+            unsafe { libc::_exit(2) };
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    control.ready.store(1, Ordering::Release);
+    let mut intruded = false;
+    while control.go.load(Ordering::Acquire) == 0 && Instant::now() < deadline {
+        intruded |= *guard != 50;
+        *guard = 50;
+        control.done.fetch_add(1, Ordering::Release);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if intruded {
+        eprintln!("[worker] another process wrote under my guard");
+    }
+    drop(guard);
+    drop((mutex, control));
+    // SAFETY: ends the process: the main thread is gone, nobody else would.
+    unsafe { libc::_exit(if intruded { 1 } else { 0 }) }
+}
+
+#[test]
+fn a_process_whose_main_thread_exited_is_alive() {
+    const TEST: &str = "a_process_whose_main_thread_exited_is_alive";
+    let scope = Scope::new(TEST);
+    let (control_name, mutex_name) = (scope.name("control"), scope.name("mutex"));
+    if role().is_some() {
+        let (c, m) = (control_name.clone(), mutex_name.clone());
+        let work = std::thread::spawn(move || worker(&c, &m));
+        wait_until("the worker to lock", || LOCKED.load(Ordering::Acquire));
+        // SAFETY: getpid(2) and gettid(2) only read.
+        let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
+        if pid == tid {
+            // This test runs on the main thread itself: it exits.
+            exit_this_thread(0);
+        }
+        // SAFETY: installs a handler that only makes a system call, then directs
+        // the signal at the main thread (thread id = process id) of this process.
+        unsafe {
+            libc::signal(libc::SIGUSR1, exit_this_thread as extern "C" fn(libc::c_int) as libc::sighandler_t);
+            libc::syscall(libc::SYS_tgkill, pid, pid, libc::SIGUSR1);
+        }
+        let _ = work.join(); // never returns: the worker ends the process
+        unreachable!();
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let mutex = Shared::<Mutex<u64>>::create(&mutex_name, Mutex::new(0)).unwrap();
+    let kid = start(&scope, TEST, "orphaned-worker", &control.ready, 1);
+    // The test tests what it claims: the process shows Z and its worker still runs.
+    let pid = kid.pid().to_string();
+    assert_eq!(state_of(&pid), Some(b'Z'), "/proc/{pid}/stat shows its main thread exited");
+    let beat = control.done.load(Ordering::Acquire);
+    wait_until("the worker's next write", || control.done.load(Ordering::Acquire) > beat);
+    let mut failures = Vec::new();
+    match mutex.lock_timeout(Duration::from_millis(500)) {
+        Err(e) if e.kind() == ErrorKind::Timeout => {}
+        Ok(guard) => failures.push(format!("lock_timeout took the live worker's lock: Ok, value {}", *guard)),
+        Err(e) => failures.push(format!("lock_timeout gave {:?} while the worker holds the lock", e.kind())),
+    }
+    let reclaimed = Shared::<Mutex<u64>>::reclaim(&mutex_name);
+    if reclaimed != Ok(0) {
+        failures.push(format!("reclaim reclaimed {reclaimed:?} of a live process whose main thread exited"));
+    }
+    let processes = Shared::process_count(&mutex);
+    if processes != 2 {
+        failures.push(format!("{processes} processes hold the mutex object, not 2"));
+    }
+    assert_eq!(state_of(&pid), Some(b'Z'), "still Z while judged");
+    control.go.store(1, Ordering::Release);
+    succeeds(kid);
+    if failures.is_empty() {
+        assert_eq!(*mutex.try_lock().expect("released by the worker"), 50);
+    }
+    assert!(failures.is_empty(), "a live process whose main thread exited was judged dead:\n{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------
+// 8. strong_count and process_count agree about a killed holder.
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn strong_count_and_process_count_judge_dead_holders_alike() {
+    const TEST: &str = "strong_count_and_process_count_judge_dead_holders_alike";
+    let scope = Scope::new(TEST);
+    let (control_name, value_name) = (scope.name("control"), scope.name("value"));
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let value = Shared::<u64>::open(&value_name).unwrap();
+        let _clones: Vec<_> = (0..4).map(|_| value.clone()).collect();
+        control.ready.store(1, Ordering::Release);
+        wait_for(&control.go, 1);
+        unreachable!("the parent kills us first");
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let value = Shared::<u64>::create(&value_name, 1).unwrap();
+    let kid = start(&scope, TEST, "victim", &control.ready, 1);
+    assert_eq!((Shared::strong_count(&value), Shared::process_count(&value)), (6, 2), "before the kill");
+    drop(kid); // SIGKILL, reaped; nobody opens, detaches or reclaims after it
+    let (handles, processes) = (Shared::strong_count(&value), Shared::process_count(&value));
+    assert_eq!(
+        (handles, processes),
+        (1, 1),
+        "after SIGKILL of a holder of 5 handles, {handles} handles in {processes} processes: the dead holder's handles must count as little as the dead holder"
+    );
+    drop(value);
+    assert!(!Scope::exists(&value_name), "the last live holder destroyed it");
+}
