@@ -191,6 +191,12 @@ impl Backend for Blocky {
         table.blocks[region.index].name = None;
         Ok(())
     }
+
+    /// No creation mark here: the creator's liveness, and `Dead` for an object
+    /// still blank after a whole timeout (it names no creator).
+    fn creator_liveness(_: Name<'_>, _: &BlockRegion, creator: Option<ProcessId>) -> Liveness {
+        creator.map_or(Liveness::Dead, Self::liveness)
+    }
 }
 
 fn main() -> Result<(), shmptr::Error> {

@@ -252,4 +252,25 @@ pub trait Backend: Platform {
     /// object of the same name is left alone). The memory lives on until the last
     /// region of it is dropped.
     fn unlink(name: Name<'_>, region: &Self::Region) -> Result<()>;
+
+    /// Whether the creator of the unfinished object `name` (mapped by `region`)
+    /// may still finish it. shmptr asks while the header is still being written
+    /// (`creator` is the process the header names) and, once an opener's whole
+    /// timeout has passed, while it is still blank or shorter than a header
+    /// (`creator` is `None`). Only `Dead` lets `open_or_create` and `reclaim`
+    /// remove the object, so it must come with proof: a live creator, even a
+    /// stopped one, must never be `Dead`. Shortly after [`create`](Backend::create)
+    /// returned a fresh object, before shmptr wrote anything, `Dead` for `None` is
+    /// allowed (shmptr asks only after a whole timeout then).
+    ///
+    /// The Linux backend answers from a lock that its creator holds on the file
+    /// from before sizing it until [`published`](Backend::published); a backend
+    /// without such a lock answers from [`Platform::liveness`] of `creator`.
+    fn creator_liveness(name: Name<'_>, region: &Self::Region, creator: Option<ProcessId>) -> Liveness;
+
+    /// Called by the creator once the object that `region` maps (the region
+    /// [`create`](Backend::create) returned) is published `Ready`: a backend that
+    /// marks objects being created (the Linux backend's creation lock) ends that
+    /// mark here. The default does nothing.
+    fn published(_region: &Self::Region) {}
 }

@@ -5,7 +5,7 @@ use core::mem::{align_of, size_of, ManuallyDrop};
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::backend::{Backend, CrashPoint, Platform, ProcessId, Region};
+use crate::backend::{Backend, CrashPoint, Liveness, Platform, ProcessId, Region};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Name, NAME_MAX};
 use crate::options::Options;
@@ -156,6 +156,9 @@ impl<B: Backend> Object<B> {
         if header.waiting.load(Ordering::SeqCst) != 0 {
             B::wake(&header.state, u32::MAX);
         }
+        // After `Ready`: an opener that finds the creation mark gone re-reads the
+        // state and sees `Ready`, never a finished object taken for an abandoned one.
+        B::published(&object.region);
         Ok(object)
     }
 
@@ -176,38 +179,56 @@ impl<B: Backend> Object<B> {
             let region = B::open(name, options)?;
             let remaining = Duration::from_nanos(deadline.saturating_sub(B::now_nanos()));
             if region.len() < size_of::<Header>() {
-                // The creator may not have sized it yet; a file that stays this
-                // short is not a segment.
-                drop(region);
-                if remaining.is_zero() {
-                    return Err(Error::new(ErrorKind::Corrupt, "opening a segment shorter than its header"));
+                // Its creator may not have sized it yet: wait. A file that stays this
+                // short, with nobody creating it, is not a segment; one whose creator
+                // still lives (even stopped) is its creator's, however long it takes.
+                if !remaining.is_zero() {
+                    drop(region);
+                    sleep::<B>(remaining.min(POLL));
+                    continue;
                 }
-                sleep::<B>(remaining.min(POLL));
-                continue;
+                return Err(match B::creator_liveness(name, &region, None) {
+                    Liveness::Dead => Error::new(ErrorKind::Corrupt, "opening a segment shorter than its header"),
+                    _ => Error::new(ErrorKind::Timeout, "waiting for the creator to size the segment"),
+                });
             }
             if !base_aligned::<B>(&region) {
                 return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
             }
             let header = header_of::<B>(&region);
-            let inspected =
-                header.inspect::<B>(region.len(), kind, name, size_of::<T>(), align_of::<T>(), T::FINGERPRINT);
+            let inspected = header.inspect(region.len(), kind, name, size_of::<T>(), align_of::<T>(), T::FINGERPRINT);
             let error = match inspected {
                 Ok(Inspection::Ready(layout)) => return Ok(Self::from_region(region, &layout)),
-                Ok(Inspection::NotReady) if !remaining.is_zero() => {
-                    // SeqCst: see the creator's publication of `Ready`.
-                    header.waiting.store(1, Ordering::SeqCst);
-                    let state = header.state.load(Ordering::SeqCst);
-                    B::wait(&header.state, state, Some(remaining.min(POLL)));
-                    continue;
-                }
-                // Still blank after the whole timeout: its creator died before
-                // writing anything. Still `Initializing`: its creator is alive but
-                // too slow.
-                Ok(Inspection::NotReady) if header.state.load(Ordering::Acquire) == State::Blank as u32 => {
-                    Error::new(ErrorKind::Abandoned, "waiting for a creator that never wrote the segment")
-                }
                 Ok(Inspection::NotReady) => {
-                    Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment")
+                    // Acquire: as in `inspect`.
+                    let state = header.state.load(Ordering::Acquire);
+                    // A header being written names its creator, judged on every round.
+                    // A blank one names nobody and is judged only once the whole
+                    // timeout has passed: a creator may have created the file and not
+                    // yet marked it as being created (`Backend::creator_liveness`).
+                    let creator = match state == State::Blank as u32 {
+                        true => None,
+                        false => ProcessId::from_word(header.creator.load(Ordering::Relaxed)),
+                    };
+                    // Still unfinished after the verdict (Acquire: pairs with the
+                    // creator's `Ready`, stored before it ends its creation mark): a
+                    // creator that finished meanwhile is never taken for a dead one.
+                    let dead = (creator.is_some() || remaining.is_zero())
+                        && B::creator_liveness(name, &region, creator) == Liveness::Dead
+                        && header.state.load(Ordering::Acquire) == state;
+                    if dead {
+                        Error::new(ErrorKind::Abandoned, "opening an object whose creator died before finishing it")
+                    } else if !remaining.is_zero() {
+                        // SeqCst: see the creator's publication of `Ready`.
+                        header.waiting.store(1, Ordering::SeqCst);
+                        let state = header.state.load(Ordering::SeqCst);
+                        B::wait(&header.state, state, Some(remaining.min(POLL)));
+                        continue;
+                    } else {
+                        // Its creator lives (or cannot be judged): the object is its
+                        // creator's, never removed, however slow or stopped it is.
+                        Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment")
+                    }
                 }
                 Ok(Inspection::Destroying) => {
                     Self::finish_for_dead(region, name);

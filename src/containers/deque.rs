@@ -239,13 +239,7 @@ impl<T: ShmSafe, const N: usize> Drop for ShmDeque<T, N> {
 // every read, and every slot's bytes are a valid `T` whatever they are. No pointers.
 // The fingerprint records name, size, alignment, `N` and the element's fingerprint.
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for ShmDeque<T, N> {
-    const FINGERPRINT: u64 = fingerprint::word(
-        fingerprint::word(
-            fingerprint::start("shmptr::ShmDeque", mem::size_of::<Self>(), mem::align_of::<Self>()),
-            N as u64,
-        ),
-        T::FINGERPRINT,
-    );
+    const FINGERPRINT: u64 = fingerprint::container::<Self>("shmptr::ShmDeque", N, T::FINGERPRINT);
 }
 // SAFETY: all-zero is the empty deque (head 0, length 0, zeroed slots).
 unsafe impl<T: ShmSafe, const N: usize> Zeroable for ShmDeque<T, N> {}

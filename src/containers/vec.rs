@@ -171,13 +171,7 @@ impl<T: ShmSafe, const N: usize> Drop for ShmVec<T, N> {
 // slot's bytes are a valid `T` whatever they are. No pointers. The fingerprint
 // records name, size, alignment, `N` and the element's fingerprint.
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for ShmVec<T, N> {
-    const FINGERPRINT: u64 = fingerprint::word(
-        fingerprint::word(
-            fingerprint::start("shmptr::ShmVec", mem::size_of::<Self>(), mem::align_of::<Self>()),
-            N as u64,
-        ),
-        T::FINGERPRINT,
-    );
+    const FINGERPRINT: u64 = fingerprint::container::<Self>("shmptr::ShmVec", N, T::FINGERPRINT);
 }
 // SAFETY: all-zero is the empty vector (length 0, zeroed slots).
 unsafe impl<T: ShmSafe, const N: usize> Zeroable for ShmVec<T, N> {}

@@ -3,7 +3,7 @@
 use core::cell::UnsafeCell;
 use core::mem::{align_of, size_of};
 
-use crate::backend::{Liveness, Platform, ProcessId};
+use crate::backend::ProcessId;
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Name, NAME_MAX};
 use crate::primitive::{AtomicU32, AtomicWord, Ordering};
@@ -257,10 +257,12 @@ impl Header {
     }
 
     /// Looks at a mapped segment of `len` bytes as an opener: garbage is `Corrupt` at
-    /// once, a well-formed header still being written is `NotReady`, a finished one
-    /// is validated against the expected kind, type and name. `len` is how many
-    /// bytes are mapped from the header on.
-    pub(crate) fn inspect<P: Platform>(
+    /// once, a well-formed header still being written (or still blank) is
+    /// `NotReady`, whether or not its creator lives (the caller judges that, see
+    /// `Backend::creator_liveness`), a finished one is validated against the
+    /// expected kind, type and name. `len` is how many bytes are mapped from the
+    /// header on.
+    pub(crate) fn inspect(
         &self,
         len: usize,
         kind: Kind,
@@ -290,10 +292,10 @@ impl Header {
         }
         match state {
             State::Initializing => {
-                let creator = ProcessId::from_word(self.creator.load(Ordering::Relaxed)).ok_or(corrupt)?;
-                return match P::liveness(creator) {
-                    Liveness::Dead => Err(Error::new(ErrorKind::Abandoned, "opening the segment")),
-                    _ => Ok(Inspection::NotReady),
+                // A header being written names its creator.
+                return match ProcessId::from_word(self.creator.load(Ordering::Relaxed)) {
+                    Some(_) => Ok(Inspection::NotReady),
+                    None => Err(corrupt),
                 };
             }
             State::Destroying | State::Destroyed => return Ok(Inspection::Destroying),

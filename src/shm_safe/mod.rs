@@ -192,6 +192,12 @@ pub mod fingerprint {
         word(word(hash, offset as u64), field)
     }
 
+    /// The fingerprint of a fixed-capacity container type `C` named `name`, holding
+    /// up to `capacity` elements of fingerprint `element` (shmptr's own containers).
+    pub const fn container<C>(name: &str, capacity: usize, element: u64) -> u64 {
+        word(word(start(name, core::mem::size_of::<C>(), core::mem::align_of::<C>()), capacity as u64), element)
+    }
+
     /// The fingerprint of the field a projection closure selects; used by
     /// [`shm_safe!`](crate::shm_safe!) so that every field must itself be `ShmSafe`.
     pub const fn of_field<T, U: ShmSafe, F: FnOnce(&T) -> &U>(projection: F) -> u64 {

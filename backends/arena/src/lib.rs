@@ -740,4 +740,13 @@ impl<S: Space> Backend for Arena<S> {
     fn unlink(name: Name<'_>, region: &Self::Region) -> Result<()> {
         S::state().unlink_where(|e| e.is(name) && e.offset == region.offset, "unlinking an arena object")
     }
+
+    /// The creator's [`liveness`](Platform::liveness), as a backend without a
+    /// creation mark answers. An object still blank after a whole timeout names no
+    /// creator and is `Dead`: its creator died after sizing it
+    /// (`CrashPoint::CreateSized`). Simulated processes are never stopped; a
+    /// creator writes its header right after `create` returns.
+    fn creator_liveness(_name: Name<'_>, _region: &Self::Region, creator: Option<ProcessId>) -> Liveness {
+        creator.map_or(Liveness::Dead, Self::liveness)
+    }
 }

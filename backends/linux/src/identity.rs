@@ -253,17 +253,14 @@ struct Stat {
 fn read_stat(pid: u32) -> io::Result<Stat> {
     let mut path = [0u8; 32];
     let len = proc_path(&mut path, pid);
-    let path = CStr::from_bytes_until_nul(&path[..len]).map_err(|_| io::Errno::INVAL)?;
+    // SAFETY: `proc_path` wrote `/proc/`, decimal digits and `/stat`, none of them
+    // NUL, then the NUL at `len - 1`, all within the 32-byte buffer.
+    let path = unsafe { CStr::from_bytes_with_nul_unchecked(&path[..len]) };
     let fd: OwnedFd = fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    // One read: procfs hands out the whole line at once (it is under 1 KiB, even
+    // with a 64-byte command name); a short one just fails to parse (`Unknown`).
     let mut buf = [0u8; 1024];
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = io::read(&fd, &mut buf[filled..])?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
+    let filled = io::read(&fd, &mut buf)?;
     parse_stat(&buf[..filled]).ok_or(io::Errno::INVAL)
 }
 

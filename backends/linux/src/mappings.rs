@@ -7,8 +7,10 @@
 //! the table, and the parent's records are free for the child (the handles that
 //! point at them are inert in the child: they never count, unmap or release).
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+use rustix::fd::{BorrowedFd, IntoRawFd, OwnedFd};
+use rustix::fs::{flock, FlockOperation};
 use shmptr::{Error, ErrorKind, Result};
 
 use crate::identity;
@@ -26,10 +28,20 @@ pub(crate) struct Record {
     /// The mapped object: device and inode of its file.
     dev: AtomicU64,
     ino: AtomicU64,
+    /// While this process creates the object through this mapping: the descriptor
+    /// holding its creation lock (`region::lock_for_creation`), plus one; 0 when
+    /// none. (Zero, not -1, for none keeps the table in `.bss`.)
+    creating: AtomicU32,
 }
 
 static RECORDS: [Record; MAX_MAPPINGS] = [const {
-    Record { process: AtomicU64::new(0), handles: AtomicUsize::new(0), dev: AtomicU64::new(0), ino: AtomicU64::new(0) }
+    Record {
+        process: AtomicU64::new(0),
+        handles: AtomicUsize::new(0),
+        dev: AtomicU64::new(0),
+        ino: AtomicU64::new(0),
+        creating: AtomicU32::new(0),
+    }
 }; MAX_MAPPINGS];
 
 /// One past the highest record ever taken: scans stop there.
@@ -53,6 +65,9 @@ pub(crate) fn take(dev: u64, ino: u64) -> Result<&'static Record> {
             record.handles.store(0, Ordering::Relaxed);
             record.dev.store(dev, Ordering::Relaxed);
             record.ino.store(ino, Ordering::Relaxed);
+            // A descriptor left here belongs to the process that made the record
+            // (in a child after `fork()`, an inherited copy of it, left open).
+            record.creating.store(0, Ordering::Relaxed);
             USED.fetch_max(index + 1, Ordering::Relaxed);
             return Ok(record);
         }
@@ -75,6 +90,38 @@ pub(crate) fn others(mine: &Record, dev: u64, ino: u64) -> bool {
             && r.dev.load(Ordering::Relaxed) == dev
             && r.ino.load(Ordering::Relaxed) == ino
     })
+}
+
+/// Keeps `lock`, the descriptor holding the creation lock of the object `record`
+/// maps, until [`end_creation`].
+pub(crate) fn creating(record: &Record, lock: OwnedFd) {
+    let raw = lock.into_raw_fd();
+    // Relaxed: only this process's thread that creates the object, and later its
+    // `Drop`, touch the field. A descriptor is never negative: `raw + 1` is not 0.
+    let old = record.creating.swap(raw as u32 + 1, Ordering::Relaxed);
+    debug_assert_eq!(old, 0, "one creation lock per mapping");
+}
+
+/// Releases the creation lock, if `record` holds one, and closes its descriptor.
+/// The unlock is explicit: closing alone would not release it while the mapping
+/// made through the same open file description lives (a flock lock goes with the
+/// description's last reference, and `mmap` holds one).
+/// [flock(2)](https://man7.org/linux/man-pages/man2/flock.2.html)
+/// [close(2)](https://man7.org/linux/man-pages/man2/close.2.html)
+pub(crate) fn end_creation(record: &Record) {
+    // Relaxed: as in `creating`; the swap hands the descriptor to one caller.
+    let raw = record.creating.swap(0, Ordering::Relaxed);
+    if raw != 0 {
+        let raw = (raw - 1) as i32;
+        // SAFETY: `raw` came from `into_raw_fd` of a descriptor this process owned
+        // (`creating`), and the swap took it out of the record: it is open, and
+        // ours alone until the `close` below.
+        let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+        // Cannot fail on a descriptor we own (EINTR is for blocking requests).
+        let _ = flock(fd, FlockOperation::Unlock);
+        // SAFETY: as above; closed once, never used again.
+        unsafe { rustix::io::close(raw) };
+    }
 }
 
 /// Gives a record back once its mapping is gone.

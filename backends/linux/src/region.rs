@@ -7,12 +7,12 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::AtomicUsize;
 
 use rustix::fd::{AsFd, OwnedFd};
-use rustix::fs::{self, AtFlags, FallocateFlags, FileType, Mode, OFlags, CWD};
+use rustix::fs::{self, AtFlags, FallocateFlags, FileType, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 use rustix::mm::{self, MapFlags, ProtFlags};
 use rustix::process;
 
-use shmptr::{Backend, Error, ErrorKind, Name, Options, Region, Result, NAME_MAX};
+use shmptr::{Backend, Error, ErrorKind, Liveness, Name, Options, Platform, ProcessId, Region, Result, NAME_MAX};
 
 use crate::mappings::{self, Record};
 use crate::{ownership, Linux};
@@ -72,9 +72,11 @@ unsafe impl Send for LinuxRegion {}
 unsafe impl Sync for LinuxRegion {}
 
 impl Drop for LinuxRegion {
-    /// Unmaps and gives the record back.
+    /// Unmaps, releases the creation lock if this mapping still holds it (a create
+    /// that failed before `Ready`), and gives the record back.
     /// [munmap(2)](https://man7.org/linux/man-pages/man2/munmap.2.html)
     fn drop(&mut self) {
+        mappings::end_creation(self.record);
         if self.len > 0 {
             // SAFETY: `ptr`/`len` are exactly what `mmap` returned, and the `Region`
             // contract guarantees this is the one copy that unmaps.
@@ -84,20 +86,25 @@ impl Drop for LinuxRegion {
     }
 }
 
-/// `/dev/shm/<name>\0` on the stack.
-struct Path([u8; DIR.len() + NAME_MAX + 1]);
+/// `/dev/shm/<name>\0` on the stack, and the length before the NUL.
+struct Path([u8; DIR.len() + NAME_MAX + 1], usize);
 
 impl Path {
     fn new(name: Name<'_>) -> Self {
         let mut path = [0; DIR.len() + NAME_MAX + 1];
+        let end = DIR.len() + name.as_bytes().len();
         path[..DIR.len()].copy_from_slice(DIR);
-        path[DIR.len()..DIR.len() + name.as_bytes().len()].copy_from_slice(name.as_bytes());
-        Path(path)
+        path[DIR.len()..end].copy_from_slice(name.as_bytes());
+        Path(path, end)
     }
 
     fn as_c_str(&self) -> &CStr {
-        // The name is validated (no NUL inside) and the buffer ends with NUL.
-        CStr::from_bytes_until_nul(&self.0).unwrap_or(c"/dev/shm/")
+        // SAFETY: `..=self.1` is within the buffer (a `Name` is at most `NAME_MAX`
+        // bytes), holds `DIR` and a validated name (`[A-Za-z0-9._-]`, so no NUL),
+        // and ends with the NUL the zeroed buffer has at `self.1`. (The checked
+        // constructors scan for the NUL again: 250 bytes of code in
+        // `examples/constrained` for what `Path::new` already knows.)
+        unsafe { CStr::from_bytes_with_nul_unchecked(&self.0[..=self.1]) }
     }
 }
 
@@ -138,6 +145,61 @@ fn map(fd: impl AsFd, len: usize, dev: u64, ino: u64) -> Result<LinuxRegion> {
     }
 }
 
+/// `flock(fd, LOCK_EX | LOCK_NB)` on the object its creator just made, retried
+/// (yielding) while an opener's probe holds its shared lock for a moment, at most
+/// [`LOCK_TRIES`] times: a peer that keeps a lock on our new file cannot make
+/// `create` wait without a bound (a blocking `LOCK_EX` could). Then `Timeout`.
+///
+/// The creator holds this lock from before it sizes the file until it publishes
+/// `Ready` ([`Backend::published`] unlocks it explicitly). The lock belongs to the
+/// open file description, which only the creator's descriptor (`O_CLOEXEC`) and
+/// its mapping of the object refer to, so the kernel drops it when the creator
+/// dies and when it calls `exec` (both close the descriptor and unmap). So
+/// "locked" proves a creator that may still finish, even a stopped one, without
+/// `/proc` and across pid namespaces; see [`creation_locked`]. (A child forked
+/// while its parent creates shares the description, so it keeps the lock until
+/// it exits or execs: it keeps its parent's unfinished object, never the reverse.)
+/// [flock(2)](https://man7.org/linux/man-pages/man2/flock.2.html)
+fn lock_for_creation(fd: &OwnedFd) -> Result<()> {
+    for _ in 0..LOCK_TRIES {
+        match fs::flock(fd, FlockOperation::NonBlockingLockExclusive) {
+            Err(Errno::WOULDBLOCK) => Linux::yield_now(),
+            done => return done.map_err(|e| os_error("locking the new object (flock)", e)),
+        }
+    }
+    Err(Error::new(ErrorKind::Timeout, "locking the new object (flock): another process keeps a lock on it"))
+}
+
+/// How often [`lock_for_creation`] tries: a probe holds its lock for a few
+/// microseconds, and a million tries with `sched_yield` between them take about
+/// half a second or more here (no clock needed, and little code).
+const LOCK_TRIES: u32 = 1 << 20;
+
+/// Whether the file `name` names, if it is still the object `region` maps, is
+/// locked by its creator (see [`lock_for_creation`]): `open(O_RDONLY | O_NONBLOCK |
+/// O_NOFOLLOW)` (a FIFO planted at the name does not block us), `fstat` (same
+/// device and inode as `region`), then `flock(LOCK_SH | LOCK_NB)`, which fails
+/// with `EWOULDBLOCK` exactly while someone holds `LOCK_EX`; a shared lock we get
+/// is released at once by closing our descriptor. `None` when it cannot tell: the
+/// name now names another file or none, or a call failed (`EMFILE`, ...).
+/// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html)
+/// [fstat(2)](https://man7.org/linux/man-pages/man2/fstat.2.html)
+/// [flock(2)](https://man7.org/linux/man-pages/man2/flock.2.html)
+fn creation_locked(name: Name<'_>, region: &LinuxRegion) -> Option<bool> {
+    let path = Path::new(name);
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = fs::openat(CWD, path.as_c_str(), flags, Mode::empty()).ok()?;
+    let stat = fs::fstat(&fd).ok()?;
+    if stat.st_dev != region.dev || stat.st_ino != region.ino {
+        return None;
+    }
+    match fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => Some(false),
+        Err(Errno::WOULDBLOCK) => Some(true),
+        Err(_) => None,
+    }
+}
+
 impl Linux {
     fn create_region(fd: &OwnedFd, len: usize, options: &Options) -> Result<LinuxRegion> {
         let stat = fs::fstat(fd).map_err(|e| os_error("checking the object (fstat)", e))?;
@@ -148,30 +210,66 @@ impl Linux {
             fs::fchmod(fd, Mode::from_bits_truncate(mode)).map_err(|e| os_error("setting the mode (fchmod)", e))?;
         }
         fs::ftruncate(fd, len as u64).map_err(|e| os_error("sizing the object (ftruncate)", e))?;
-        // Reserve the pages now: a full tmpfs is OutOfMemory here, not SIGBUS later.
-        match fs::fallocate(fd, FallocateFlags::empty(), 0, len as u64) {
-            Ok(()) | Err(Errno::OPNOTSUPP) | Err(Errno::NOSYS) => {}
-            Err(e) => return Err(os_error("reserving the object's memory (fallocate)", e)),
-        }
+        reserve(fd, len as u64)?;
         map(fd, len, stat.st_dev, stat.st_ino)
     }
+}
+
+/// How much one `fallocate` call reserves once a signal has interrupted the whole
+/// range (see [`reserve`]): about a millisecond of tmpfs's work here.
+const RESERVE_STEP: u64 = 8 << 20;
+
+/// Reserves the pages now, so that a full tmpfs is `OutOfMemory` here, not SIGBUS
+/// later: `fallocate(fd, 0, 0, len)`, retried when a signal interrupts it. tmpfs
+/// may give up with `EINTR` while a signal is pending (older kernels for any
+/// signal; on 6.18 here, a `SIGSTOP` and `SIGCONT` in the middle did not
+/// interrupt it) and undoes what it reserved; after that the rest goes one
+/// [`RESERVE_STEP`] at a time, each step keeping what it reserved, so that a
+/// creator that a timer signals often still finishes rather than failing (the
+/// `EINTR` was an error before). The whole range first: tmpfs refuses one larger
+/// than the file system at once. A file system without `fallocate` is left to
+/// fault its pages in later.
+/// [fallocate(2)](https://man7.org/linux/man-pages/man2/fallocate.2.html)
+fn reserve(fd: &OwnedFd, len: u64) -> Result<()> {
+    let (mut done, mut step) = (0, len);
+    while done < len {
+        let this = (len - done).min(step);
+        match fs::fallocate(fd, FallocateFlags::empty(), done, this) {
+            Ok(()) => done += this,
+            Err(Errno::INTR) => step = RESERVE_STEP,
+            Err(Errno::OPNOTSUPP) | Err(Errno::NOSYS) => return Ok(()),
+            Err(e) => return Err(os_error("reserving the object's memory (fallocate)", e)),
+        }
+    }
+    Ok(())
 }
 
 impl Backend for Linux {
     type Region = LinuxRegion;
 
-    /// `open(O_CREAT | O_EXCL | O_NOFOLLOW)`, `fstat` (and `fchmod` if the umask
-    /// changed the mode), `ftruncate`, `fallocate`, `mmap(MAP_SHARED)`; the
-    /// descriptor is closed once mapped. On failure after the file exists, the file
-    /// is removed again.
+    /// `open(O_CREAT | O_EXCL | O_NOFOLLOW)`, `flock(LOCK_EX | LOCK_NB)` (the
+    /// creation lock, see `lock_for_creation`), `fstat` (and `fchmod` if the umask changed the
+    /// mode), `ftruncate`, `fallocate`, `mmap(MAP_SHARED)`. The descriptor stays
+    /// open, holding the lock, until [`published`](Backend::published) (or until
+    /// the region is dropped): one descriptor per object being created. On failure
+    /// after the file exists, the file is removed again, then the lock released.
+    /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html)
     fn create(name: Name<'_>, len: usize, options: &Options) -> Result<LinuxRegion> {
         let path = Path::new(name);
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = fs::openat(CWD, path.as_c_str(), flags, Mode::from_bits_truncate(options.mode & 0o777))
             .map_err(|e| os_error("creating the object (open O_CREAT|O_EXCL)", e))?;
-        Self::create_region(&fd, len, options).inspect_err(|_| {
-            let _ = fs::unlinkat(CWD, path.as_c_str(), AtFlags::empty());
-        })
+        let region = lock_for_creation(&fd).and_then(|()| Self::create_region(&fd, len, options));
+        match region {
+            Ok(region) => {
+                mappings::creating(region.record, fd);
+                Ok(region)
+            }
+            Err(e) => {
+                let _ = fs::unlinkat(CWD, path.as_c_str(), AtFlags::empty());
+                Err(e)
+            }
+        }
     }
 
     /// `open(O_RDWR | O_NOFOLLOW)` (a symbolic link at the name is refused), `fstat`
@@ -206,5 +304,32 @@ impl Backend for Linux {
             return Err(Error::new(ErrorKind::NotFound, "unlinking a name that now names another object"));
         }
         fs::unlinkat(CWD, path.as_c_str(), AtFlags::empty()).map_err(|e| os_error("unlinking the object", e))
+    }
+
+    /// Locked by its creator ([`creation_locked`]): `Alive`, even if that process
+    /// is stopped. Not locked: no creator of this backend can still finish it (it
+    /// died, exec'd, or has not yet locked the fresh file it created a moment ago,
+    /// which shmptr allows for by judging a blank file only after a whole timeout),
+    /// so `Dead`, unless the header names a creator that `/proc` shows alive (a
+    /// creator that exec'd, or one that never took the lock): then `Alive`, as a
+    /// live process is never judged dead. Cannot tell: `Unknown`.
+    fn creator_liveness(name: Name<'_>, region: &LinuxRegion, creator: Option<ProcessId>) -> Liveness {
+        match (creation_locked(name, region), creator) {
+            (Some(true), _) => Liveness::Alive,
+            (None, _) => Liveness::Unknown,
+            (Some(false), None) => Liveness::Dead,
+            (Some(false), Some(creator)) => match Linux::liveness(creator) {
+                Liveness::Alive => Liveness::Alive,
+                Liveness::Dead | Liveness::Unknown => Liveness::Dead,
+            },
+        }
+    }
+
+    /// Releases the creation lock (`flock(LOCK_UN)`) and closes its descriptor
+    /// (`mappings::end_creation`).
+    /// [flock(2)](https://man7.org/linux/man-pages/man2/flock.2.html)
+    /// [close(2)](https://man7.org/linux/man-pages/man2/close.2.html)
+    fn published(region: &LinuxRegion) {
+        mappings::end_creation(region.record);
     }
 }

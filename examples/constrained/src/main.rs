@@ -68,6 +68,11 @@ global_asm!(
 unsafe extern "C" fn entry(stack: *const usize) -> ! {
     // SAFETY: `_start` passes the initial stack pointer unchanged, as required.
     let args = unsafe { Args::from_stack(stack) };
+    // SAFETY: the environment block follows `argv`'s terminating null on the
+    // kernel's initial stack, and no rustix function has run yet. Handing rustix
+    // the auxiliary vector (behind the environment) spares it reading
+    // `/proc/self/auxv` to find the vDSO: about 1 KiB of code.
+    unsafe { rustix::param::init(args.argv.add(args.argc + 1).cast_mut().cast()) };
     exit(main(&args))
 }
 
