@@ -189,6 +189,10 @@ impl CrashPoint {
 /// - [`liveness`](Platform::liveness) never reports [`Liveness::Dead`] for a process
 ///   that may still run: only with proof that this exact process is gone. When in
 ///   doubt, [`Liveness::Unknown`].
+/// - [`wait`](Platform::wait) returns at once if `word` does not hold `expected`
+///   when it checks, and a [`wake`](Platform::wake) of the same word after that
+///   check (in any process that maps it) ends the sleep; both hold across
+///   processes. `Mutex`, `Semaphore` and `Condvar` rely on it to lose no wake-up.
 ///
 /// A platform that calls every process dead would hand one mutex to two threads, so
 /// implementing it takes `unsafe`:

@@ -306,7 +306,7 @@ impl Backend for Linux {
         fs::unlinkat(CWD, path.as_c_str(), AtFlags::empty()).map_err(|e| os_error("unlinking the object", e))
     }
 
-    /// Locked by its creator ([`creation_locked`]): `Alive`, even if that process
+    /// Locked by its creator (`creation_locked`): `Alive`, even if that process
     /// is stopped. Not locked: no creator of this backend can still finish it (it
     /// died, exec'd, or has not yet locked the fresh file it created a moment ago,
     /// which shmptr allows for by judging a blank file only after a whole timeout),
