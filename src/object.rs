@@ -142,6 +142,12 @@ impl<B: Backend> Object<B> {
         }
         B::crash_point(CrashPoint::CreateHeaderWritten);
         init(object.value());
+        if B::current_process() != me {
+            // `init` forked, and this is the child: the object, its lock and its
+            // slot are the parent's, which goes on to publish it. Leave them be.
+            // `object` goes out of scope without `unmap`: nothing of it is undone.
+            return Err(Error::new(ErrorKind::Unsupported, "creating, in a child the initializer forked"));
+        }
         if kind == Kind::Shared {
             // The creator's one handle, counted before the object is published so
             // that every later mapping of it in this process sees the count
@@ -189,7 +195,7 @@ impl<B: Backend> Object<B> {
                 }
                 return Err(match B::creator_liveness(name, &region, None) {
                     Liveness::Dead => Error::new(ErrorKind::Corrupt, "opening a segment shorter than its header"),
-                    _ => Error::new(ErrorKind::Timeout, "waiting for the creator to size the segment"),
+                    _ => Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment"),
                 });
             }
             if !base_aligned::<B>(&region) {
@@ -217,7 +223,7 @@ impl<B: Backend> Object<B> {
                         && B::creator_liveness(name, &region, creator) == Liveness::Dead
                         && header.state.load(Ordering::Acquire) == state;
                     if dead {
-                        Error::new(ErrorKind::Abandoned, "opening an object whose creator died before finishing it")
+                        Error::new(ErrorKind::Abandoned, "opening an object its creator abandoned")
                     } else if !remaining.is_zero() {
                         // SeqCst: see the creator's publication of `Ready`.
                         header.waiting.store(1, Ordering::SeqCst);
@@ -231,16 +237,17 @@ impl<B: Backend> Object<B> {
                     }
                 }
                 Ok(Inspection::Destroying) => {
-                    Self::finish_for_dead(region, name);
-                    return Err(Error::new(ErrorKind::NotFound, "opening an object that is being destroyed"));
+                    Error::new(ErrorKind::NotFound, "opening an object that is being destroyed")
                 }
                 Err(e) => e,
             };
-            if error.kind() == ErrorKind::Abandoned && abandoned == Abandoned::Remove {
+            // Being destroyed, or abandoned and to be removed: finish the job (one
+            // call site: this loop is inlined into every opener).
+            let remove = error.kind() == ErrorKind::Abandoned && abandoned == Abandoned::Remove;
+            if error.kind() == ErrorKind::NotFound || remove {
                 Self::finish_for_dead(region, name);
-                return Err(Error::new(ErrorKind::NotFound, "removing an abandoned object"));
             }
-            return Err(error);
+            return Err(if remove { Error::new(ErrorKind::NotFound, "removing an abandoned object") } else { error });
         }
     }
 
@@ -251,38 +258,41 @@ impl<B: Backend> Object<B> {
         let object = Object::<B> { region: ManuallyDrop::new(region), value: NonNull::dangling(), slot_count: 0 };
         // With no slots, `claim_destroyer` succeeds only against a dead destroyer, or
         // against none (a dead creator never names one).
-        // `()`: the value is never dropped here (it is half-dropped or was never
+        // No drop: the value is never dropped here (it is half-dropped or was never
         // whole, and this object's value pointer is dangling), even if a peer sets
         // the state back to `Ready` meanwhile.
-        object.leaving().finish::<()>(B::current_process(), Some(true), Some(name));
+        object.leaving().finish(None, B::current_process(), Some(true), Some(name));
     }
 
     /// The steps after winning the destroyer word: drop `T` if nobody began to,
     /// unlink the name, mark the segment destroyed. If `T`'s drop panics, the name
     /// is still unlinked and the segment marked before the panic goes on.
-    pub(crate) fn destroy_claimed<T>(&self, name: Name<'_>) {
-        self.destroy::<T>(Some(name));
+    pub(crate) fn destroy_claimed(&self, drop: Option<DropValue>, name: Name<'_>) {
+        self.destroy(drop, Some(name));
     }
 
     /// [`destroy_claimed`](Self::destroy_claimed) using the name stored in the
     /// segment. If a hostile process overwrote the name, the value is dropped and
     /// the name left alone (it may name another object by now).
-    pub(crate) fn destroy_claimed_by_stored_name<T>(&self) {
+    pub(crate) fn destroy_claimed_by_stored_name(&self, drop: Option<DropValue>) {
         let mut buf = [0; NAME_MAX];
-        self.destroy::<T>(self.stored_name(&mut buf).ok());
+        self.destroy(drop, self.stored_name(&mut buf).ok());
     }
 
     /// Both of the above: one path, `name` `None` when it is not to be unlinked.
-    fn destroy<T>(&self, name: Option<Name<'_>>) {
+    fn destroy(&self, drop: Option<DropValue>, name: Option<Name<'_>>) {
         B::crash_point(CrashPoint::DestroyClaimed);
         let finish = Finish { object: self, name };
-        self.drop_value::<T>();
-        drop(finish);
+        if let Some(drop) = drop {
+            self.drop_value(drop);
+        }
+        core::mem::drop(finish);
     }
 
-    /// Drops `T` in place if the state moves from `Ready` to `Destroying` here and
-    /// no other mapping of the object in this process still has handles.
-    fn drop_value<T>(&self) {
+    /// Drops the value in place (`drop` is [`drop_value::<T>`] for the `T` this
+    /// object was validated for) if the state moves from `Ready` to `Destroying`
+    /// here and no other mapping of the object in this process still has handles.
+    fn drop_value(&self, drop: DropValue) {
         // Another mapping here with handles means a peer forged the member set (a
         // real one is never empty while a handle lives): leave the value alone, so
         // that this process never drops a value it still reads, nor drops it twice.
@@ -299,9 +309,11 @@ impl<B: Backend> Object<B> {
             .compare_exchange(State::Ready as u32, State::Destroying as u32, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            // SAFETY: the value lies inside the mapping, aligned and validated for
-            // `T` at open (or `T` is `()`, for which any non-null pointer will do),
-            // and stays mapped during the drop. No `&T` to it is live in this process:
+            // SAFETY: `drop` drops the `T` this object was validated for (its
+            // callers' contract); the value lies inside the mapping, aligned and
+            // validated for `T` at open, and stays mapped during the drop (objects
+            // with a dangling value never get here: they pass no `drop`). No `&T`
+            // to it is live in this process:
             // the caller's handles of this mapping are gone (its private count
             // reached zero), and no other mapping of the object here has handles
             // (checked above). Whatever bytes a peer or a crash left are a valid `T`
@@ -309,7 +321,7 @@ impl<B: Backend> Object<B> {
             // outside its own bytes, so its drop only writes those bytes: even if a
             // peer resets the state word and another process drops it again, that is
             // a write to shared bytes like any peer's.
-            unsafe { core::ptr::drop_in_place(self.value::<T>().as_ptr()) }
+            unsafe { drop(self.value) }
         }
     }
 
@@ -319,6 +331,20 @@ impl<B: Backend> Object<B> {
         let value = unsafe { region.as_ptr().add(layout.value_offset) };
         Object { region: ManuallyDrop::new(region), value, slot_count: layout.slot_count }
     }
+}
+
+/// A value's drop with its type erased, so that the destroy steps are one function
+/// for every `T` (each copy costs a static binary hundreds of bytes).
+pub(crate) type DropValue = unsafe fn(NonNull<u8>);
+
+/// [`DropValue`] for `T`.
+///
+/// # Safety
+/// `value` must point at a `T` (aligned, inside a live mapping) that no reference
+/// of this process uses during or after the drop.
+pub(crate) unsafe fn drop_value<T>(value: NonNull<u8>) {
+    // SAFETY: the caller's contract.
+    unsafe { core::ptr::drop_in_place(value.cast::<T>().as_ptr()) }
 }
 
 /// The last steps of a destroy, run when dropped, so that they also run when `T`'s
@@ -367,12 +393,12 @@ impl<B: Backend> Leaving<B> {
     /// Every way of leaving a `Shared` goes through this one outlined function, so
     /// each caller is a single call rather than its own copy of these steps.
     #[inline(never)]
-    pub(crate) fn finish<T>(self, me: ProcessId, claim: Option<bool>, name: Option<Name<'_>>) {
+    pub(crate) fn finish(self, drop: Option<DropValue>, me: ProcessId, claim: Option<bool>, name: Option<Name<'_>>) {
         let Some(emptied_by_me) = claim else { return };
         if self.members().claim_destroyer::<B>(me, emptied_by_me) {
             match name {
-                Some(name) => self.destroy_claimed::<T>(name),
-                None => self.destroy_claimed_by_stored_name::<T>(),
+                Some(name) => self.destroy_claimed(drop, name),
+                None => self.destroy_claimed_by_stored_name(drop),
             }
         }
     }
@@ -402,10 +428,7 @@ const fn region_align<B: Backend>() -> usize {
 /// would not be aligned in every mapping.
 fn check_alignment<T, B: Backend>() -> Result<()> {
     if align_of::<T>() > region_align::<B>() {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            "placing a value aligned beyond what the backend's mappings are",
-        ));
+        return Err(Error::new(ErrorKind::Unsupported, "aligning the value (over mappings' alignment)"));
     }
     Ok(())
 }

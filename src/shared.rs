@@ -9,7 +9,7 @@ use crate::backend::{Backend, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handles;
 use crate::name::{Name, NAME_MAX};
-use crate::object::{Abandoned, Object};
+use crate::object::{drop_value, Abandoned, Object};
 use crate::options::Options;
 use crate::primitive::Ordering;
 use crate::segment::Kind;
@@ -143,9 +143,7 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
         // emptied the member set), the error. One exit path, so one call to `finish`.
         let (free_slot, claim, error) = match reclaimed.emptied_through {
             // Every holder was dead: we destroy it, and there is nothing to attach to.
-            Some(index) => {
-                (Some(index), Some(true), Error::new(ErrorKind::NotFound, "opening an object whose holders all died"))
-            }
+            Some(index) => (Some(index), Some(true), Error::new(ErrorKind::NotFound, "opening (its holders all died)")),
             None => {
                 // Our first handle is counted before we join, so that a destroyer in
                 // this process that acquires our joining sees it (see
@@ -163,7 +161,7 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
         };
         let mut leaving = object.leaving();
         leaving.free_slot = free_slot;
-        leaving.finish::<T>(me, claim, Some(name));
+        leaving.finish(Some(drop_value::<T>), me, claim, Some(name));
         Err(error)
     }
 
@@ -260,7 +258,7 @@ impl<T: ShmSafe, B: Backend> SharedOptions<T, B> {
                 other => return other,
             }
         }
-        Err(Error::new(ErrorKind::Busy, "opening or creating an object that others keep replacing"))
+        Err(Error::new(ErrorKind::Busy, "opening or creating (others keep replacing it)"))
     }
 
     /// [`Shared::reclaim`] with these settings.
@@ -275,7 +273,7 @@ impl<T: ShmSafe, B: Backend> SharedOptions<T, B> {
         let reclaimed = object.members().reclaim_dead::<B>(me);
         let mut leaving = object.leaving();
         leaving.free_slot = reclaimed.emptied_through;
-        leaving.finish::<T>(me, Some(reclaimed.emptied_through.is_some()), Some(name));
+        leaving.finish(Some(drop_value::<T>), me, Some(reclaimed.emptied_through.is_some()), Some(name));
         Ok(reclaimed.holders)
     }
 
@@ -351,7 +349,7 @@ impl<T: ShmSafe, B: Backend> Drop for Shared<T, B> {
         let emptied = leaving.members().detach::<B>(self.slot, me);
         leaving.free_slot = emptied.then_some(self.slot);
         // Frees the slot and unmaps, also if `T`'s drop panicked.
-        leaving.finish::<T>(me, emptied.then_some(true), None);
+        leaving.finish(Some(drop_value::<T>), me, emptied.then_some(true), None);
     }
 }
 

@@ -8,7 +8,7 @@ use core::ops::{Deref, DerefMut};
 use crate::backend::{Backend, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::Name;
-use crate::object::{Abandoned, Object};
+use crate::object::{drop_value, Abandoned, Object};
 use crate::options::Options;
 use crate::segment::{owner, Kind};
 use crate::shm_safe::ShmSafe;
@@ -61,7 +61,7 @@ impl<T: ShmSafe, B: Backend> Unique<T, B> {
             // This process cannot record its ownership (its table is full): undo.
             let leaving = object.leaving();
             if leaving.members().claim_destroyer::<B>(me, true) {
-                leaving.destroy_claimed::<T>(name);
+                leaving.destroy_claimed(Some(drop_value::<T>), name);
             }
             return Err(e);
         }
@@ -102,7 +102,7 @@ impl<T: ShmSafe, B: Backend> Unique<T, B> {
         if object.members().take_over_dead_destroyer::<B>(me) {
             let mut buf = [0; crate::name::NAME_MAX];
             if let Ok(name) = object.stored_name(&mut buf) {
-                object.destroy_claimed::<T>(name);
+                object.destroy_claimed(Some(drop_value::<T>), name);
             }
             return Err(Error::new(ErrorKind::NotFound, "claiming an object that was being destroyed"));
         }
@@ -139,7 +139,7 @@ impl<T: ShmSafe, B: Backend> Drop for Unique<T, B> {
         // unmaps, both also if `T`'s drop panics.
         let _disown = Disown(&leaving);
         if leaving.members().claim_destroyer::<B>(self.owner, true) {
-            leaving.destroy_claimed_by_stored_name::<T>();
+            leaving.destroy_claimed_by_stored_name(Some(drop_value::<T>));
         }
     }
 }

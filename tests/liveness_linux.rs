@@ -1008,3 +1008,400 @@ fn strong_count_and_process_count_judge_dead_holders_alike() {
     drop(value);
     assert!(!Scope::exists(&value_name), "the last live holder destroyed it");
 }
+
+// ---------------------------------------------------------------------------------
+// 9. Holders in another time namespace.
+// ---------------------------------------------------------------------------------
+
+/// Boot clock offsets (seconds) of the owner's and the claimer's time namespaces:
+/// no two of 0, these and their difference are multiples of 40.96 s, so the start
+/// times each process sees differ modulo the 2^12 ticks an identity keeps.
+const OWNER_BOOTTIME: &str = "100";
+const CLAIMER_BOOTTIME: &str = "300";
+
+/// The `boottime` offset of this process's time namespace in whole seconds, as
+/// `/proc/self/timens_offsets` shows it.
+fn boottime_offset() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/timens_offsets").ok()?;
+    let line = text.lines().find(|line| line.starts_with("boottime"))?;
+    line.split_whitespace().nth(1).map(str::to_owned)
+}
+
+/// `unshare` running its one child in a new time namespace whose boot clock is
+/// `secs` ahead (the child is SIGKILLed when `unshare` dies).
+fn in_time_namespace(secs: &str) -> [&str; 6] {
+    ["unshare", "--time", "--boottime", secs, "--fork", "--kill-child"]
+}
+
+#[test]
+fn a_holder_in_another_time_namespace_is_never_judged_dead() {
+    const TEST: &str = "a_holder_in_another_time_namespace_is_never_judged_dead";
+    let scope = Scope::new(TEST);
+    let (control_name, held_name) = (scope.name("control"), scope.name("held"));
+    let (owned_name, parents_name) = (scope.name("owned"), scope.name("parents"));
+    if let Some(role) = role() {
+        let offset = boottime_offset();
+        match role.as_str() {
+            "owner" => {
+                assert_eq!(offset.as_deref(), Some(OWNER_BOOTTIME), "the owner's boot clock is shifted");
+                owner_role(&owned_name, &held_name, &control_name, 0o600);
+            }
+            "claimer" => {
+                let isolated = offset.as_deref() == Some(CLAIMER_BOOTTIME);
+                claimer_role(&owned_name, &parents_name, &held_name, &Options::DEFAULT, isolated);
+            }
+            other => panic!("unknown role {other}"),
+        }
+        return;
+    }
+    let probe = Command::new("unshare")
+        .args(in_time_namespace(OWNER_BOOTTIME))
+        .arg("true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !probe.as_ref().is_ok_and(ExitStatus::success) {
+        println!("SKIPPED: cannot run `unshare --time --boottime` (Linux 5.6+ with CONFIG_TIME_NS, root): {probe:?}");
+        return;
+    }
+    // The host (this process) judges the owner in a time namespace, and a claimer in
+    // a third one judges the owner and the host.
+    let owner = command(&scope, &in_time_namespace(OWNER_BOOTTIME), TEST, "owner");
+    let owner = Proc::spawn(owner, "the owner (boot clock +100 s)").unwrap();
+    let claimer = command(&scope, &in_time_namespace(CLAIMER_BOOTTIME), TEST, "claimer");
+    let mut failures = Vec::new();
+    owner_and_claimer(&scope, owner, claimer, &mut failures);
+    assert!(failures.is_empty(), "a live holder in another time namespace was judged dead:\n{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------
+// 10. Processes of one pid namespace, one with the host's /proc.
+// ---------------------------------------------------------------------------------
+
+/// The command name of `/proc/<pid>/comm`.
+fn comm_of(pid: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|comm| comm.trim().to_owned())
+}
+
+/// The parent pid in `/proc/<pid>/stat` (the second field after the command name).
+fn parent_of(pid: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    text[text.rfind(')')? + 1..].split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The pid (the host's number) of a child of `parent` that runs `sleep`.
+fn sleeping_child_of(parent: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok()).find(
+        |&pid| parent_of(&pid.to_string()) == Some(parent) && comm_of(&pid.to_string()).as_deref() == Some("sleep"),
+    )
+}
+
+/// Whether this process, in the pid namespace whose init is `sleep`, sees `which`
+/// `/proc`: `own` (its namespace's: `/proc/self/stat` names its pid, `/proc/1` is
+/// the `sleep`) or `host` (`/proc/self/stat` names another pid, `/proc/1` is in
+/// another pid namespace).
+fn sees_proc(which: &str) -> bool {
+    let stat_pid = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| stat.split(' ').next().and_then(|pid| pid.parse::<u32>().ok()));
+    let pid_ns = |pid: &str| std::fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| m.ino());
+    let me = std::process::id();
+    match which {
+        "own" => stat_pid == Some(me) && comm_of("1").as_deref() == Some("sleep"),
+        "host" => stat_pid.is_some_and(|pid| pid != me) && pid_ns("self").is_some() && pid_ns("self") != pid_ns("1"),
+        _ => false,
+    }
+}
+
+#[test]
+fn a_proc_of_another_pid_namespace_never_makes_a_live_process_dead() {
+    const TEST: &str = "a_proc_of_another_pid_namespace_never_makes_a_live_process_dead";
+    if let Some(role) = role() {
+        let scope = Scope::new(TEST);
+        let (control_name, held_name) = (scope.name("control"), scope.name("held"));
+        let (owned_name, parents_name) = (scope.name("owned"), scope.name("parents"));
+        let (what, which) = role.split_once('.').expect("a role is <what>.<which /proc>");
+        let isolated = sees_proc(which);
+        match what {
+            "owner" => {
+                assert!(isolated, "the owner in the pid namespace sees the {which} /proc");
+                owner_role(&owned_name, &held_name, &control_name, 0o600);
+            }
+            "claimer" => claimer_role(&owned_name, &parents_name, &held_name, &Options::DEFAULT, isolated),
+            other => panic!("unknown role {other}"),
+        }
+        return;
+    }
+    let probe = Command::new(UNSHARE[0]).args(&UNSHARE[1..]).arg("true").stderr(Stdio::null()).status();
+    if !probe.as_ref().is_ok_and(ExitStatus::success) {
+        println!("SKIPPED: cannot run `unshare --pid --fork --mount-proc`: {probe:?}");
+        return;
+    }
+    let probe = Command::new("nsenter").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if !probe.as_ref().is_ok_and(ExitStatus::success) {
+        println!("SKIPPED: cannot run `nsenter`: {probe:?}");
+        return;
+    }
+    let mut failures = Vec::new();
+    // Kept to the end: their cleanup must not hide the failures.
+    let mut scopes = Vec::new();
+    // The owner sees the host's /proc and the claimer its namespace's, then the other
+    // way round; the host judges the owner too.
+    for (owners, claimers) in [("host", "own"), ("own", "host")] {
+        let scope = Scope::new(&format!("{TEST}.{owners}"));
+        // A pid namespace S with its own /proc, whose init sleeps; killing `unshare`
+        // kills the init, and the kernel every other process of S with it.
+        let mut init = Command::new(UNSHARE[0]);
+        init.args(&UNSHARE[1..]).args(["sleep", "300"]);
+        let mut namespace = Proc::spawn(init, "the pid namespace's init").unwrap();
+        let mut sleeper = None;
+        wait_until("the pid namespace's init to run sleep", || {
+            if let Some(status) = namespace.exited() {
+                panic!("`unshare --pid --fork --mount-proc sleep 300` exited: {status}");
+            }
+            sleeper = sleeping_child_of(namespace.pid());
+            sleeper.is_some()
+        });
+        let sleeper = sleeper.unwrap().to_string();
+        // `nsenter -p` runs its child in S with the host's /proc; `-m` adds S's mounts.
+        let enter = |which: &str| match which {
+            "own" => ["nsenter", "-t", &sleeper, "-p", "-m"].to_vec(),
+            _ => ["nsenter", "-t", &sleeper, "-p"].to_vec(),
+        };
+        let owner = command(&scope, &enter(owners), TEST, &format!("owner.{owners}"));
+        let owner = Proc::spawn(owner, &format!("the owner in a pid namespace, with the {owners} /proc")).unwrap();
+        let claimer = command(&scope, &enter(claimers), TEST, &format!("claimer.{claimers}"));
+        let mut found = Vec::new();
+        owner_and_claimer(&scope, owner, claimer, &mut found);
+        let setup = format!("[owner with the {owners} /proc, claimer with the {claimers} /proc]");
+        failures.extend(found.into_iter().map(|failure| format!("{setup} {failure}")));
+        drop(namespace);
+        scopes.push(scope);
+    }
+    assert!(failures.is_empty(), "a /proc of another pid namespace made a live process dead:\n{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------
+// 11. and 12. fork() in a role process: into a new pid namespace, and inside
+// create_with's initializer.
+// ---------------------------------------------------------------------------------
+
+/// What a forking role and its child found, bit by bit: the role's exit status.
+const FORK_WROTE: i32 = 1;
+const FORK_DESTROYED: i32 = 2;
+const FORK_GOT_OK: i32 = 4;
+const FORK_WRONG_ERROR: i32 = 8;
+const FORK_PARENT_HARMED: i32 = 16;
+const FORK_SETUP_WRONG: i32 = 32;
+const FORK_CHILD_FAILED: i32 = 64;
+
+fn describe_fork(bits: i32) -> Vec<&'static str> {
+    [
+        (FORK_WROTE, "the child wrote through the Unique its parent holds"),
+        (FORK_DESTROYED, "the child's drop destroyed the parent's object"),
+        (FORK_GOT_OK, "create_with returned Ok in the child forked inside its initializer"),
+        (FORK_WRONG_ERROR, "create_with returned another error than Unsupported in the child"),
+        (FORK_PARENT_HARMED, "the parent found its objects changed by the child (printed above)"),
+        (FORK_SETUP_WRONG, "the processes were not set up as the test needs (the test would not test its claim)"),
+        (FORK_CHILD_FAILED, "the child panicked, was killed or did not finish"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| bits & bit != 0)
+    .map(|(_, text)| text)
+    .collect()
+}
+
+/// Fails the test unless the forking role ended with status 0.
+fn forker_succeeds(status: ExitStatus) {
+    match status.code() {
+        Some(0) => {}
+        // 101 is a panic (libtest's status); no combination of the bits makes it.
+        Some(bits) if (1..128).contains(&bits) && bits != 101 => panic!("the forking role: {:?}", describe_fork(bits)),
+        _ => panic!("the forking role failed: {status} (its message is above)"),
+    }
+}
+
+/// `fork()` in a role process.
+fn fork_role() -> libc::pid_t {
+    // SAFETY: called only in a re-executed role process whose only other thread is
+    // the test harness's main thread, blocked waiting for this test; the child only
+    // runs Rust code that is fine after fork (it allocates, as glibc allows).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed: {}", io::Error::last_os_error());
+    pid
+}
+
+/// In a forked child: exits with the bits `body` finds (`FORK_CHILD_FAILED` if it
+/// panics), running nothing else of this process (no destructors, no harness).
+fn forked_child_exits_with(body: impl FnOnce() -> i32) -> ! {
+    let bits = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(FORK_CHILD_FAILED);
+    // SAFETY: _exit(2) ends the forked child at once.
+    unsafe { libc::_exit(bits) }
+}
+
+/// Waits (bounded, then SIGKILL) for the forked child `pid`: its exit status, or
+/// `FORK_CHILD_FAILED` if it did not exit by itself.
+fn reap_forked(pid: libc::pid_t) -> i32 {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid(2) on our own child, with a valid status pointer.
+        let got = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        assert!(got >= 0, "waitpid: {}", io::Error::last_os_error());
+        if got == pid {
+            if libc::WIFEXITED(status) {
+                return libc::WEXITSTATUS(status);
+            }
+            eprintln!("[parent] the forked child ended by signal {}", libc::WTERMSIG(status));
+            return FORK_CHILD_FAILED;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: kill(2) and waitpid(2) on our own, still unreaped child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            eprintln!("[parent] the forked child did not finish within {BOUND:?}: killed");
+            return FORK_CHILD_FAILED;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// In the forking role, after its child: `FORK_PARENT_HARMED` if `harms` lists any.
+fn harmed(harms: &[String]) -> i32 {
+    if harms.is_empty() {
+        return 0;
+    }
+    eprintln!("[parent] after its child: {}", harms.join("; "));
+    FORK_PARENT_HARMED
+}
+
+/// A pid 1 without `/proc` forks a child into a new pid namespace: pid 1 there too,
+/// without `/proc` too. Nothing the parent holds may become the child's.
+#[test]
+fn a_child_forked_into_a_new_pid_namespace_is_never_its_parent() {
+    const TEST: &str = "a_child_forked_into_a_new_pid_namespace_is_never_its_parent";
+    let scope = Scope::new(TEST);
+    let (shared_name, unique_name) = (scope.name("shared"), scope.name("unique"));
+    if role().is_some() {
+        let without_proc = || std::fs::metadata("/proc/self/stat").is_err();
+        let mut bits = if std::process::id() == 1 && without_proc() { 0 } else { FORK_SETUP_WRONG };
+        let shared = Shared::<u64>::create(&shared_name, 5).unwrap();
+        let mut unique = Unique::<u64>::create(&unique_name, 1).unwrap();
+        *unique = 10;
+        // SAFETY: unshare(2): this process's later children start a new pid namespace.
+        check(unsafe { libc::unshare(libc::CLONE_NEWPID) }).expect("unshare(CLONE_NEWPID)");
+        bits |= match fork_role() {
+            0 => forked_child_exits_with(move || {
+                let mut bits = if std::process::id() == 1 && without_proc() { 0 } else { FORK_SETUP_WRONG };
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| *unique = 666)).is_ok() {
+                    eprintln!("[child] wrote through the Unique of its parent (pid 1 as well)");
+                    bits |= FORK_WROTE;
+                }
+                // Its parent's: dropping it would be no better than writing.
+                std::mem::forget(unique);
+                drop(shared);
+                if !Scope::exists(&shared_name) {
+                    eprintln!("[child] dropping the inherited Shared destroyed the parent's object");
+                    bits |= FORK_DESTROYED;
+                }
+                bits
+            }),
+            pid => reap_forked(pid),
+        };
+        let mut harms = Vec::new();
+        if *unique != 10 {
+            harms.push(format!("its Unique reads {}, not 10", *unique));
+        }
+        if !Scope::exists(&shared_name) {
+            harms.push("its Shared's object is gone".to_owned());
+        }
+        let (value, handles) = (*shared, Shared::strong_count(&shared));
+        if (value, handles) != (5, 1) {
+            harms.push(format!("its Shared reads {value} with {handles} handles, not 5 with 1"));
+        }
+        match Shared::<u64>::open(&shared_name) {
+            Ok(again) if Shared::strong_count(&again) == 2 => {}
+            Ok(again) => harms.push(format!("reopened, {} handles, not 2", Shared::strong_count(&again))),
+            Err(e) => harms.push(format!("reopening its Shared's object: {e}")),
+        }
+        bits |= harmed(&harms);
+        if bits != 0 {
+            std::process::exit(bits); // the objects are left to the test's cleanup
+        }
+        drop((shared, unique));
+        return;
+    }
+    let mut probe = Command::new("unshare");
+    probe.args(["--pid", "--fork", "--kill-child", "true"]).stdout(Stdio::null()).stderr(Stdio::null());
+    without_proc(&mut probe);
+    let probe = probe.status();
+    if !probe.as_ref().is_ok_and(ExitStatus::success) {
+        println!("SKIPPED: cannot run `unshare --pid --fork` with a tmpfs over /proc in a mount namespace: {probe:?}");
+        return;
+    }
+    let mut forker = command(&scope, &["unshare", "--pid", "--fork", "--kill-child"], TEST, "forker");
+    without_proc(&mut forker);
+    let forker = Proc::spawn(forker, "the forking role (pid 1 of a pid namespace, without /proc)").unwrap();
+    forker_succeeds(forker.status());
+    assert!(!Scope::exists(&shared_name) && !Scope::exists(&unique_name), "the parent's drops destroyed its objects");
+}
+
+/// `fork()` inside `create_with`'s initializer: the child's call fails and leaves
+/// the object to the parent, whose call succeeds.
+#[test]
+fn a_child_forked_inside_create_with_returns_an_error_and_leaves_the_object() {
+    const TEST: &str = "a_child_forked_inside_create_with_returns_an_error_and_leaves_the_object";
+    let scope = Scope::new(TEST);
+    let name = scope.name("value");
+    if role().is_some() {
+        let mut child = -1;
+        let created = Shared::<u64>::create_with(&name, |value| {
+            child = fork_role();
+            *value = 7;
+        });
+        if child == 0 {
+            forked_child_exits_with(move || match created {
+                Err(e) if e.kind() == ErrorKind::Unsupported => 0,
+                Err(e) => {
+                    eprintln!("[child] create_with: {e}, not Unsupported");
+                    FORK_WRONG_ERROR
+                }
+                Ok(handle) => {
+                    eprintln!("[child] create_with returned Ok; dropping the handle, as a program would");
+                    drop(handle);
+                    FORK_GOT_OK | if Scope::exists(&name) { 0 } else { FORK_DESTROYED }
+                }
+            });
+        }
+        let shared = created.expect("the parent's create_with");
+        let mut bits = reap_forked(child);
+        let mut harms = Vec::new();
+        let (value, handles, processes) = (*shared, Shared::strong_count(&shared), Shared::process_count(&shared));
+        if (value, handles, processes) != (7, 1, 1) {
+            harms.push(format!("it reads {value}, {handles} handles in {processes} processes, not 7, 1 in 1"));
+        }
+        if !Scope::exists(&name) {
+            harms.push("its object is gone".to_owned());
+        }
+        match Shared::<u64>::open(&name) {
+            Ok(again) if (*again, Shared::strong_count(&again)) == (7, 2) => {}
+            Ok(again) => harms.push(format!("reopened, reads {}, {} handles", *again, Shared::strong_count(&again))),
+            Err(e) => harms.push(format!("reopening its object: {e}")),
+        }
+        bits |= harmed(&harms);
+        if bits != 0 {
+            std::process::exit(bits); // the object is left to the test's cleanup
+        }
+        drop(shared);
+        if Scope::exists(&name) {
+            eprintln!("[parent] its last handle is dropped, and the object still exists");
+            std::process::exit(FORK_PARENT_HARMED);
+        }
+        return;
+    }
+    let forker = Proc::spawn(command(&scope, &[], TEST, "forker"), "the forking role").unwrap();
+    forker_succeeds(forker.status());
+    assert!(!Scope::exists(&name), "the parent's drop destroyed the object");
+}

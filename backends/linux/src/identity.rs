@@ -74,11 +74,7 @@ pub(crate) fn current() -> ProcessId {
 /// retry could have given a complete one.
 pub(crate) fn ensure() -> Result<ProcessId> {
     settle(true).map_err(|(_, errno)| {
-        Error::with_os_code(
-            ErrorKind::Os,
-            "reading this process's identity from /proc/self/stat (no free descriptor?)",
-            errno.raw_os_error(),
-        )
+        Error::with_os_code(ErrorKind::Os, "reading this process's identity", errno.raw_os_error())
     })
 }
 
@@ -89,39 +85,37 @@ pub(crate) fn ensure() -> Result<ProcessId> {
 fn settle(strict: bool) -> core::result::Result<ProcessId, (ProcessId, io::Errno)> {
     let pid = process::getpid().as_raw_nonzero().get() as u32;
     let cache = cache_page();
-    if let Some(cache) = cache {
+    let cached = match cache {
         // Relaxed: as in `current`.
-        if let Some(id) = ProcessId::new(cache.load(Ordering::Relaxed)) {
-            return Ok(id);
-        }
-    } else if FALLBACK_PID.load(Ordering::Acquire) == u64::from(pid) {
+        Some(cache) => cache.load(Ordering::Relaxed),
         // Acquire: pairs with the Release store of the pid below, after the id.
-        if let Some(id) = ProcessId::new(FALLBACK_ID.load(Ordering::Relaxed)) {
-            return Ok(id);
-        }
+        None if FALLBACK_PID.load(Ordering::Acquire) == u64::from(pid) => FALLBACK_ID.load(Ordering::Relaxed),
+        None => 0,
+    };
+    if let Some(id) = ProcessId::new(cached) {
+        return Ok(id);
     }
-    let (id, passing) = compute(pid);
-    if let Some(errno) = passing {
-        if strict {
-            return Err((id, errno));
-        }
+    let (id, passing) = compute(pid, cache.is_some());
+    match passing {
+        Some(errno) if strict => return Err((id, errno)),
+        _ => {}
     }
     // Publish, or take the one another thread published first: one identity per
     // process, whatever the races.
-    match cache {
+    Ok(match cache {
+        // Relaxed: the word is private to this process; the value is all there is.
         Some(cache) => match cache.compare_exchange(0, id.get(), Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => Ok(id),
-            Err(winner) => Ok(ProcessId::new(winner).unwrap_or(id)),
+            Ok(_) => id,
+            Err(winner) => ProcessId::new(winner).unwrap_or(id),
         },
         None => {
-            // Threads of one process compute the same complete identity; an
-            // incomplete one may differ in nothing but its zero fields.
+            // Racing threads compute the same identity here (see `incomplete`).
             FALLBACK_ID.store(id.get(), Ordering::Relaxed);
             // Release: the id above happens before a reader's Acquire of the pid.
             FALLBACK_PID.store(u64::from(pid), Ordering::Release);
-            Ok(id)
+            id
         }
-    }
+    })
 }
 
 /// The cache word, mapping its page on first use. `None` if the page cannot be
@@ -157,18 +151,62 @@ fn cache_page() -> Option<&'static AtomicU64> {
 }
 
 /// This process's identity, and, if it is incomplete for a reason that may pass,
-/// that reason. Incomplete identities carry namespace field 0: "do not judge".
-fn compute(pid: u32) -> (ProcessId, Option<io::Errno>) {
-    let stat = read_stat(pid);
-    let namespace = namespace_field(fs::statat(CWD, c"/proc/self/ns/pid", fs::AtFlags::empty()).map(|st| st.st_ino));
-    match (stat, namespace) {
-        (Ok(stat), Ok(namespace)) => (pack(pid, namespace, stat.start), None),
-        (Err(e), _) | (_, Err(e)) => {
-            // No `/proc` at all, or not ours to read: nothing better will come.
-            let lasting = matches!(e, io::Errno::NOENT | io::Errno::ACCESS | io::Errno::PERM | io::Errno::NOTDIR);
-            (pack(pid, 0, 0), (!lasting).then_some(e))
+/// that reason.
+///
+/// Complete only if `/proc` is provably ours (`/proc/self/stat` names our pid: a
+/// procfs of another pid namespace shows another number, or no `self`), and our
+/// time namespace does not shift the boot clock (see [`boot_clock_unshifted`]).
+fn compute(pid: u32, wiped_on_fork: bool) -> (ProcessId, Option<io::Errno>) {
+    match complete(pid) {
+        Ok(id) => (id, None),
+        Err(e) => {
+            // No `/proc`, not ours, or not ours to read: nothing better will come.
+            // Only running out of descriptors or memory may pass.
+            let passing = matches!(e, io::Errno::MFILE | io::Errno::NFILE | io::Errno::NOMEM | io::Errno::INTR);
+            (incomplete(pid, wiped_on_fork), passing.then_some(e))
         }
     }
+}
+
+/// The complete identity of this process, `pid`, if `/proc` allows.
+fn complete(pid: u32) -> io::Result<ProcessId> {
+    let stat = parse_stat(&read_file(c"/proc/self/stat")?).ok_or(io::Errno::INVAL)?;
+    if stat.pid != u64::from(pid) || !boot_clock_unshifted()? {
+        return Err(io::Errno::INVAL);
+    }
+    let namespace = namespace_field(fs::statat(CWD, c"/proc/self/ns/pid", fs::AtFlags::empty()).map(|st| st.st_ino))?;
+    Ok(pack(pid, namespace, stat.start))
+}
+
+/// An identity that peers never judge (pid field 0), unique all the same: a hash of
+/// the pid and, where the identity is cached in a page that `fork` wipes (so that
+/// racing threads agree through that page), the clock fills the other 41 bits. So
+/// a process and its forked child never share one even when both lack `/proc` and
+/// have the same pid number (a pid 1 that forks into a new pid namespace). Without
+/// that page (kernels before 4.14) only the pid, so that racing threads agree.
+fn incomplete(pid: u32, wiped_on_fork: bool) -> ProcessId {
+    let clock = if wiped_on_fork { crate::platform::monotonic_nanos() } else { 0 };
+    let hash = (u64::from(pid) ^ clock).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ProcessId::new((hash >> (64 - NS_BITS - START_BITS)).max(1) << PID_BITS).expect("within 63 bits, not zero")
+}
+
+/// Whether this process's time namespace leaves the boot clock alone: a zero
+/// `boottime` line in `/proc/self/timens_offsets`, or no such file (a kernel without
+/// time namespaces). The kernel shifts the start times every reader sees by the
+/// reader's own offset, so only processes whose offset is zero agree on them; any
+/// other identity is left incomplete, never judged (and a process's time namespace
+/// never changes while it runs).
+/// [time_namespaces(7)](https://man7.org/linux/man-pages/man7/time_namespaces.7.html)
+fn boot_clock_unshifted() -> io::Result<bool> {
+    let text = match read_file(c"/proc/self/timens_offsets") {
+        Ok(text) => text,
+        Err(io::Errno::NOENT) => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    // The kernel writes each line as `"%-10s %10lld %9ld\n"`, boottime last: an
+    // unshifted one reads exactly so. Any other text (a shift, another format)
+    // counts as shifted: the identity is left incomplete, which is safe.
+    Ok(text.ends_with(b"boottime            0         0\n"))
 }
 
 /// The pid namespace, exactly, in [`NS_BITS`] bits: the inode of
@@ -208,12 +246,16 @@ fn unpack(id: ProcessId) -> (u32, u64, u64) {
 /// docs); never for a live process.
 pub(crate) fn liveness(id: ProcessId) -> Liveness {
     let (pid, namespace, start) = unpack(id);
-    let (_, ours, _) = unpack(current());
-    // Another namespace, or one that could not be read on either side: its pid
-    // means nothing here.
-    if pid == 0 || namespace == 0 || namespace != ours {
+    let (own_pid, ours, _) = unpack(current());
+    // Another namespace, or one that could not be read on either side (an
+    // incomplete identity has pid field 0): its pid means nothing here. Ours being
+    // complete also means our `/proc` was shown to be our pid namespace's, and our
+    // boot clock unshifted.
+    if pid == 0 || own_pid == 0 || namespace != ours {
         return Liveness::Unknown;
     }
+    // Both identities complete: both boot clocks unshifted, so both see start
+    // times alike.
     match read_stat(pid) {
         Ok(stat) if stat.start & ((1 << START_BITS) - 1) != start => Liveness::Dead,
         // A zombie whose threads are all gone; a leader that exited while its
@@ -243,28 +285,47 @@ fn pid_exists(pid: u32) -> Option<bool> {
 }
 
 struct Stat {
+    /// Field 1, the pid, as the procfs's pid namespace numbers it.
+    pid: u64,
     zombie: bool,
     /// Field 20, `num_threads`.
     threads: u64,
     start: u64,
 }
 
-/// Reads state and start time from `/proc/<pid>/stat`.
+/// Reads pid, state, thread count and start time from `/proc/<pid>/stat`.
 fn read_stat(pid: u32) -> io::Result<Stat> {
     let mut path = [0u8; 32];
     let len = proc_path(&mut path, pid);
     // SAFETY: `proc_path` wrote `/proc/`, decimal digits and `/stat`, none of them
     // NUL, then the NUL at `len - 1`, all within the 32-byte buffer.
     let path = unsafe { CStr::from_bytes_with_nul_unchecked(&path[..len]) };
+    parse_stat(&read_file(path)?).ok_or(io::Errno::INVAL)
+}
+
+/// The first KiB of a small `/proc` file, in one read: procfs hands out such a
+/// file whole (a stat line is under 1 KiB, even with a 64-byte command name); a
+/// short one just fails to parse.
+fn read_file(path: &CStr) -> io::Result<File> {
     let fd: OwnedFd = fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    // One read: procfs hands out the whole line at once (it is under 1 KiB, even
-    // with a 64-byte command name); a short one just fails to parse (`Unknown`).
-    let mut buf = [0u8; 1024];
-    let filled = io::read(&fd, &mut buf)?;
-    parse_stat(&buf[..filled]).ok_or(io::Errno::INVAL)
+    let mut file = File([0; 1024], 0);
+    file.1 = io::read(&fd, &mut file.0)?;
+    Ok(file)
+}
+
+/// What [`read_file`] read.
+struct File([u8; 1024], usize);
+
+impl core::ops::Deref for File {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0[..self.1.min(1024)]
+    }
 }
 
 /// `/proc/<pid>/stat\0` into `buf`; returns the length including the NUL.
+// Outlined: 24 bytes less in `examples/constrained`.
+#[inline(never)]
 fn proc_path(buf: &mut [u8; 32], pid: u32) -> usize {
     let mut digits = [0u8; 10];
     let mut n = pid;
@@ -295,14 +356,15 @@ fn proc_path(buf: &mut [u8; 32], pid: u32) -> usize {
 
 /// Fields after the command name (which may hold spaces and parentheses, so we
 /// split after the last `)`): state is the first, `num_threads` the 18th, start
-/// time the 20th.
+/// time the 20th; the pid comes before the name.
 fn parse_stat(text: &[u8]) -> Option<Stat> {
+    let pid = parse_u64(text.split(|&b| b == b' ').next()?)?;
     let close = text.iter().rposition(|&b| b == b')')?;
     let mut fields = text[close + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty());
     let state = *fields.next()?.first()?;
     let threads = parse_u64(fields.nth(16)?)?;
     let start = parse_u64(fields.nth(1)?)?;
-    Some(Stat { zombie: matches!(state, b'Z' | b'X' | b'x'), threads, start })
+    Some(Stat { pid, zombie: matches!(state, b'Z' | b'X' | b'x'), threads, start })
 }
 
 fn parse_u64(digits: &[u8]) -> Option<u64> {

@@ -48,7 +48,13 @@ unsafe impl Platform for Linux {
 
     /// `clock_gettime(CLOCK_MONOTONIC)` (served by the vDSO where available).
     fn now_nanos() -> u64 {
-        let now = clock_gettime(ClockId::Monotonic);
-        (now.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(now.tv_nsec as u64)
+        monotonic_nanos()
     }
+}
+
+/// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds.
+/// [clock_gettime(2)](https://man7.org/linux/man-pages/man2/clock_gettime.2.html)
+pub(crate) fn monotonic_nanos() -> u64 {
+    let now = clock_gettime(ClockId::Monotonic);
+    (now.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(now.tv_nsec as u64)
 }

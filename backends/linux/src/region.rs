@@ -167,7 +167,7 @@ fn lock_for_creation(fd: &OwnedFd) -> Result<()> {
             done => return done.map_err(|e| os_error("locking the new object (flock)", e)),
         }
     }
-    Err(Error::new(ErrorKind::Timeout, "locking the new object (flock): another process keeps a lock on it"))
+    Err(Error::new(ErrorKind::Timeout, "locking the new object (flock)"))
 }
 
 /// How often [`lock_for_creation`] tries: a probe holds its lock for a few

@@ -39,8 +39,7 @@ const STDOUT: RawFd = 1;
 const STDERR: RawFd = 2;
 
 const USAGE: &str = "usage: shmptr-constrained NAME [COUNT]\n\
-    Adds 1, COUNT times (default 100000), to the Shared<Mutex<u64>> counter NAME \
-    (/dev/shm/NAME), creating it if needed.\n";
+    Adds 1 to the counter /dev/shm/NAME, COUNT times (default 100000).\n";
 
 // The process entry point. The kernel starts us with `rsp` pointing at `argc`,
 // followed by the `argv` pointers, a null, the environment and the auxiliary vector
@@ -114,7 +113,7 @@ fn main(args: &Args) -> i32 {
         None => DEFAULT_COUNT,
         Some(Some(count)) => count,
         Some(None) => {
-            write_all(STDERR, b"constrained: COUNT must be a whole number from 0 to 2^64-1\n");
+            write_all(STDERR, b"constrained: COUNT must be a number from 0 to 2^64-1\n");
             write_all(STDERR, USAGE.as_bytes());
             return 2;
         }
