@@ -1014,8 +1014,9 @@ fn strong_count_and_process_count_judge_dead_holders_alike() {
 // ---------------------------------------------------------------------------------
 
 /// Boot clock offsets (seconds) of the owner's and the claimer's time namespaces:
-/// no two of 0, these and their difference are multiples of 40.96 s, so the start
-/// times each process sees differ modulo the 2^12 ticks an identity keeps.
+/// neither they nor their difference is a multiple of 40.96 s, so the start times
+/// the host and the two namespaces see differ modulo the 2^12 ticks an identity
+/// keeps.
 const OWNER_BOOTTIME: &str = "100";
 const CLAIMER_BOOTTIME: &str = "300";
 
@@ -1037,18 +1038,26 @@ fn in_time_namespace(secs: &str) -> [&str; 6] {
 fn a_holder_in_another_time_namespace_is_never_judged_dead() {
     const TEST: &str = "a_holder_in_another_time_namespace_is_never_judged_dead";
     let scope = Scope::new(TEST);
-    let (control_name, held_name) = (scope.name("control"), scope.name("held"));
-    let (owned_name, parents_name) = (scope.name("owned"), scope.name("parents"));
+    let (parents_name, ready_name, go_name) = (scope.name("parents"), scope.name("ready"), scope.name("go"));
+    // The owner's objects: one pair for the host to judge, one for the claimer. No
+    // process opens an object of the other's time namespace but to judge it (the
+    // hand-shake is by the names of Uniques nobody claims).
+    let owned = |judge: &str| scope.name(&format!("owned.{judge}"));
+    let held = |judge: &str| scope.name(&format!("held.{judge}"));
     if let Some(role) = role() {
         let offset = boottime_offset();
         match role.as_str() {
             "owner" => {
                 assert_eq!(offset.as_deref(), Some(OWNER_BOOTTIME), "the owner's boot clock is shifted");
-                owner_role(&owned_name, &held_name, &control_name, 0o600);
+                let uniques = ["host", "claimer"].map(|judge| Unique::<u64>::create(&owned(judge), 7).unwrap());
+                let shareds = ["host", "claimer"].map(|judge| Shared::<u64>::create(&held(judge), 1).unwrap());
+                let ready = Unique::<u64>::create(&ready_name, 1).unwrap();
+                wait_until("the host's go", || Scope::exists(&go_name));
+                drop((ready, shareds, uniques));
             }
             "claimer" => {
                 let isolated = offset.as_deref() == Some(CLAIMER_BOOTTIME);
-                claimer_role(&owned_name, &parents_name, &held_name, &Options::DEFAULT, isolated);
+                claimer_role(&owned("claimer"), &parents_name, &held("claimer"), &Options::DEFAULT, isolated);
             }
             other => panic!("unknown role {other}"),
         }
@@ -1064,13 +1073,60 @@ fn a_holder_in_another_time_namespace_is_never_judged_dead() {
         println!("SKIPPED: cannot run `unshare --time --boottime` (Linux 5.6+ with CONFIG_TIME_NS, root): {probe:?}");
         return;
     }
-    // The host (this process) judges the owner in a time namespace, and a claimer in
-    // a third one judges the owner and the host.
+    let parents = Unique::<u64>::create(&parents_name, 1).unwrap();
     let owner = command(&scope, &in_time_namespace(OWNER_BOOTTIME), TEST, "owner");
-    let owner = Proc::spawn(owner, "the owner (boot clock +100 s)").unwrap();
-    let claimer = command(&scope, &in_time_namespace(CLAIMER_BOOTTIME), TEST, "claimer");
+    let mut owner = Proc::spawn(owner, "the owner (boot clock +100 s)").unwrap();
+    wait_until("the owner's objects", || {
+        if let Some(status) = owner.exited() {
+            panic!("the owner exited before it was ready: {status} (its message is above)");
+        }
+        Scope::exists(&ready_name)
+    });
     let mut failures = Vec::new();
-    owner_and_claimer(&scope, owner, claimer, &mut failures);
+    // The host (this process) judges the owner in a time namespace.
+    let kind = claim_kind(Unique::<u64>::claim(&owned("host")));
+    if kind != Some(ErrorKind::Busy) {
+        failures.push(format!("the host's claim of the live owner's Unique gave {kind:?} (None = Ok), not Busy"));
+    }
+    let reclaimed = Shared::<u64>::reclaim(&held("host"));
+    if reclaimed != Ok(0) {
+        failures.push(format!("the host's reclaim of an object the live owner holds reclaimed {reclaimed:?}"));
+    }
+    // A claimer in a third time namespace judges the owner and the host, which
+    // holds a Unique of its own and joins the owner's object.
+    let joined = match Shared::<u64>::open(&held("claimer")) {
+        Ok(joined) => Some(joined),
+        Err(e) => {
+            failures.push(format!("the host could not join an object the live owner holds: {e}"));
+            None
+        }
+    };
+    let claimer = command(&scope, &in_time_namespace(CLAIMER_BOOTTIME), TEST, "claimer");
+    let status = Proc::spawn(claimer, "the claimer (boot clock +300 s)").unwrap().status();
+    match status.code() {
+        Some(0) => {}
+        Some(bits) if (1..32).contains(&bits) => failures.push(format!("the claimer {:?}", describe(bits as u32))),
+        _ => failures.push(format!("the claimer failed: {status} (its message is above)")),
+    }
+    // The owner's objects are whole: its handle and this process's in each.
+    for joined in [Shared::<u64>::open(&held("host")).map(Some), Ok(joined)] {
+        match joined {
+            Ok(Some(joined)) if (Shared::strong_count(&joined), Shared::process_count(&joined)) == (2, 2) => {}
+            Ok(Some(joined)) => failures.push(format!(
+                "an object the live owner holds: {} handles in {} processes, not 2 in 2",
+                Shared::strong_count(&joined),
+                Shared::process_count(&joined)
+            )),
+            Ok(None) => {}
+            Err(e) => failures.push(format!("the host could not open an object the live owner holds: {e}")),
+        }
+    }
+    let go = Unique::<u64>::create(&go_name, 1).unwrap();
+    let status = owner.status();
+    if !status.success() {
+        failures.push(format!("the owner failed at its end: {status} (its message is above)"));
+    }
+    drop((go, parents));
     assert!(failures.is_empty(), "a live holder in another time namespace was judged dead:\n{}", failures.join("\n"));
 }
 
@@ -1176,6 +1232,11 @@ fn a_proc_of_another_pid_namespace_never_makes_a_live_process_dead() {
         let setup = format!("[owner with the {owners} /proc, claimer with the {claimers} /proc]");
         failures.extend(found.into_iter().map(|failure| format!("{setup} {failure}")));
         drop(namespace);
+        // Its init dies of `--kill-child` once `unshare` is reaped: wait until it is
+        // a zombie or gone (its exit waits for every other process of S to end).
+        wait_until("the pid namespace's init to end", || {
+            comm_of(&sleeper).as_deref() != Some("sleep") || state_of(&sleeper).is_none_or(|state| state == b'Z')
+        });
         scopes.push(scope);
     }
     assert!(failures.is_empty(), "a /proc of another pid namespace made a live process dead:\n{}", failures.join("\n"));
