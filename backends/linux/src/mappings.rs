@@ -44,13 +44,16 @@ static RECORDS: [Record; MAX_MAPPINGS] = [const {
     }
 }; MAX_MAPPINGS];
 
+/// One past the highest record ever taken: scans stop there.
+static USED: AtomicUsize = AtomicUsize::new(0);
+
 /// Takes a free record, with no handles, for a new mapping of this process of the
 /// object `(dev, ino)`.
 pub(crate) fn take(dev: u64, ino: u64) -> Result<&'static Record> {
     // Every create and open comes here first: settle this process's identity now,
     // or fail cleanly, before anything is recorded under it.
     let me = identity::ensure()?.get();
-    for record in &RECORDS {
+    for (index, record) in RECORDS.iter().enumerate() {
         // Relaxed: a pre-check; the exchange below decides.
         let holder = record.process.load(Ordering::Relaxed);
         // Acquire: pairs with the Release in `give_back`, so the previous user's
@@ -65,6 +68,7 @@ pub(crate) fn take(dev: u64, ino: u64) -> Result<&'static Record> {
             // A descriptor left here belongs to the process that made the record
             // (in a child after `fork()`, an inherited copy of it, left open).
             record.creating.store(0, Ordering::Relaxed);
+            USED.fetch_max(index + 1, Ordering::Relaxed);
             return Ok(record);
         }
     }
@@ -74,9 +78,10 @@ pub(crate) fn take(dev: u64, ino: u64) -> Result<&'static Record> {
 /// Whether another mapping of `(dev, ino)` in this process than `mine` has handles.
 pub(crate) fn others(mine: &Record, dev: u64, ino: u64) -> bool {
     let me = identity::current().get();
-    // Runs only when this process destroys an object: a scan of the whole table
-    // (2048 records, 64 KiB) costs microseconds there.
-    RECORDS.iter().any(|r| {
+    // Relaxed: a record taken after this load is a mapping made after the caller
+    // decided to destroy, which cannot have reached the value through the segment.
+    let used = USED.load(Ordering::Relaxed).min(MAX_MAPPINGS);
+    RECORDS[..used].iter().any(|r| {
         // Relaxed: see `Region::others_attached`: the counts that matter were
         // written before their mappings' last acquire-release on the segment.
         !core::ptr::eq(r, mine)

@@ -238,7 +238,7 @@ fn reserve(fd: &OwnedFd, len: u64) -> Result<()> {
             Ok(()) => done += this,
             Err(Errno::INTR) => step = RESERVE_STEP,
             Err(Errno::OPNOTSUPP) | Err(Errno::NOSYS) => return Ok(()),
-            Err(e) => return Err(os_error("reserving the object's memory (fallocate)", e)),
+            Err(e) => return Err(os_error("reserving memory (fallocate)", e)),
         }
     }
     Ok(())
@@ -299,7 +299,7 @@ impl Backend for Linux {
     fn unlink(name: Name<'_>, region: &LinuxRegion) -> Result<()> {
         let path = Path::new(name);
         let stat = fs::statat(CWD, path.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| os_error("checking the name before unlinking (stat)", e))?;
+            .map_err(|e| os_error("checking the name (stat)", e))?;
         if stat.st_dev != region.dev || stat.st_ino != region.ino {
             return Err(Error::new(ErrorKind::NotFound, "unlinking a name that now names another object"));
         }
