@@ -254,19 +254,7 @@ fn a_short_or_blank_file_whose_creator_holds_the_lock_is_waited_on() {
 fn a_locked_creator_is_alive_whatever_proc_says() {
     const TEST: &str = "a_locked_creator_is_alive_whatever_proc_says";
     let scope = Scope::new(TEST);
-    let (control_name, name) = (scope.name("control"), scope.name("x"));
-    if role().is_some() {
-        let control = Shared::<Control>::open(&control_name).unwrap();
-        let _ = Shared::<[u64; 8]>::create_with(&name, |_| {
-            control.ready.store(1, Ordering::Release);
-            wait_for(&control.go, 1); // killed here, mid-initialisation
-        });
-        unreachable!("killed first");
-    }
-    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
-    let kid = scope.spawn(TEST, "creator");
-    wait_for(&control.ready, 1);
-    kid.kill();
+    let (_control, name) = scope.creator_killed_mid_init(TEST);
     // The header names a creator that `/proc` shows dead. A lock on the file says
     // a creator still works on it (as when `/proc` cannot see a live creator):
     // the lock wins.

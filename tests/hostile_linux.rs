@@ -6,10 +6,9 @@
 mod linux_support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use linux_support::{role, wait_for, Control, Scope};
+use linux_support::Scope;
 use shmptr_linux::{ErrorKind, Shared, Unique};
 
 fn path(name: &str) -> String {
@@ -132,19 +131,7 @@ fn a_squatters_world_writable_object_is_refused_unless_allowed() {
 fn a_creator_killed_before_ready_is_abandoned_then_replaced() {
     const TEST: &str = "a_creator_killed_before_ready_is_abandoned_then_replaced";
     let scope = Scope::new(TEST);
-    let (control_name, name) = (scope.name("control"), scope.name("x"));
-    if role().is_some() {
-        let control = Shared::<Control>::open(&control_name).unwrap();
-        let _ = Shared::<[u64; 8]>::create_with(&name, |_| {
-            control.ready.store(1, Ordering::Release);
-            wait_for(&control.go, 1); // killed here, mid-initialisation
-        });
-        unreachable!("killed first");
-    }
-    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
-    let kid = scope.spawn(TEST, "creator");
-    wait_for(&control.ready, 1);
-    kid.kill();
+    let (_control, name) = scope.creator_killed_mid_init(TEST);
     let t = Instant::now();
     let e = Shared::<[u64; 8]>::options().timeout(Duration::from_secs(5)).open(&name).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Abandoned, "{e}");

@@ -155,6 +155,29 @@ impl Control {
     }
 }
 
+impl Scope {
+    /// Runs test `test` as a creator of a `Shared<[u64; 8]>` named `self.name("x")`
+    /// that is SIGKILLed inside its `create_with` initializer (before `Ready`); in
+    /// the test process, returns once the creator is dead, with the control object
+    /// (keep it) and the object's name. In the creator's role it never returns.
+    pub fn creator_killed_mid_init(&self, test: &str) -> (shmptr_linux::Shared<Control>, String) {
+        let (control_name, name) = (self.name("control"), self.name("x"));
+        if role().is_some() {
+            let control = shmptr_linux::Shared::<Control>::open(&control_name).unwrap();
+            let _ = shmptr_linux::Shared::<[u64; 8]>::create_with(&name, |_| {
+                control.ready.store(1, Ordering::Release);
+                wait_for(&control.go, 1); // killed here, mid-initialisation
+            });
+            unreachable!("killed first");
+        }
+        let control = shmptr_linux::Shared::<Control>::create(&control_name, Control::new()).unwrap();
+        let kid = self.spawn(test, "creator");
+        wait_for(&control.ready, 1);
+        kid.kill();
+        (control, name)
+    }
+}
+
 /// A value whose drop is counted in a [`Control`] object, so that the count is seen
 /// whichever process runs the drop.
 #[repr(C)]
