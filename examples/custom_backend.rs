@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use shmptr::{Backend, Error, ErrorKind, Liveness, Name, Options, Platform, ProcessId, Region, Shared, Unique};
+use shmptr::{Access, Backend, Error, ErrorKind, Liveness, Name, Platform, ProcessId, Region, Shared, Unique};
 
 const OBJECTS: usize = 4;
 const OBJECT_BYTES: usize = 16 * 1024;
@@ -151,7 +151,7 @@ unsafe impl Platform for Blocky {
 impl Backend for Blocky {
     type Region = BlockRegion;
 
-    fn create(name: Name<'_>, len: usize, _: &Options) -> shmptr::Result<BlockRegion> {
+    fn create(name: Name<'_>, len: usize, _: &Access) -> shmptr::Result<BlockRegion> {
         if len > OBJECT_BYTES {
             return Err(Error::new(ErrorKind::OutOfMemory, "creating a block (16 KiB at most)"));
         }
@@ -173,7 +173,7 @@ impl Backend for Blocky {
         Ok(region)
     }
 
-    fn open(name: Name<'_>, _: &Options) -> shmptr::Result<BlockRegion> {
+    fn open(name: Name<'_>, _: &Access) -> shmptr::Result<BlockRegion> {
         let mut table = TABLE.lock().unwrap();
         let index = table
             .blocks
@@ -220,7 +220,7 @@ fn main() -> Result<(), shmptr::Error> {
 
     // Unique: create, park, claim, drop.
     let job = Unique::<[u32; 4], Blocky>::create("job", [1, 2, 3, 4])?;
-    job.release();
+    Unique::release(job);
     let mut job = Unique::<[u32; 4], Blocky>::claim("job")?;
     job[0] = 10;
     println!("claimed job {:?}", *job);

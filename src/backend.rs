@@ -8,7 +8,7 @@ use core::time::Duration;
 
 use crate::error::Result;
 use crate::name::Name;
-use crate::options::Options;
+use crate::options::Access;
 use crate::primitive::{AtomicU32, AtomicUsize};
 
 /// A mapped, writable byte range that every process mapping the same object sees.
@@ -158,7 +158,7 @@ pub enum CrashPoint {
 
 impl CrashPoint {
     /// Every crash point, in protocol order.
-    pub const ALL: [CrashPoint; 11] = [
+    pub const ALL: &'static [CrashPoint] = &[
         CrashPoint::CreateSized,
         CrashPoint::CreateHeaderWritten,
         CrashPoint::CreateValueWritten,
@@ -245,12 +245,12 @@ pub trait Backend: Platform {
     /// `AlreadyExists` if the name is taken), with every byte zero, reserving its
     /// memory now where the backend can (a full backend is `OutOfMemory` here, not a
     /// fault later), and maps it.
-    fn create(name: Name<'_>, len: usize, options: &Options) -> Result<Self::Region>;
+    fn create(name: Name<'_>, len: usize, access: &Access) -> Result<Self::Region>;
 
     /// Maps the existing object `name`, never more than the object holds and without
     /// resizing it. The region may be shorter than a header (the creator may not
     /// have sized it yet): shmptr checks the length before reading anything.
-    fn open(name: Name<'_>, options: &Options) -> Result<Self::Region>;
+    fn open(name: Name<'_>, access: &Access) -> Result<Self::Region>;
 
     /// Removes the name, if it still names the object that `region` maps (a newer
     /// object of the same name is left alone). The memory lives on until the last

@@ -80,7 +80,7 @@ impl ErrorKind {
             ErrorKind::PermissionDenied => "check the object's owner and mode, or opt in to foreign owners",
             ErrorKind::TooManyProcesses => "create the object with more slots, or close handles in other processes",
             ErrorKind::OutOfMemory => "free memory or shrink the object",
-            ErrorKind::OwnerDied => "repair the data through the guard, then call make_consistent()",
+            ErrorKind::OwnerDied => "repair the data through the guard, then call MutexGuard::make_consistent",
             ErrorKind::NotRecoverable => "destroy the object and create it anew",
             ErrorKind::Unsupported => "shrink the request",
             ErrorKind::Os => "see the OS error code",

@@ -267,7 +267,7 @@ fn open_or_create_allocates_nothing_when_creating_or_opening() {
 fn unique_create_release_claim_and_drop_allocate_nothing() {
     arena_space!(S, 1 << 20);
     let u = heap_free("Unique::create", || Unique::<u64, S>::create("u", 1).unwrap());
-    heap_free("Unique::release", || u.release());
+    heap_free("Unique::release", || Unique::release(u));
     let p = Arena::<S>::spawn();
     let mut claimed = heap_free("Unique::claim (another process)", || {
         as_process::<S, _>(p, || Unique::<u64, S>::claim("u").unwrap())

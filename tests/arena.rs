@@ -195,7 +195,7 @@ fn unique_claim_is_busy_for_a_live_owner_and_succeeds_for_a_dead_one() {
     let b = Arena::<S>::spawn();
     let owned = as_process::<S, _>(a, || {
         let u = Unique::<u64, S>::create("job", 1).unwrap();
-        u.release();
+        Unique::release(u);
         Unique::<u64, S>::claim("job").unwrap()
     });
     let busy = as_process::<S, _>(b, || Unique::<u64, S>::claim("job").unwrap_err());
@@ -241,7 +241,7 @@ fn a_released_unique_stays_for_the_next_claimer() {
     let counter = value.counter;
     let u = Unique::<Counted, S>::create("parked", value).unwrap();
     u.value.store(9, Ordering::Relaxed);
-    u.release();
+    Unique::release(u);
     assert!(Arena::<S>::exists("parked"));
     let b = Arena::<S>::spawn();
     as_process::<S, _>(b, || {
@@ -273,7 +273,7 @@ const SCENARIOS: [(CrashPoint, fn()); 11] = [
 #[test]
 fn every_crash_point_has_a_scenario() {
     for point in CrashPoint::ALL {
-        assert!(SCENARIOS.iter().any(|(p, _)| *p == point), "{point:?} has no crash scenario");
+        assert!(SCENARIOS.iter().any(|(p, _)| p == point), "{point:?} has no crash scenario");
     }
 }
 
@@ -513,7 +513,7 @@ fn a_forged_slot_count_decides_nothing_in_this_process() {
 fn a_unique_whose_owner_word_is_garbage_is_never_claimed() {
     arena_space!(S, 1 << 20);
     let u = Unique::<u64, S>::create("garbage-owner", 1).unwrap();
-    u.release();
+    Unique::release(u);
     // The owner word is at offset 296; a value with the top bit set names no process.
     for garbage in [u64::MAX, 1 << 63] {
         // SAFETY: single-threaded, and no reference into the object is held across it.

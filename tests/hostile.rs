@@ -82,8 +82,8 @@ fn config() -> Config {
     Config { cases, failure_persistence: None, ..base }
 }
 
-fn short() -> Options {
-    Options { timeout: TIMEOUT, ..Options::DEFAULT }
+fn short<H>(options: Options<H>) -> Options<H> {
+    options.timeout(TIMEOUT)
 }
 
 /// Where the value of a `u64` segment with `slots` slots lives, and the total length.
@@ -174,7 +174,7 @@ fn run_op<S: Space>(op: Op) -> Result<Outcome, String> {
             Ok(n) => Ok(Outcome::Reclaimed(n)),
             Err(e) => Ok(Outcome::Failed(e.kind())),
         },
-        Op::Claim => match Unique::<u64, S>::claim_with_options(VICTIM, &short()) {
+        Op::Claim => match short(Unique::<u64, S>::options()).claim(VICTIM) {
             Ok(mut handle) => {
                 let value = *handle;
                 *handle = value.wrapping_add(1);
@@ -328,7 +328,7 @@ fn real_segments<S: Space>(holder: ProcessId) -> (Vec<u8>, Vec<u8>) {
     });
     assert!(!Arena::<S>::exists(VICTIM));
     let handle = Unique::<u64, S>::create(VICTIM, VALUE).unwrap();
-    handle.release();
+    Unique::release(handle);
     // SAFETY: as above.
     let unique = unsafe { Arena::<S>::with_bytes(VICTIM, |b| b.to_vec()) }.unwrap();
     drop(Unique::<u64, S>::claim(VICTIM).unwrap());
@@ -946,7 +946,7 @@ fn unique_opened_as_shared_and_shared_claimed_as_unique_are_type_mismatch() {
     // And on live objects, not only on copies.
     let s = Shared::<u64, S>::create("live-shared", 1).unwrap();
     let u = Unique::<u64, S>::create("live-unique", 2).unwrap();
-    u.release();
+    Unique::release(u);
     assert_eq!(Unique::<u64, S>::claim("live-shared").unwrap_err().kind(), ErrorKind::TypeMismatch);
     assert_eq!(Shared::<u64, S>::open("live-unique").unwrap_err().kind(), ErrorKind::TypeMismatch);
     assert_eq!(Shared::<u64, S>::reclaim("live-unique").unwrap_err().kind(), ErrorKind::TypeMismatch);
@@ -965,9 +965,9 @@ fn another_value_type_is_type_mismatch() {
     assert_eq!(Shared::<i64, S>::open("s64").unwrap_err().kind(), ErrorKind::TypeMismatch, "same size");
     assert_eq!(Shared::<u32, S>::reclaim("s64").unwrap_err().kind(), ErrorKind::TypeMismatch);
     let u64_ = Unique::<u64, S>::create("u64", 1).unwrap();
-    u64_.release();
+    Unique::release(u64_);
     let u32_ = Unique::<u32, S>::create("u32", 1).unwrap();
-    u32_.release();
+    Unique::release(u32_);
     assert_eq!(Unique::<u32, S>::claim("u64").unwrap_err().kind(), ErrorKind::TypeMismatch);
     assert_eq!(Unique::<u64, S>::claim("u32").unwrap_err().kind(), ErrorKind::TypeMismatch);
     assert_eq!(Shared::strong_count(&s64), 1);

@@ -58,7 +58,7 @@ fn a_dead_owner_is_reported_with_the_guard_and_can_be_repaired() {
     let mut guard = error.into_guard().expect("OwnerDied carries the guard");
     assert_eq!(*guard, (1, 0));
     guard.1 = 1; // repair
-    guard.make_consistent();
+    shmptr::MutexGuard::make_consistent(&mut guard);
     drop(guard);
     assert_eq!(*m.lock().unwrap(), (1, 1), "later lockers succeed");
 }

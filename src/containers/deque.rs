@@ -238,10 +238,12 @@ impl<T: ShmSafe, const N: usize> Drop for ShmDeque<T, N> {
 // is valid and safe: the head is reduced modulo `N` and the length clamped to `N` on
 // every read, and every slot's bytes are a valid `T` whatever they are. No pointers.
 // The fingerprint records name, size, alignment, `N` and the element's fingerprint.
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for ShmDeque<T, N> {
     const FINGERPRINT: u64 = fingerprint::container::<Self>("shmptr::ShmDeque", N, T::FINGERPRINT);
 }
 // SAFETY: all-zero is the empty deque (head 0, length 0, zeroed slots).
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<T: ShmSafe, const N: usize> Zeroable for ShmDeque<T, N> {}
 
 impl<T: ShmSafe, const N: usize> Default for ShmDeque<T, N> {
@@ -299,6 +301,7 @@ impl<T: ShmSafe + Clone, const N: usize> From<&ShmDeque<T, N>> for heapless::Deq
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // tests write bytes as a peer would
 mod tests {
     use super::*;
     use crate::containers::counted::{drops, since, Counted};

@@ -149,6 +149,7 @@ fn write_lossy(bytes: &[u8], mut write: impl FnMut(&str) -> fmt::Result) -> fmt:
 // and safe: the length is clamped to `N` on every read, and the bytes are never
 // trusted to be UTF-8 (never handed out as `&str`, validated after a copy). No
 // pointers. The fingerprint records name, size, alignment and `N`.
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<const N: usize> ShmSafe for ShmString<N> {
     const FINGERPRINT: u64 = fingerprint::word(
         fingerprint::start("shmptr::ShmString", mem::size_of::<Self>(), mem::align_of::<Self>()),
@@ -156,6 +157,7 @@ unsafe impl<const N: usize> ShmSafe for ShmString<N> {
     );
 }
 // SAFETY: all-zero is the empty string.
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<const N: usize> Zeroable for ShmString<N> {}
 
 impl<const N: usize> Default for ShmString<N> {
@@ -241,6 +243,7 @@ impl<const N: usize> TryFrom<&ShmString<N>> for heapless::String<N> {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // tests write bytes as a peer would
 mod tests {
     use super::*;
 

@@ -170,10 +170,12 @@ impl<T: ShmSafe, const N: usize> Drop for ShmVec<T, N> {
 // pattern is valid and safe: the length is clamped to `N` on every read, and every
 // slot's bytes are a valid `T` whatever they are. No pointers. The fingerprint
 // records name, size, alignment, `N` and the element's fingerprint.
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for ShmVec<T, N> {
     const FINGERPRINT: u64 = fingerprint::container::<Self>("shmptr::ShmVec", N, T::FINGERPRINT);
 }
 // SAFETY: all-zero is the empty vector (length 0, zeroed slots).
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<T: ShmSafe, const N: usize> Zeroable for ShmVec<T, N> {}
 
 impl<T: ShmSafe, const N: usize> Default for ShmVec<T, N> {
@@ -275,6 +277,7 @@ impl<T: ShmSafe + Clone, const N: usize> From<&ShmVec<T, N>> for heapless::Vec<T
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // tests write bytes as a peer would
 mod tests {
     use super::*;
     use crate::containers::counted::{drops, since, Counted};

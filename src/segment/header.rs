@@ -9,6 +9,7 @@ use crate::name::{Name, NAME_MAX};
 use crate::primitive::{AtomicU32, AtomicWord, Ordering};
 use crate::shm_safe::fingerprint;
 
+use super::lifecycle::State;
 use super::MAX_SLOTS;
 
 /// "SHMP": the first word of every segment.
@@ -19,36 +20,19 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 /// with a slot.
 pub(crate) const VALUE_MIN_ALIGN: usize = 64;
 
-/// Lifecycle of a segment, stored in [`Header::state`].
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u32)]
-pub(crate) enum State {
-    /// Zero: the creator has not written the header yet.
-    Blank = 0,
-    /// The header's identity words are written; the rest is being written.
-    Initializing = 0x494e_4954,
-    /// Fully written and published; may be opened.
-    Ready = 0x5245_4459,
-    /// A destroyer runs (or ran) `T`'s drop.
-    Destroying = 0x4453_5459,
-    /// The value is dropped and the name unlinked.
-    Destroyed = 0x4445_4144,
-}
-
-impl State {
-    pub(crate) fn from_raw(raw: u32) -> Option<State> {
-        [State::Blank, State::Initializing, State::Ready, State::Destroying, State::Destroyed]
-            .into_iter()
-            .find(|s| *s as u32 == raw)
-    }
-}
-
 /// Which ownership type a segment holds.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u32)]
 pub(crate) enum Kind {
     Shared = 1,
     Unique = 2,
+}
+
+impl Kind {
+    /// The kind a raw word names; `None` for any other value (garbage).
+    fn from_raw(raw: u32) -> Option<Kind> {
+        [Kind::Shared, Kind::Unique].into_iter().find(|k| *k as u32 == raw)
+    }
 }
 
 /// The fields written once, before `Ready`, and covered by the checksum. They are
@@ -101,9 +85,9 @@ pub(crate) struct Header {
 /// writes.
 #[repr(C, align(64))]
 pub(crate) struct Slot {
-    /// The holding process; 0 when free; [`RECLAIMING`](super::RECLAIMING) | reclaimer
-    /// while a survivor reclaims it.
-    pub owner: AtomicWord,
+    /// The holding process; 0 when free; [`RECLAIMING`](super::members::RECLAIMING) |
+    /// reclaimer while a survivor reclaims it.
+    pub holder: AtomicWord,
     /// Handles of the attachment (clones in the holding process).
     pub count: AtomicWord,
 }
@@ -168,8 +152,9 @@ impl SegmentLayout {
 pub(crate) enum Inspection {
     /// Valid, `Ready`, of the expected kind and type.
     Ready(SegmentLayout),
-    /// Well-formed but not finished yet; wait on the state word (bounded) and look again.
-    NotReady,
+    /// Well-formed but not finished yet (`Blank` or `Initializing`, the state
+    /// seen); wait on the state word (bounded) and look again.
+    NotReady(State),
     /// Past `Ready`: being destroyed or destroyed.
     Destroying,
 }
@@ -280,9 +265,11 @@ impl Header {
         let version = self.version.load(Ordering::Relaxed);
         let state = State::from_raw(raw_state).ok_or(corrupt)?;
         if state == State::Blank {
-            // Between create and the first header write everything is zero.
-            return if (magic == 0 || magic == MAGIC) && version == 0 {
-                Ok(Inspection::NotReady)
+            // Between create and the store of `Initializing` the creator writes the
+            // magic and the version (Relaxed), so an opener may see either, both or
+            // neither of them already written: all are "not ready yet".
+            return if (magic == 0 || magic == MAGIC) && (version == 0 || version == FORMAT_VERSION) {
+                Ok(Inspection::NotReady(State::Blank))
             } else {
                 Err(corrupt)
             };
@@ -294,7 +281,7 @@ impl Header {
             State::Initializing => {
                 // A header being written names its creator.
                 return match ProcessId::from_word(self.creator.load(Ordering::Relaxed)) {
-                    Some(_) => Ok(Inspection::NotReady),
+                    Some(_) => Ok(Inspection::NotReady(State::Initializing)),
                     None => Err(corrupt),
                 };
             }
@@ -311,11 +298,7 @@ impl Header {
         if f.checksum(creator) != checksum || self.reserved.load(Ordering::Relaxed) != 0 || f.reserved != 0 {
             return Err(corrupt);
         }
-        let found_kind = match f.kind {
-            1 => Kind::Shared,
-            2 => Kind::Unique,
-            _ => return Err(corrupt),
-        };
+        let found_kind = Kind::from_raw(f.kind).ok_or(corrupt)?;
         let mismatch = Error::new(ErrorKind::TypeMismatch, DURING);
         if found_kind != kind
             || f.fingerprint != value_fingerprint

@@ -1,6 +1,6 @@
 //! Who holds a `Shared` object: the slot table and the member bitmap.
 //!
-//! An attachment is one slot: `{owner process, handle count}`. Membership is one bit
+//! An attachment is one slot: `{holder process, handle count}`. Membership is one bit
 //! per slot in [`Header::members`], so "claim a place and count it" is a single
 //! atomic step, and the object is alive exactly while that word is non-zero. The
 //! word never goes from zero back to non-zero, so an object being destroyed is
@@ -8,14 +8,14 @@
 //!
 //! Crash points (a process may die between any two atomic steps) and what a
 //! survivor sees:
-//! - attach: slot owner written, bit not set ([`CrashPoint::AttachReserved`]) →
-//!   a dead owner on a non-member slot: reclaim frees the slot, nothing counted.
+//! - attach: slot holder written, bit not set ([`CrashPoint::AttachReserved`]) →
+//!   a dead holder on a non-member slot: reclaim frees the slot, nothing counted.
 //! - detach: count zero, bit still set ([`CrashPoint::DetachCounted`]) → a dead
 //!   member: reclaim clears its bit exactly like any dead holder.
-//! - detach: bit cleared, owner still set ([`CrashPoint::DetachLeft`]) → a dead owner
+//! - detach: bit cleared, holder still set ([`CrashPoint::DetachLeft`]) → a dead holder
 //!   on a non-member slot: freed. If that clear emptied the set, the dead process
 //!   was the destroyer: the members word is zero, the destroyer word is zero or
-//!   names a dead process, and [`Members::claim_destroyer`] lets a survivor take over.
+//!   names a dead process, and [`claim_destroyer`] lets a survivor take over.
 //! - reclaim: slot marked `RECLAIMING | reclaimer` ([`CrashPoint::ReclaimMarked`],
 //!   [`CrashPoint::ReclaimLeft`]) → the mark names the reclaimer, so a later
 //!   reclaimer can tell it is dead and redo the (idempotent) steps.
@@ -30,11 +30,28 @@ use crate::backend::{CrashPoint, Liveness, Platform, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::primitive::{widen, Ordering, Word};
 
+use super::lifecycle::{claim_destroyer, Claim, DestroyRight};
 use super::{Header, Slot};
 
-/// Set in a slot's owner word while a survivor reclaims it; the low bits then name
+impl Slot {
+    /// Makes this slot free for reuse.
+    pub(crate) fn free(&self) {
+        // Relaxed: the holder store below publishes it.
+        self.count.store(0, Ordering::Relaxed);
+        // Release: pairs with the Acquire in `reserve`.
+        self.holder.store(0, Ordering::Release);
+    }
+}
+
+/// Set in a slot's holder word while a survivor reclaims it; the low bits then name
 /// the reclaimer.
 pub(crate) const RECLAIMING: Word = 1 << (Word::BITS - 1);
+
+/// Why joining failed, with the right to destroy when this process must destroy.
+pub(crate) struct Refused<'a> {
+    pub error: Error,
+    pub right: Option<DestroyRight<'a>>,
+}
 
 /// The outcome of reclaiming dead holders.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,6 +64,7 @@ pub(crate) struct Reclaimed {
 }
 
 /// The member bitmap and slot table of one mapped segment.
+#[derive(Clone, Copy)]
 pub(crate) struct Members<'a> {
     header: &'a Header,
     slots: &'a [Slot],
@@ -57,6 +75,11 @@ impl<'a> Members<'a> {
     pub(crate) fn new(header: &'a Header, slots: &'a [Slot]) -> Self {
         debug_assert!(slots.len() <= 64);
         Members { header, slots }
+    }
+
+    /// The segment's header.
+    pub(crate) fn header(&self) -> &'a Header {
+        self.header
     }
 
     /// The bits that correspond to real slots; any other bit in the word is
@@ -74,17 +97,70 @@ impl<'a> Members<'a> {
     /// `Ready`, which publishes it.
     pub(crate) fn init_creator(&self, me: ProcessId) {
         // Relaxed: the creator owns the segment until the Release store of `Ready`.
-        self.slots[0].owner.store(me.word(), Ordering::Relaxed);
+        self.slots[0].holder.store(me.word(), Ordering::Relaxed);
         self.slots[0].count.store(1, Ordering::Relaxed);
         self.header.slots_used.store(1, Ordering::Relaxed);
         self.header.members.store(1, Ordering::Relaxed);
+    }
+
+    /// Joins the object as a new attachment of `me` with one handle: first reclaims
+    /// dead holders, then takes a slot ([`attach`](Self::attach)). Returns the slot.
+    ///
+    /// Refused with `NotFound` when every holder was dead (this process reclaimed
+    /// the last one and destroys) or the member set is empty (destroyed, or being
+    /// destroyed: this process finishes if that destroyer died), with
+    /// `TooManyProcesses` when every slot is taken.
+    pub(crate) fn join<P: Platform>(&self, me: ProcessId) -> core::result::Result<u32, Refused<'a>> {
+        let reclaimed = self.reclaim_dead::<P>(me);
+        if let Some(index) = reclaimed.emptied_through {
+            // Every holder was dead: destroy it; there is nothing to attach to.
+            let right = self.destroyer_freeing::<P>(me, index);
+            return Err(Refused { error: Error::new(ErrorKind::NotFound, "opening (its holders all died)"), right });
+        }
+        self.attach::<P>(me).map_err(|error| {
+            // An empty member set: destroy it if its destroyer died unfinished.
+            let right = match error.kind() {
+                ErrorKind::NotFound => claim_destroyer::<P>(self, me, Claim::Survivor, None),
+                _ => None,
+            };
+            Refused { error, right }
+        })
+    }
+
+    /// Leaves the object after the last handle of the attachment in `index` is gone
+    /// ([`detach`](Self::detach)). `Some` if this emptied the member set: the caller
+    /// is the destroyer (the slot is freed once it is done).
+    pub(crate) fn leave<P: Platform>(&self, index: u32, me: ProcessId) -> Option<DestroyRight<'a>> {
+        if !self.detach::<P>(index, me) {
+            return None;
+        }
+        self.destroyer_freeing::<P>(me, index)
+    }
+
+    /// Reclaims the slots of dead holders ([`reclaim_dead`](Self::reclaim_dead));
+    /// returns how many members were reclaimed, and the right to destroy if no live
+    /// holder remains (this process emptied the set, or finds it empty and its
+    /// destroyer dead).
+    pub(crate) fn reclaim<P: Platform>(&self, me: ProcessId) -> (u32, Option<DestroyRight<'a>>) {
+        let reclaimed = self.reclaim_dead::<P>(me);
+        let right = match reclaimed.emptied_through {
+            Some(index) => self.destroyer_freeing::<P>(me, index),
+            None => claim_destroyer::<P>(self, me, Claim::Survivor, None),
+        };
+        (reclaimed.holders, right)
+    }
+
+    /// This process emptied the member set through slot `index`: it becomes the
+    /// destroyer, which frees the slot when done (see [`claim_destroyer`]).
+    fn destroyer_freeing<P: Platform>(&self, me: ProcessId, index: u32) -> Option<DestroyRight<'a>> {
+        claim_destroyer::<P>(self, me, Claim::Mine, Some(&self.slots[index as usize]))
     }
 
     /// Joins the object as a new attachment of `me` holding one handle; returns its slot.
     ///
     /// `NotFound` if the member set is empty (the object is being destroyed),
     /// `TooManyProcesses` if every slot is taken.
-    pub(crate) fn attach<P: Platform>(&self, me: ProcessId) -> Result<u32> {
+    fn attach<P: Platform>(&self, me: ProcessId) -> Result<u32> {
         let not_found = Error::new(ErrorKind::NotFound, "attaching to the object");
         // Acquire: pairs with the Release of earlier membership changes.
         if self.live(Ordering::Acquire) == 0 {
@@ -103,7 +179,7 @@ impl<'a> Members<'a> {
                 self.free(index);
                 return Err(not_found);
             }
-            // AcqRel: Release publishes our slot (owner, count) to whoever reads the
+            // AcqRel: Release publishes our slot (holder, count) to whoever reads the
             // members word; Acquire orders us after earlier members' changes.
             match self.header.members.compare_exchange_weak(current, current | bit, Ordering::AcqRel, Ordering::Acquire)
             {
@@ -113,25 +189,25 @@ impl<'a> Members<'a> {
         }
     }
 
-    /// Takes a free slot (owner 0, not a member) by writing `me` as its owner.
+    /// Takes a free slot (holder 0, not a member) by writing `me` as its holder.
     fn reserve(&self, me: ProcessId) -> Option<u32> {
         let members = self.header.members.load(Ordering::Relaxed);
         (0..self.slots.len() as u32).find(|&i| {
             let slot = &self.slots[i as usize];
             // Relaxed pre-check: skip taken slots without raising the mark.
-            members & (1 << i) == 0 && slot.owner.load(Ordering::Relaxed) == 0 && {
+            members & (1 << i) == 0 && slot.holder.load(Ordering::Relaxed) == 0 && {
                 // Raise the mark before owning the slot, so that every slot with an
-                // owner is below it whatever happens next. AcqRel: ordered before our
+                // holder is below it whatever happens next. AcqRel: ordered before our
                 // CAS for scanners that read the mark with Acquire.
                 self.header.slots_used.fetch_max(i + 1, Ordering::AcqRel);
-                // Acquire: pairs with the Release in `free`, so the previous owner's
+                // Acquire: pairs with the Release in `free`, so the previous holder's
                 // use of the slot happens before ours.
-                slot.owner.compare_exchange(0, me.word(), Ordering::Acquire, Ordering::Relaxed).is_ok()
+                slot.holder.compare_exchange(0, me.word(), Ordering::Acquire, Ordering::Relaxed).is_ok()
             }
         })
     }
 
-    /// The slots that may have an owner: those below the mark. A slot reserved after
+    /// The slots that may have a holder: those below the mark. A slot reserved after
     /// the mark was read is an attacher in progress, which no scan needs to see.
     fn used_slots(&self) -> &'a [Slot] {
         // Acquire: pairs with the AcqRel `fetch_max` in `reserve`. Untrusted: clamped.
@@ -150,7 +226,7 @@ impl<'a> Members<'a> {
     /// reclaims dead holders, so that the last *live* holder destroys at once.
     /// Returns `true` if this emptied the set: the caller is the destroyer, and
     /// frees `index` when done; otherwise the slot is already free.
-    pub(crate) fn detach<P: Platform>(&self, index: u32, me: ProcessId) -> bool {
+    fn detach<P: Platform>(&self, index: u32, me: ProcessId) -> bool {
         P::crash_point(CrashPoint::DetachCounted);
         // Our own bit is still set, so reclaiming others cannot empty the set.
         let _ = self.reclaim_dead::<P>(me);
@@ -168,29 +244,25 @@ impl<'a> Members<'a> {
 
     /// Makes slot `index` free for reuse.
     pub(crate) fn free(&self, index: u32) {
-        let slot = &self.slots[index as usize];
-        // Relaxed: the owner store below publishes it.
-        slot.count.store(0, Ordering::Relaxed);
-        // Release: pairs with the Acquire in `reserve`.
-        slot.owner.store(0, Ordering::Release);
+        self.slots[index as usize].free();
     }
 
     /// Reclaims every slot whose holder (or reclaimer) is dead. Never touches a
     /// live or unjudgeable holder.
-    pub(crate) fn reclaim_dead<P: Platform>(&self, me: ProcessId) -> Reclaimed {
+    fn reclaim_dead<P: Platform>(&self, me: ProcessId) -> Reclaimed {
         let mut out = Reclaimed::default();
         for (index, slot) in self.used_slots().iter().enumerate() {
             let index = index as u32;
-            // Acquire: pairs with the owner's writes to the slot.
-            let owner = slot.owner.load(Ordering::Acquire);
-            let Some(holder) = ProcessId::from_word(owner & !RECLAIMING) else { continue };
+            // Acquire: pairs with the holder's writes to the slot.
+            let word = slot.holder.load(Ordering::Acquire);
+            let Some(holder) = ProcessId::from_word(word & !RECLAIMING) else { continue };
             if holder == me || P::liveness(holder) != Liveness::Dead {
                 continue;
             }
             // The slot is ours to reclaim only if nobody changed it meanwhile; the
             // mark keeps it from being reused until we free it. AcqRel: Acquire to
             // see the dead holder's last writes; Release to publish the mark.
-            if slot.owner.compare_exchange(owner, RECLAIMING | me.word(), Ordering::AcqRel, Ordering::Relaxed).is_err()
+            if slot.holder.compare_exchange(word, RECLAIMING | me.word(), Ordering::AcqRel, Ordering::Relaxed).is_err()
             {
                 continue;
             }
@@ -211,46 +283,12 @@ impl<'a> Members<'a> {
         out
     }
 
-    /// Whether any slot has an owner (holder, reserver or reclaimer) that may be alive.
-    fn any_live_owner<P: Platform>(&self) -> bool {
+    /// Whether any slot has a holder (member, reserver or reclaimer) that may be alive.
+    pub(crate) fn any_live_holder<P: Platform>(&self) -> bool {
         self.used_slots().iter().any(|slot| {
-            ProcessId::from_word(slot.owner.load(Ordering::Acquire) & !RECLAIMING)
+            ProcessId::from_word(slot.holder.load(Ordering::Acquire) & !RECLAIMING)
                 .is_some_and(|p| P::liveness(p) != Liveness::Dead)
         })
-    }
-
-    /// Tries to become the destroyer of an object whose member set is empty.
-    ///
-    /// Succeeds for whoever emptied the set (`emptied_by_me`), or for a survivor when
-    /// the process that emptied it died before finishing: the destroyer word names a
-    /// dead process, or is still zero and no slot has an owner that may be alive
-    /// (the one that emptied the set keeps its slot until it is done).
-    pub(crate) fn claim_destroyer<P: Platform>(&self, me: ProcessId, emptied_by_me: bool) -> bool {
-        let destroyer = &self.header.destroyer;
-        // Acquire: pairs with the AcqRel CAS of a previous destroyer.
-        let current = destroyer.load(Ordering::Acquire);
-        let allowed = match ProcessId::from_word(current) {
-            None if emptied_by_me => true,
-            None => self.live(Ordering::Acquire) == 0 && !self.any_live_owner::<P>(),
-            Some(p) => p != me && P::liveness(p) == Liveness::Dead,
-        };
-        // AcqRel: only one process wins; Acquire orders us after the dead one's work.
-        allowed && destroyer.compare_exchange(current, me.word(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
-    }
-
-    /// Becomes the destroyer only if the current one is dead (its work is then
-    /// finished by us). Used where the member set does not apply (`Unique`).
-    pub(crate) fn take_over_dead_destroyer<P: Platform>(&self, me: ProcessId) -> bool {
-        // Acquire: pairs with the AcqRel CAS of the previous destroyer.
-        let current = self.header.destroyer.load(Ordering::Acquire);
-        ProcessId::from_word(current).is_some_and(|p| p != me && P::liveness(p) == Liveness::Dead)
-            && self.header.destroyer.compare_exchange(current, me.word(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
-    }
-
-    /// Whether some process has begun to destroy the object.
-    pub(crate) fn destroying(&self) -> bool {
-        // Acquire: pairs with the destroyer's AcqRel CAS.
-        self.header.destroyer.load(Ordering::Acquire) != 0
     }
 
     /// Handles alive in all processes together (a snapshot; untrusted counts
@@ -267,7 +305,7 @@ impl<'a> Members<'a> {
             let count = match own {
                 Some((own_slot, count)) if own_slot as usize == index => count as u64,
                 _ => {
-                    let holder = ProcessId::from_word(slot.owner.load(Ordering::Relaxed) & !RECLAIMING);
+                    let holder = ProcessId::from_word(slot.holder.load(Ordering::Relaxed) & !RECLAIMING);
                     if holder.is_some_and(|p| P::liveness(p) == Liveness::Dead) {
                         continue;
                     }
@@ -282,11 +320,11 @@ impl<'a> Members<'a> {
     /// Distinct live processes among the members (a snapshot).
     pub(crate) fn process_count<P: Platform>(&self) -> u32 {
         let members = self.live(Ordering::Acquire);
-        let owner = |slot: &Slot| ProcessId::from_word(slot.owner.load(Ordering::Relaxed) & !RECLAIMING);
+        let holder = |slot: &Slot| ProcessId::from_word(slot.holder.load(Ordering::Relaxed) & !RECLAIMING);
         let mut distinct = 0;
         for (i, slot) in self.member_slots(members).enumerate() {
-            let Some(p) = owner(slot) else { continue };
-            let seen_before = self.member_slots(members).take(i).any(|s| owner(s) == Some(p));
+            let Some(p) = holder(slot) else { continue };
+            let seen_before = self.member_slots(members).take(i).any(|s| holder(s) == Some(p));
             if !seen_before && P::liveness(p) != Liveness::Dead {
                 distinct += 1;
             }

@@ -9,13 +9,18 @@
 //! Everything read from a segment is untrusted: [`Header::inspect`] validates the
 //! write-once fields once, copies them, and only the copy is used afterwards.
 
+#[allow(unsafe_code)] // volatile reads and writes of the write-once fields
 mod header;
+pub(crate) mod lifecycle;
 #[cfg(all(test, loom))]
 mod loom_models;
+#[allow(unsafe_code)] // the one place regions become references: see its docs
+mod mapping;
 mod members;
 pub(crate) mod owner;
 
-pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Slot, State};
+pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Slot};
+pub(crate) use mapping::{Abandoned, SharedHandle, UniqueHandle};
 pub(crate) use members::Members;
 
 /// The most slots a `Shared` object can have: one member bit each in one atomic

@@ -1,16 +1,42 @@
-//! The `Unique` owner word: claim and release.
+//! The `Unique` owner word: claim, release, and giving the object up to destroy it.
 //!
 //! Claim is one CAS (from "no owner" or from a dead owner to us) and release one
-//! store, so there is no crash point inside either: a process that dies holding
-//! the object leaves its identity in the word, and the next claimer proves it dead.
+//! CAS back to "no owner", so there is no crash point inside either: a process that
+//! dies holding the object leaves its identity in the word, and the next claimer
+//! proves it dead.
 
 use crate::backend::{Liveness, Platform, ProcessId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::primitive::{AtomicWord, Ordering};
 
+use super::lifecycle::{claim_destroyer, destroying, Claim, DestroyRight};
+use super::members::{Members, Refused};
+
+/// Claims the `Unique` whose (slotless) member view is `members` for `me`: takes
+/// the owner word, then refuses (`NotFound`) an object being destroyed. If its
+/// destroyer died, the caller gets the right to finish that destroy (the value is
+/// half-dropped: it is not dropped again).
+pub(crate) fn claim_object<'a, P: Platform>(members: &Members<'a>, me: ProcessId) -> core::result::Result<(), Refused<'a>> {
+    claim::<P>(&members.header().owner, me).map_err(|error| Refused { error, right: None })?;
+    if let Some(right) = claim_destroyer::<P>(members, me, Claim::DeadOnly, None) {
+        let error = Error::new(ErrorKind::NotFound, "claiming an object that was being destroyed");
+        return Err(Refused { error, right: Some(right) });
+    }
+    if destroying(members.header()) {
+        return Err(Refused { error: Error::new(ErrorKind::NotFound, "claiming an object that is being destroyed"), right: None });
+    }
+    Ok(())
+}
+
+/// The owner `me` gives the object up: the right to destroy it (`None` only if a
+/// peer forged the destroyer word).
+pub(crate) fn give_up<'a, P: Platform>(members: &Members<'a>, me: ProcessId) -> Option<DestroyRight<'a>> {
+    claim_destroyer::<P>(members, me, Claim::Mine, None)
+}
+
 /// Makes `me` the owner if the object is released or its owner is dead; `Busy` if a
 /// live process (this one included) owns it.
-pub(crate) fn claim<P: Platform>(owner: &AtomicWord, me: ProcessId) -> Result<()> {
+fn claim<P: Platform>(owner: &AtomicWord, me: ProcessId) -> Result<()> {
     // Acquire: pairs with the Release of `release`, so the previous owner's writes
     // to the value are visible to us.
     let mut current = owner.load(Ordering::Acquire);
@@ -30,6 +56,12 @@ pub(crate) fn claim<P: Platform>(owner: &AtomicWord, me: ProcessId) -> Result<()
             Err(now) => current = now,
         }
     }
+}
+
+/// Makes the creator `me` the owner of a fresh object, before `Ready` publishes it.
+pub(crate) fn init_creator(owner: &AtomicWord, me: ProcessId) {
+    // Relaxed: published by the Release store of `Ready`.
+    owner.store(me.word(), Ordering::Relaxed);
 }
 
 /// Parks the object with no owner, if `me` owns it.

@@ -28,11 +28,13 @@ pub struct Condvar<P> {
 }
 
 // SAFETY: two atomic words.
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<P: Platform> ShmSafe for Condvar<P> {
     const FINGERPRINT: u64 =
         fingerprint::start("shmptr::Condvar", core::mem::size_of::<Self>(), core::mem::align_of::<Self>());
 }
 // SAFETY: a zero sequence and no waiters: a fresh condition variable.
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<P: Platform> Zeroable for Condvar<P> {}
 
 #[cfg_attr(loom, allow(clippy::new_without_default))]
@@ -79,11 +81,8 @@ impl<P: Platform> Condvar<P> {
     ) -> Result<(MutexGuard<'a, T, P>, bool), LockError<'a, T, P>> {
         // A guard inherited across `fork()` is the parent's: refuse it.
         guard.check_owner();
-        // SeqCst, the count and the read, against a notifier's SeqCst bump and
-        // load of the count: either it sees us counted (and wakes us), or our read
-        // comes after its bump in the single total order, and the notify came
-        // before this wait. A notifier that changes the condition under the lock
-        // after we unlock is the first case: our count precedes our unlock.
+        // SeqCst, the count and the read: the sleeper's steps in "No lost wake-up"
+        // (`sync`), taken while we still hold the lock.
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let sequence = self.sequence.load(Ordering::SeqCst);
         let mutex: &'a Mutex<T, P> = guard.mutex();
@@ -114,8 +113,8 @@ impl<P: Platform> Condvar<P> {
     }
 
     fn notify(&self, count: u32) {
-        // SeqCst, the bump and the load: pairs with the waiter's count and read
-        // (see `wait_until`).
+        // SeqCst, the bump and the load: the waker's steps in "No lost wake-up"
+        // (`sync`).
         self.sequence.fetch_add(1, Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) != 0 {
             P::wake(&self.sequence, count);
@@ -127,5 +126,12 @@ impl<P: Platform> Condvar<P> {
 impl<P: Platform> Default for Condvar<P> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl<P> core::fmt::Debug for Condvar<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Relaxed: a snapshot for display.
+        f.debug_struct("Condvar").field("waiters", &self.waiters.load(Ordering::Relaxed)).finish()
     }
 }

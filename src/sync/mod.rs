@@ -9,6 +9,42 @@
 //! | `Condvar` | nothing is held; waiters in other processes keep waiting for a notify |
 //! | `Semaphore` | permits it had acquired are **not** returned (a semaphore has no owner) |
 //!
+//! # No lost wake-up
+//!
+//! All three sleep the same way, the way futex(2) and Drepper's "Futexes Are
+//! Tricky" (2011, section 2) prescribe, over the [`Platform`]'s `wait`/`wake`
+//! contract: `wait(word, expected)` returns at once if `word` no longer holds
+//! `expected` when the kernel checks it, and a `wake` of `word` after that check
+//! ends the sleep.
+//!
+//! - A **sleeper** (i) counts itself in `waiters`, (ii) reads the futex word,
+//!   (iii) checks its condition (the lock is free, a permit is there, the notify
+//!   came: for the condition variable, its own unlock), and (iv) waits with the
+//!   value read in (ii).
+//! - A **waker** (a) changes what the sleeper checks (unlocks, adds a permit, or
+//!   bumps the sequence), (b) changes the futex word if that was not (a) itself,
+//!   and (c) loads `waiters`, calling `wake` only when it is not zero.
+//!
+//! Every one of these accesses is `SeqCst`, so they lie in one total order. If the
+//! waker's load (c) comes before the sleeper's count (i), then (a) and (b) do too,
+//! so the sleeper's read (ii) sees the new word, or its check (iii) sees the
+//! change, and it does not sleep on the old value: the kernel's check in (iv)
+//! finds the word changed and returns. Otherwise (c) sees the sleeper counted
+//! and wakes the word, after (b), so the sleep ends. Either way no sleeper stays
+//! asleep after the change it waits for: no wake-up is lost. The count keeps a
+//! waker with nobody to wake out of the kernel.
+//!
+//! [`Mutex`]'s `unlock` stores 0 into the owner word (a), bumps `sequence` (b) and
+//! wakes it; a locker reads `sequence` (ii) before its compare-exchange (iii).
+//! [`Semaphore`]'s permit count is both the condition and the futex word.
+//! [`Condvar`]'s sequence is both too; its waiter counts itself and reads the
+//! sequence while it still holds the mutex, so a notify made under the lock after
+//! its unlock is the second case. A waiter may still be woken for nothing (a
+//! waker saw it counted just as it stopped waiting): callers loop.
+//!
+//! The loom models in `sync::tests` check this with an emulated futex whose waits
+//! never return spuriously, so a lost wake-up shows as a deadlock.
+//!
 //! [`Platform`]: crate::Platform
 
 /// Declares a `const fn`, or a plain `fn` under loom (whose atomics' `new` is not const).
@@ -24,6 +60,7 @@ macro_rules! const_unless_loom {
 mod condvar;
 #[cfg(all(test, loom))]
 mod loom_models;
+#[allow(unsafe_code)] // the value cell a guard hands out, and `Sync` for it
 mod mutex;
 mod semaphore;
 

@@ -143,9 +143,9 @@ impl<T, P: Platform> Mutex<T, P> {
 
     /// One CAS: unlocked → owned by `me`.
     fn try_acquire(&self, me: ProcessId) -> bool {
-        // SeqCst: in the lost-wake-up argument (see `unlock`) this CAS is ordered
-        // after the waiter's increment of `waiters`. Acquire alone would do for the
-        // data, which the unlocker's release publishes.
+        // SeqCst: the sleeper's check in "No lost wake-up" (`sync`), ordered after
+        // its count in `waiters`. Acquire alone would do for the data, which the
+        // unlocker's release publishes.
         self.owner.compare_exchange(0, me.word(), Ordering::SeqCst, Ordering::Relaxed).is_ok()
     }
 
@@ -185,7 +185,7 @@ impl<T, P: Platform> Mutex<T, P> {
                 return self.acquired(me);
             }
         }
-        // SeqCst: see `unlock`.
+        // SeqCst: the sleeper's count; see "No lost wake-up" (`sync`).
         self.waiters.fetch_add(1, Ordering::SeqCst);
         // Whether to look at the owner's liveness: only after a whole slice passed
         // without a wake-up (the check reads `/proc` on Linux: microseconds, which a
@@ -230,9 +230,8 @@ impl<T, P: Platform> Mutex<T, P> {
 
     fn unlock(&self) {
         // Release: our writes to the value happen before the next owner's acquire.
-        // SeqCst with the `waiters` load below, against the waiter's SeqCst
-        // increment and CAS: either we see the waiter and bump the sequence (its
-        // wait then returns), or its CAS comes after our store and takes the lock.
+        // SeqCst, the store, the bump and the `waiters` load: the waker's steps in
+        // "No lost wake-up" (`sync`).
         self.owner.store(0, Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) != 0 {
             self.sequence.fetch_add(1, Ordering::SeqCst);
@@ -252,10 +251,13 @@ impl<'a, T, P: Platform> MutexGuard<'a, T, P> {
     ///
     /// # Panics
     /// Through a guard inherited across `fork()` (see [`MutexGuard`]).
-    pub fn make_consistent(&mut self) {
-        self.check_owner();
+    ///
+    /// An associated function, as `std`'s guard helpers are: a method would shadow
+    /// one of `T`'s through `Deref`.
+    pub fn make_consistent(this: &mut Self) {
+        this.check_owner();
         // Relaxed: we own the lock; the unlock's Release publishes it.
-        self.mutex.state.store(CONSISTENT, Ordering::Relaxed);
+        this.mutex.state.store(CONSISTENT, Ordering::Relaxed);
     }
 
     /// Whether the calling process locked: false in a child created by `fork()`
@@ -327,16 +329,17 @@ impl<'a, T, P: Platform> LockError<'a, T, P> {
         self.guard
     }
 
-    /// The error without the guard (which unlocks, marking the mutex not
-    /// recoverable if it was inconsistent).
+    /// The error, as an [`Error`]; the guard, if any, stays in `self`.
     pub fn error(&self) -> Error {
         Error::new(self.kind, "locking a mutex")
     }
-}
 
-impl<T, P: Platform> From<LockError<'_, T, P>> for Error {
-    fn from(e: LockError<'_, T, P>) -> Error {
-        e.error()
+    /// Gives up the lock: the error, as an [`Error`], after dropping the guard.
+    /// For [`ErrorKind::OwnerDied`] that leaves the data unrepaired, so the mutex
+    /// becomes [`ErrorKind::NotRecoverable`] for every process, for good. There is
+    /// no `From<LockError> for Error`, so that `?` cannot do this unawares.
+    pub fn into_error_unrepaired(self) -> Error {
+        self.error()
     }
 }
 
@@ -349,6 +352,21 @@ impl<T, P: Platform> fmt::Debug for LockError<'_, T, P> {
 impl<T, P: Platform> fmt::Display for LockError<'_, T, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.error(), f)
+    }
+}
+
+impl<T, P: Platform> fmt::Debug for Mutex<T, P> {
+    /// The lock word and the repair state, not the value (reading it would need the
+    /// lock).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Relaxed: a snapshot for display.
+        let state = match self.state.load(Ordering::Relaxed) {
+            CONSISTENT => "consistent",
+            INCONSISTENT => "owner died",
+            _ => "not recoverable",
+        };
+        let locked = self.owner.load(Ordering::Relaxed) != 0;
+        f.debug_struct("Mutex").field("locked", &locked).field("state", &state).finish_non_exhaustive()
     }
 }
 

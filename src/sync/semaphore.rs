@@ -24,11 +24,13 @@ pub struct Semaphore<P> {
 }
 
 // SAFETY: two atomic words.
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<P: Platform> ShmSafe for Semaphore<P> {
     const FINGERPRINT: u64 =
         fingerprint::start("shmptr::Semaphore", core::mem::size_of::<Self>(), core::mem::align_of::<Self>());
 }
 // SAFETY: all-zero is a semaphore with no permits and no waiters.
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<P: Platform> Zeroable for Semaphore<P> {}
 
 impl<P: Platform> Semaphore<P> {
@@ -62,9 +64,9 @@ impl<P: Platform> Semaphore<P> {
     /// Returns a permit, waking one waiter. The count saturates at `u32::MAX` (a
     /// peer can write any count; it never wraps to zero and never panics).
     pub fn release(&self) {
-        // SeqCst with the `waiters` load: either we see the waiter and wake it, or
-        // its futex wait sees the new permit count and does not sleep. At the
-        // maximum, the count stays (a failed update changes nothing).
+        // SeqCst, the update and the `waiters` load: the waker's steps in "No lost
+        // wake-up" (`sync`). At the maximum, the count stays (a failed update
+        // changes nothing).
         let _ = self.permits.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_add(1));
         if self.waiters.load(Ordering::SeqCst) != 0 {
             P::wake(&self.permits, 1);
@@ -92,7 +94,7 @@ impl<P: Platform> Semaphore<P> {
         if self.try_take() {
             return Ok(());
         }
-        // SeqCst: see `release`.
+        // SeqCst: the sleeper's count; see "No lost wake-up" (`sync`).
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let outcome = loop {
             if self.try_take() {
@@ -106,5 +108,12 @@ impl<P: Platform> Semaphore<P> {
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         outcome
+    }
+}
+
+impl<P> core::fmt::Debug for Semaphore<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Relaxed: a snapshot for display.
+        f.debug_struct("Semaphore").field("available", &self.permits.load(Ordering::Relaxed)).field("waiters", &self.waiters.load(Ordering::Relaxed)).finish()
     }
 }

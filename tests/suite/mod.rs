@@ -127,7 +127,7 @@ pub fn unique_and_shared_do_not_open_each_other<B: Backend>(ctx: &Ctx) {
     let _s = Shared::<u32, B>::create(&shared, 1).unwrap();
     let u = Unique::<u32, B>::create(&unique, 1).unwrap();
     assert_eq!(Unique::<u32, B>::claim(&shared).unwrap_err().kind(), ErrorKind::TypeMismatch);
-    u.release();
+    Unique::release(u);
     assert_eq!(Shared::<u32, B>::open(&unique).unwrap_err().kind(), ErrorKind::TypeMismatch);
     drop(Unique::<u32, B>::claim(&unique).unwrap());
 }
@@ -209,7 +209,7 @@ pub fn unique_hands_off_its_value<B: Backend>(ctx: &Ctx) {
     let mut u = Unique::<Counted, B>::create(&name, value).unwrap();
     *u.value.get_mut() = 2;
     assert_eq!(Unique::<Counted, B>::claim(&name).unwrap_err().kind(), ErrorKind::Busy, "owned, even by us");
-    u.release();
+    Unique::release(u);
     assert_eq!(Counted::drops(counter), 0, "release keeps the value");
     let mut again = Unique::<Counted, B>::claim(&name).unwrap();
     assert_eq!(*again.value.get_mut(), 2);

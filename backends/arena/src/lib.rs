@@ -53,7 +53,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use shmptr::{
-    Backend, CrashPoint, Error, ErrorKind, Liveness, Name, Options, Platform, ProcessId, Region, Result, NAME_MAX,
+    Access, Backend, CrashPoint, Error, ErrorKind, Liveness, Name, Platform, ProcessId, Region, Result, NAME_MAX,
 };
 
 /// How many objects (named or still mapped) one arena tracks at once.
@@ -583,7 +583,7 @@ impl<S: Space> Arena<S> {
     /// Creates an object of `bytes.len()` bytes holding `bytes`, as a hostile or
     /// foreign process would (no shmptr header unless `bytes` has one).
     pub fn plant(name: &str, bytes: &[u8]) -> Result<()> {
-        let region = <Self as Backend>::create(Name::new(name)?, bytes.len(), &Options::DEFAULT)?;
+        let region = <Self as Backend>::create(Name::new(name)?, bytes.len(), &Access::DEFAULT)?;
         // SAFETY: the fresh region holds `bytes.len()` writable bytes.
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), region.ptr.as_ptr(), bytes.len()) };
         Ok(())
@@ -678,7 +678,7 @@ fn crash_code(process: ProcessId, point: CrashPoint) -> u32 {
 impl<S: Space> Backend for Arena<S> {
     type Region = ArenaRegion<S>;
 
-    fn create(name: Name<'_>, len: usize, _options: &Options) -> Result<Self::Region> {
+    fn create(name: Name<'_>, len: usize, _access: &Access) -> Result<Self::Region> {
         let state = S::state();
         state.with_table(|table| {
             if table.iter().any(|e| e.is(name)) {
@@ -725,7 +725,7 @@ impl<S: Space> Backend for Arena<S> {
         })
     }
 
-    fn open(name: Name<'_>, _options: &Options) -> Result<Self::Region> {
+    fn open(name: Name<'_>, _access: &Access) -> Result<Self::Region> {
         let state = S::state();
         state.with_table(|table| match table.iter_mut().find(|e| e.is(name)) {
             Some(entry) => {

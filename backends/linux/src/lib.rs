@@ -31,7 +31,7 @@ mod region;
 
 pub use mappings::MAX_MAPPINGS;
 pub use region::LinuxRegion;
-pub use shmptr::{Error, ErrorKind, Name, Options, ProcessId, Result, ShmSafe, Zeroable};
+pub use shmptr::{Access, Error, ErrorKind, Name, Options, ProcessId, Result, ShmSafe, Zeroable};
 
 /// The Linux backend: `/dev/shm`, `mmap`, futexes, `/proc` for liveness.
 pub struct Linux;
@@ -48,5 +48,3 @@ pub type MutexGuard<'a, T> = shmptr::MutexGuard<'a, T, Linux>;
 pub type Condvar = shmptr::Condvar<Linux>;
 /// `shmptr::Semaphore` on Linux.
 pub type Semaphore = shmptr::Semaphore<Linux>;
-/// `shmptr::SharedOptions` on Linux.
-pub type SharedOptions<T> = shmptr::SharedOptions<T, Linux>;

@@ -12,7 +12,7 @@ use rustix::io::Errno;
 use rustix::mm::{self, MapFlags, ProtFlags};
 use rustix::process;
 
-use shmptr::{Backend, Error, ErrorKind, Liveness, Name, Options, Platform, ProcessId, Region, Result, NAME_MAX};
+use shmptr::{Access, Backend, Error, ErrorKind, Liveness, Name, Platform, ProcessId, Region, Result, NAME_MAX};
 
 use crate::mappings::{self, Record};
 use crate::{ownership, Linux};
@@ -201,11 +201,11 @@ fn creation_locked(name: Name<'_>, region: &LinuxRegion) -> Option<bool> {
 }
 
 impl Linux {
-    fn create_region(fd: &OwnedFd, len: usize, options: &Options) -> Result<LinuxRegion> {
+    fn create_region(fd: &OwnedFd, len: usize, access: &Access) -> Result<LinuxRegion> {
         let stat = fs::fstat(fd).map_err(|e| os_error("checking the object (fstat)", e))?;
         // The mode given to open is masked by the umask; set it exactly when that
         // changed it (the common 0600 under umask 022 needs no call).
-        let mode = options.mode & 0o777;
+        let mode = access.mode & 0o777;
         if stat.st_mode & 0o777 != mode {
             fs::fchmod(fd, Mode::from_bits_truncate(mode)).map_err(|e| os_error("setting the mode (fchmod)", e))?;
         }
@@ -254,12 +254,12 @@ impl Backend for Linux {
     /// the region is dropped): one descriptor per object being created. On failure
     /// after the file exists, the file is removed again, then the lock released.
     /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html)
-    fn create(name: Name<'_>, len: usize, options: &Options) -> Result<LinuxRegion> {
+    fn create(name: Name<'_>, len: usize, access: &Access) -> Result<LinuxRegion> {
         let path = Path::new(name);
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = fs::openat(CWD, path.as_c_str(), flags, Mode::from_bits_truncate(options.mode & 0o777))
+        let fd = fs::openat(CWD, path.as_c_str(), flags, Mode::from_bits_truncate(access.mode & 0o777))
             .map_err(|e| os_error("creating the object (open O_CREAT|O_EXCL)", e))?;
-        let region = lock_for_creation(&fd).and_then(|()| Self::create_region(&fd, len, options));
+        let region = lock_for_creation(&fd).and_then(|()| Self::create_region(&fd, len, access));
         match region {
             Ok(region) => {
                 mappings::creating(region.record, fd);
@@ -278,7 +278,7 @@ impl Backend for Linux {
     // Outlined: inlined into `Object::open`'s retry loop it costs 64 bytes more in
     // `examples/constrained`.
     #[inline(never)]
-    fn open(name: Name<'_>, options: &Options) -> Result<LinuxRegion> {
+    fn open(name: Name<'_>, access: &Access) -> Result<LinuxRegion> {
         let path = Path::new(name);
         let fd = fs::openat(CWD, path.as_c_str(), OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| os_error("opening the object (open O_NOFOLLOW)", e))?;
@@ -286,7 +286,7 @@ impl Backend for Linux {
         if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
             return Err(Error::new(ErrorKind::Corrupt, "checking the object (not a regular file)"));
         }
-        if stat.st_uid != process::geteuid().as_raw() && !options.allow_foreign_owner {
+        if stat.st_uid != process::geteuid().as_raw() && !access.allow_foreign_owner {
             return Err(Error::new(ErrorKind::PermissionDenied, "checking the object's owner (another user's)"));
         }
         let len = usize::try_from(stat.st_size).map_err(|_| Error::new(ErrorKind::Corrupt, "checking the size"))?;

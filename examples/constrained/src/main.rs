@@ -183,10 +183,10 @@ fn lock(counter: &Mutex<u64>) -> Result<MutexGuard<'_, u64>, Error> {
             let mut guard = e.into_guard().ok_or(error)?;
             // A u64 is written in one store: whatever the dead owner left is a
             // valid count (at most the one increment it was making is lost).
-            guard.make_consistent();
+            MutexGuard::make_consistent(&mut guard);
             Ok(guard)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e.error()),
     }
 }
 

@@ -1,0 +1,726 @@
+//! Mappings of segments, and the handles on them: the one module of the core that
+//! turns a backend's raw region into references. Everything here rests on two
+//! invariants, which only this module can break:
+//!
+//! - a [`Mapping`] exists only for a region validated as a segment of the kind and
+//!   value type it was created or opened for (its layout kept in private memory);
+//! - a mapping is unmapped exactly once, when its last handle goes (a
+//!   [`SharedHandle`]'s private count, a [`UniqueHandle`]'s drop or release).
+//!
+//! The protocols (who joins, leaves, destroys) are the segment's ([`Members`],
+//! [`owner`](super::owner), [`lifecycle`](super::lifecycle)); this module supplies
+//! them with the mapping's header and slots, and the destroy steps with the value's
+//! drop and the backend's unlink.
+
+use core::marker::PhantomData;
+use core::mem::{align_of, size_of, ManuallyDrop};
+use core::ptr::NonNull;
+use core::time::Duration;
+
+use crate::backend::{Backend, CrashPoint, Liveness, Platform, ProcessId, Region};
+use crate::error::{Error, ErrorKind, Result};
+use crate::handles;
+use crate::name::{Name, NAME_MAX};
+use crate::options::Options;
+use crate::primitive::{AtomicU32, AtomicUsize, Ordering};
+use crate::shm_safe::{ShmSafe, Zeroable};
+
+use super::lifecycle::{self, claim_destroyer, Claim, DestroyRight, State};
+use super::{owner, read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, MAX_SLOTS};
+
+/// How long one wait for a creator lasts before looking again.
+const POLL: Duration = Duration::from_millis(5);
+
+/// "checking the slot count (1..=MAX_SLOTS)", with the number this target has.
+const SLOT_COUNT_RANGE: &str = match MAX_SLOTS {
+    64 => "checking the slot count (1..=64)",
+    32 => "checking the slot count (1..=32)",
+    _ => panic!("MAX_SLOTS is the bit width of an atomic word: 32 or 64"),
+};
+
+/// One mapping of a segment, validated for the kind and value type it was created
+/// or opened for. Dropping it does nothing: the handle that owns it unmaps it
+/// ([`SharedHandle`]'s clones share one mapping).
+pub(crate) struct Mapping<B: Backend> {
+    region: ManuallyDrop<B::Region>,
+    value: NonNull<u8>,
+    slot_count: u32,
+}
+
+/// Whether `open` should remove a segment whose creator died before `Ready`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Abandoned {
+    Report,
+    Remove,
+}
+
+impl<B: Backend> Mapping<B> {
+    fn header(&self) -> &Header {
+        header_of::<B>(&self.region)
+    }
+
+    /// The member set and slot table.
+    pub(crate) fn members(&self) -> Members<'_> {
+        // SAFETY: `open`/`create` validated that `slot_count` slots follow the header
+        // inside the mapping; `Slot` is valid for any bytes (atomics only) and is
+        // only accessed atomically.
+        let slots = unsafe {
+            core::slice::from_raw_parts(
+                self.region.as_ptr().as_ptr().add(size_of::<Header>()).cast::<Slot>(),
+                self.slot_count as usize,
+            )
+        };
+        Members::new(self.header(), slots)
+    }
+
+    /// This mapping's handle count, in process-private memory.
+    fn handles(&self) -> &AtomicUsize {
+        self.region.handles()
+    }
+
+    /// A bitwise copy sharing the mapping (for a clone of a handle).
+    ///
+    /// # Safety
+    /// Exactly one of the copies may be [`unmap`](Mapping::unmap)ped, and none
+    /// used after that.
+    unsafe fn share(&self) -> Self {
+        Mapping {
+            // SAFETY: the caller guarantees only one copy is ever unmapped; the
+            // `Region` contract allows bitwise copies on that condition.
+            region: unsafe { core::ptr::read(&self.region) },
+            value: self.value,
+            slot_count: self.slot_count,
+        }
+    }
+
+    /// Drops the mapping.
+    fn unmap(mut self) {
+        // SAFETY: `self` is consumed, so the region is dropped exactly once here.
+        unsafe { ManuallyDrop::drop(&mut self.region) }
+    }
+
+    /// Copies the name stored in the segment into `buf` and validates it.
+    fn stored_name<'n>(&self, buf: &'n mut [u8; NAME_MAX]) -> Result<Name<'n>> {
+        stored_name::<B>(&self.region, buf)
+    }
+
+    /// Creates the segment `name` for a `T` exclusively, writes the header, lets
+    /// `init` write the value in place, and publishes `Ready`.
+    fn create<T: ShmSafe, H>(
+        kind: Kind,
+        name: Name<'_>,
+        options: &Options<H>,
+        init: impl FnOnce(NonNull<T>),
+    ) -> Result<Self> {
+        let slot_count = match kind {
+            Kind::Unique => 0,
+            Kind::Shared if (1..=MAX_SLOTS).contains(&options.slots) => options.slots,
+            Kind::Shared => return Err(Error::new(ErrorKind::Unsupported, SLOT_COUNT_RANGE)),
+        };
+        check_alignment::<T, B>()?;
+        let layout = SegmentLayout::of::<T>(slot_count)?;
+        let region = B::create(name, layout.total_len, &options.access)?;
+        if region.len() < layout.total_len || !base_aligned::<B>(&region) {
+            let _ = B::unlink(name, &region);
+            return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
+        }
+        B::crash_point(CrashPoint::CreateSized);
+        let me = B::current_process();
+        let mapping = Self::from_region(region, &layout);
+        let header = mapping.header();
+        header.initialize(kind, me, name, &layout, T::FINGERPRINT);
+        match kind {
+            Kind::Shared => mapping.members().init_creator(me),
+            Kind::Unique => owner::init_creator(&header.owner, me),
+        }
+        B::crash_point(CrashPoint::CreateHeaderWritten);
+        init(mapping.value.cast());
+        if B::current_process() != me {
+            // `init` forked, and this is the child: the object, its lock and its
+            // slot are the parent's, which goes on to publish it. Leave them be.
+            // `mapping` goes out of scope without `unmap`: nothing of it is undone.
+            return Err(Error::new(ErrorKind::Unsupported, "creating, in a child the initializer forked"));
+        }
+        if kind == Kind::Shared {
+            // The creator's one handle, counted before the object is published so
+            // that every later mapping of it in this process sees the count
+            // (`Region::others_attached`). Relaxed: the `Ready` store publishes it.
+            mapping.handles().store(1, Ordering::Relaxed);
+        }
+        B::crash_point(CrashPoint::CreateValueWritten);
+        lifecycle::publish::<B>(header);
+        // After `Ready`: an opener that finds the creation mark gone re-reads the
+        // state and sees `Ready`, never a finished object taken for an abandoned one.
+        B::published(&mapping.region);
+        Ok(mapping)
+    }
+
+    /// Maps the existing segment `name`, waits (bounded) while its creator finishes
+    /// it, and validates it as a `kind` holding a `T`.
+    ///
+    /// A segment being destroyed is `NotFound`; if its destroyer died, this
+    /// finishes the job (unlinks it) first.
+    fn open<T: ShmSafe, H>(kind: Kind, name: Name<'_>, options: &Options<H>, abandoned: Abandoned) -> Result<Self> {
+        check_alignment::<T, B>()?;
+        let deadline = B::now_nanos().saturating_add(options.timeout.as_nanos().min(u64::MAX as u128) as u64);
+        loop {
+            let region = B::open(name, &options.access)?;
+            let remaining = Duration::from_nanos(deadline.saturating_sub(B::now_nanos()));
+            if region.len() < size_of::<Header>() {
+                // Its creator may not have sized it yet: wait. A file that stays this
+                // short, with nobody creating it, is not a segment; one whose creator
+                // still lives (even stopped) is its creator's, however long it takes.
+                if !remaining.is_zero() {
+                    drop(region);
+                    sleep::<B>(remaining.min(POLL));
+                    continue;
+                }
+                return Err(match B::creator_liveness(name, &region, None) {
+                    Liveness::Dead => Error::new(ErrorKind::Corrupt, "opening a segment shorter than its header"),
+                    _ => Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment"),
+                });
+            }
+            if !base_aligned::<B>(&region) {
+                return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
+            }
+            let header = header_of::<B>(&region);
+            let inspected = header.inspect(region.len(), kind, name, size_of::<T>(), align_of::<T>(), T::FINGERPRINT);
+            let error = match inspected {
+                Ok(Inspection::Ready(layout)) => return Ok(Self::from_region(region, &layout)),
+                Ok(Inspection::NotReady(state)) => {
+                    // A header being written names its creator, judged on every round.
+                    // A blank one names nobody and is judged only once the whole
+                    // timeout has passed: a creator may have created the file and not
+                    // yet marked it as being created (`Backend::creator_liveness`).
+                    let creator = match state {
+                        State::Blank => None,
+                        _ => ProcessId::from_word(header.creator.load(Ordering::Relaxed)),
+                    };
+                    // Still unfinished after the verdict (Acquire: pairs with the
+                    // creator's `Ready`, stored before it ends its creation mark): a
+                    // creator that finished meanwhile is never taken for a dead one.
+                    let dead = (creator.is_some() || remaining.is_zero())
+                        && B::creator_liveness(name, &region, creator) == Liveness::Dead
+                        && header.state.load(Ordering::Acquire) == state as u32;
+                    if dead {
+                        Error::new(ErrorKind::Abandoned, "opening an object its creator abandoned")
+                    } else if !remaining.is_zero() {
+                        lifecycle::wait_for_creator::<B>(header, state as u32, remaining.min(POLL));
+                        continue;
+                    } else {
+                        // Its creator lives (or cannot be judged): the object is its
+                        // creator's, never removed, however slow or stopped it is.
+                        Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment")
+                    }
+                }
+                Ok(Inspection::Destroying) => {
+                    Error::new(ErrorKind::NotFound, "opening an object that is being destroyed")
+                }
+                Err(e) => e,
+            };
+            // Being destroyed, or abandoned and to be removed: finish the job (one
+            // call site: this loop is inlined into every opener).
+            let remove = error.kind() == ErrorKind::Abandoned && abandoned == Abandoned::Remove;
+            if error.kind() == ErrorKind::NotFound || remove {
+                finish_for_dead::<B>(&region, name);
+            }
+            return Err(if remove { Error::new(ErrorKind::NotFound, "removing an abandoned object") } else { error });
+        }
+    }
+
+    /// Runs the destroy steps this process won the right to ([`destroy`]), with
+    /// the value's drop (`drop`: [`drop_value::<T>`] for the `T` this mapping was
+    /// validated for).
+    #[inline(always)]
+    fn destroy(&self, right: DestroyRight<'_>, drop: DropValue, name: Option<Name<'_>>) {
+        destroy::<B>(&self.region, right, Some((drop, self.value)), name);
+    }
+
+    fn from_region(region: B::Region, layout: &SegmentLayout) -> Self {
+        // SAFETY: `layout.value_offset` is within the region (validated by the
+        // caller: the region holds at least `layout.total_len` bytes).
+        let value = unsafe { region.as_ptr().add(layout.value_offset) };
+        Mapping { region: ManuallyDrop::new(region), value, slot_count: layout.slot_count }
+    }
+}
+
+/// A segment past `Ready` whose destroyer died, or one whose creator died before
+/// `Ready`: if this process wins the destroyer word, it unlinks the name. The value
+/// is not dropped (it is half-dropped or was never whole), even if a peer sets the
+/// state back to `Ready` meanwhile.
+fn finish_for_dead<B: Backend>(region: &B::Region, name: Name<'_>) {
+    // With no slots, the claim succeeds only against a dead destroyer, or against
+    // none (a dead creator never names one).
+    let members = Members::new(header_of::<B>(region), &[]);
+    if let Some(right) = claim_destroyer::<B>(&members, B::current_process(), Claim::Mine, None) {
+        destroy::<B>(region, right, None, Some(name));
+    }
+}
+
+/// The destroy steps, in order, for the holder of `right`: drops the value (`drop`:
+/// the type-erased drop of the value at the pointer) if the state moves from
+/// `Ready` to `Destroying` here; unlinks `name` (`None`: the name stored in the
+/// segment; if a peer overwrote it, the name is left alone, since it may name
+/// another object by now) and marks the segment `Destroyed`; frees the right's
+/// slot. If the drop panics, the later steps still run before the panic goes on.
+///
+/// Every way of destroying goes through this one outlined function, so each caller
+/// is a single call rather than its own copy of these steps.
+#[inline(never)]
+fn destroy<B: Backend>(
+    region: &B::Region,
+    right: DestroyRight<'_>,
+    drop: Option<(DropValue, NonNull<u8>)>,
+    name: Option<Name<'_>>,
+) {
+    B::crash_point(CrashPoint::DestroyClaimed);
+    let mut buf = [0; NAME_MAX];
+    let name = name.or_else(|| stored_name::<B>(region, &mut buf).ok());
+    let finish = Finish::<B> { right, region, name };
+    if let Some((drop, value)) = drop {
+        // Another mapping here with handles means a peer forged the member set (a
+        // real one is never empty while a handle lives): leave the value alone, so
+        // that this process never drops a value it still reads, nor drops it twice.
+        // Its handles' count reached zero before their detach, which our emptying
+        // of the member set acquired, so a mapping that merely leaves is not seen.
+        if !region.others_attached() && finish.right.begin_drop() {
+            // SAFETY: `drop` is `drop_value::<T>` for the `T` the caller's mapping
+            // was validated for, and `value` that mapping's value: inside it,
+            // aligned and validated for `T` at open, mapped during the drop. No
+            // `&T` to it is live in this process: the caller's handles of this
+            // mapping are gone (its private count reached zero, or the `Unique` is
+            // being dropped), and no other mapping of the object here has handles
+            // (`Region::others_attached`, checked just above). Whatever bytes
+            // a peer or a crash left are a valid `T` (`ShmSafe`: every bit
+            // pattern), and a `ShmSafe` value owns nothing outside its own bytes, so
+            // its drop only writes those bytes: even if a peer resets the state word
+            // and another process drops it again, that is a write to shared bytes
+            // like any peer's. `begin_drop` lets only one process here drop it.
+            unsafe { drop(value) }
+        }
+    }
+}
+
+/// The destroy steps after the drop, run when dropped so that they also run when
+/// the drop panics: unlink the name (if known), mark the segment destroyed, then
+/// (as `right` drops) free the slot.
+struct Finish<'a, B: Backend> {
+    right: DestroyRight<'a>,
+    region: &'a B::Region,
+    name: Option<Name<'a>>,
+}
+
+impl<B: Backend> Drop for Finish<'_, B> {
+    fn drop(&mut self) {
+        B::crash_point(CrashPoint::DestroyDropped);
+        let Some(name) = self.name else { return };
+        // An error here means the name is already gone or names a newer object;
+        // either way there is nothing left for us to unlink.
+        let _ = B::unlink(name, self.region);
+        B::crash_point(CrashPoint::DestroyUnlinked);
+        self.right.mark_destroyed();
+        // Then `self.right` drops: the slot is freed, also if this panicked.
+    }
+}
+
+/// A value's drop with its type erased, so that the destroy steps are one function
+/// for every `T` (each copy costs a static binary hundreds of bytes).
+type DropValue = unsafe fn(NonNull<u8>);
+
+/// [`DropValue`] for `T`.
+///
+/// # Safety
+/// `value` must point at a `T` (aligned, inside a live mapping) that no reference
+/// of this process uses during or after the drop.
+unsafe fn drop_value<T>(value: NonNull<u8>) {
+    // SAFETY: the caller's contract.
+    unsafe { core::ptr::drop_in_place(value.cast::<T>().as_ptr()) }
+}
+
+/// Unmaps its mapping when dropped: the last step of leaving an object, also when
+/// `T`'s drop panics.
+struct Unmapping<B: Backend>(ManuallyDrop<Mapping<B>>);
+
+impl<B: Backend> core::ops::Deref for Unmapping<B> {
+    type Target = Mapping<B>;
+    fn deref(&self) -> &Mapping<B> {
+        &self.0
+    }
+}
+
+impl<B: Backend> Unmapping<B> {
+    /// Keeps the mapping after all: it is not unmapped.
+    fn keep(self) -> Mapping<B> {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the mapping is moved out exactly once.
+        unsafe { ManuallyDrop::take(&mut this.0) }
+    }
+}
+
+impl<B: Backend> Drop for Unmapping<B> {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is not used again.
+        unsafe { ManuallyDrop::take(&mut self.0) }.unmap();
+    }
+}
+
+/// One `Shared` handle: an attachment's mapping, validated for `T`, and its slot.
+/// Clones share the mapping; the private handle count decides when it goes.
+pub(crate) struct SharedHandle<T, B: Backend> {
+    mapping: Mapping<B>,
+    slot: u32,
+    /// The process that made this attachment; a handle inherited by a forked
+    /// child belongs to its parent.
+    attached_by: ProcessId,
+    _value: PhantomData<T>,
+}
+
+// SAFETY: the handle gives `&T` only, `T: ShmSafe` is `Sync + Send`, and the
+// region (`Send + Sync` by the `Region` contract) and the slot words are atomics
+// that any thread may use.
+unsafe impl<T: ShmSafe, B: Backend> Send for SharedHandle<T, B> {}
+// SAFETY: as above.
+unsafe impl<T: ShmSafe, B: Backend> Sync for SharedHandle<T, B> {}
+
+impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
+    /// Creates `name` with the value in `value`, taking it only once the object
+    /// exists, so that a failed create leaves it for the next attempt.
+    // Outlined for size, as `attach`.
+    #[inline(never)]
+    pub(crate) fn create<H>(name: Name<'_>, options: &Options<H>, value: &mut Option<T>) -> Result<Self> {
+        let mapping = Mapping::<B>::create::<T, H>(Kind::Shared, name, options, |slot| {
+            if let Some(v) = value.take() {
+                // SAFETY: `slot` is the fresh segment's value field, aligned for `T`
+                // and exclusively ours until `Ready`.
+                unsafe { slot.as_ptr().write(v) }
+            }
+        })?;
+        Ok(Self::first(mapping, 0, B::current_process()))
+    }
+
+    /// Creates `name` with all-zero bytes and lets `init` fill them in place.
+    pub(crate) fn create_with<H>(name: Name<'_>, options: &Options<H>, init: impl FnOnce(&mut T)) -> Result<Self>
+    where
+        T: Zeroable,
+    {
+        let mapping = Mapping::<B>::create::<T, H>(Kind::Shared, name, options, |value| {
+            // SAFETY: the region is fresh and zero-filled, `T: Zeroable` makes zero
+            // bytes a valid `T`, and no other process sees it before `Ready`.
+            init(unsafe { &mut *value.as_ptr() })
+        })?;
+        Ok(Self::first(mapping, 0, B::current_process()))
+    }
+
+    /// Opens `name` and joins it as a new attachment.
+    pub(crate) fn open<H>(name: Name<'_>, options: &Options<H>, abandoned: Abandoned) -> Result<Self> {
+        let mapping = Mapping::<B>::open::<T, H>(Kind::Shared, name, options, abandoned)?;
+        Self::attach(mapping, name)
+    }
+
+    /// Reclaims the dead holders of `name` and destroys it if none is left alive;
+    /// returns how many were reclaimed.
+    pub(crate) fn reclaim<H>(name: Name<'_>, options: &Options<H>) -> Result<u32> {
+        let mapping = match Mapping::<B>::open::<T, H>(Kind::Shared, name, options, Abandoned::Remove) {
+            Ok(mapping) => Unmapping(ManuallyDrop::new(mapping)),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let (holders, right) = mapping.members().reclaim::<B>(B::current_process());
+        if let Some(right) = right {
+            mapping.destroy(right, drop_value::<T>, Some(name));
+        }
+        Ok(holders)
+    }
+
+    // Outlined: inlined into `open_or_create` it costs about 200 bytes more (moving
+    // mappings between the caller's frame and the exit paths).
+    #[inline(never)]
+    fn attach(mapping: Mapping<B>, name: Name<'_>) -> Result<Self> {
+        let me = B::current_process();
+        // Our first handle is counted before we join, so that a destroyer in this
+        // process that acquires our joining sees it (see `Region::others_attached`).
+        // Relaxed: the member CAS publishes it.
+        mapping.handles().store(1, Ordering::Relaxed);
+        // Unmaps on every way out but success, also if `T`'s drop panics.
+        let mapping = Unmapping(ManuallyDrop::new(mapping));
+        let joined = mapping.members().join::<B>(me);
+        let refused = match joined {
+            Ok(slot) => {
+                // Ends `joined`'s borrow of `mapping` (nothing to drop in `Ok`).
+                drop(joined);
+                return Ok(Self::first(mapping.keep(), slot, me));
+            }
+            Err(refused) => refused,
+        };
+        mapping.handles().store(0, Ordering::Relaxed);
+        if let Some(right) = refused.right {
+            mapping.destroy(right, drop_value::<T>, Some(name));
+        }
+        Err(refused.error)
+    }
+
+    /// The first handle of a new attachment in `slot`.
+    fn first(mapping: Mapping<B>, slot: u32, me: ProcessId) -> Self {
+        // Relaxed: nobody else has this mapping yet; handing the handle to another
+        // thread synchronizes.
+        mapping.handles().store(1, Ordering::Relaxed);
+        SharedHandle { mapping, slot, attached_by: me, _value: PhantomData }
+    }
+
+    /// The value.
+    pub(crate) fn value(&self) -> &T {
+        // SAFETY: the value lies in this handle's mapping, at the offset and with the
+        // size and alignment validated for `T` at open, kept in private memory. The
+        // mapping stays until the private handle count, which includes this handle
+        // and which no peer can write, reaches zero. Any bytes are a valid `T`
+        // (`ShmSafe`), whatever a peer writes meanwhile; `T: Sync` makes `&T` from
+        // several threads fine.
+        unsafe { self.mapping.value.cast::<T>().as_ref() }
+    }
+
+    /// Handles alive in all processes together: this attachment's own count from
+    /// private memory, the others' from the copies in the segment.
+    pub(crate) fn strong_count(&self) -> u64 {
+        // Relaxed: a snapshot, as `Arc::strong_count` is.
+        let own = self.mapping.handles().load(Ordering::Relaxed);
+        self.mapping.members().strong_count::<B>(Some((self.slot, own)))
+    }
+
+    /// Processes holding at least one handle.
+    pub(crate) fn process_count(&self) -> u32 {
+        self.mapping.members().process_count::<B>()
+    }
+}
+
+impl<T: ShmSafe, B: Backend> Clone for SharedHandle<T, B> {
+    fn clone(&self) -> Self {
+        if B::current_process() != self.attached_by {
+            // Inherited across `fork`: a fresh attachment of this process.
+            let mut buf = [0; NAME_MAX];
+            let reopened = self.mapping.stored_name(&mut buf).and_then(|name| {
+                Self::open(name, &Options::<()>::new(), Abandoned::Report)
+            });
+            return match reopened {
+                Ok(handle) => handle,
+                Err(e) => panic!("shmptr: cloning an inherited handle in a forked child failed: {e}"),
+            };
+        }
+        let members = self.mapping.members();
+        handles::acquire(self.mapping.handles(), |count| members.publish_count(self.slot, count));
+        SharedHandle {
+            // SAFETY: the private count now includes the new handle; only the handle
+            // that takes it to zero unmaps, so exactly one copy is unmapped.
+            mapping: unsafe { self.mapping.share() },
+            slot: self.slot,
+            attached_by: self.attached_by,
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T, B: Backend> Drop for SharedHandle<T, B> {
+    fn drop(&mut self) {
+        let me = B::current_process();
+        if me != self.attached_by {
+            // Inherited across fork: the parent's attachment; release nothing.
+            return;
+        }
+        // The count that decides the unmap is private: a peer cannot forge it.
+        let members = self.mapping.members();
+        if handles::release(self.mapping.handles(), |left| members.publish_count(self.slot, left)) != 0 {
+            return;
+        }
+        // SAFETY: this handle took the attachment's count to zero, so it is the one
+        // copy that unmaps; `self.mapping` is not used again.
+        let mapping = Unmapping(ManuallyDrop::new(unsafe { self.mapping.share() }));
+        let right = mapping.members().leave::<B>(self.slot, me);
+        if let Some(right) = right {
+            // The value was validated for `T` at open.
+            mapping.destroy(right, drop_value::<T>, None);
+        }
+    }
+}
+
+/// The `Unique` handle: the mapping, validated for `T`, through which this process
+/// owns the object.
+pub(crate) struct UniqueHandle<T, B: Backend> {
+    mapping: Mapping<B>,
+    /// The owning process; a handle inherited by a forked child is its parent's.
+    owner: ProcessId,
+    _value: PhantomData<T>,
+}
+
+// SAFETY: the handle is the only access to `T` in this address space (the private
+// ownership record excludes every other mapping here, and the owner word other
+// processes), `T: ShmSafe` is `Send + Sync`, and the region is `Send + Sync`.
+unsafe impl<T: ShmSafe, B: Backend> Send for UniqueHandle<T, B> {}
+// SAFETY: as above; `&UniqueHandle` gives only `&T`.
+unsafe impl<T: ShmSafe, B: Backend> Sync for UniqueHandle<T, B> {}
+
+impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
+    /// Creates `name` holding `value`, owned by this process.
+    pub(crate) fn create<H>(name: Name<'_>, options: &Options<H>, value: T) -> Result<Self> {
+        let mut value = Some(value);
+        let mapping = Mapping::<B>::create::<T, H>(Kind::Unique, name, options, |slot| {
+            if let Some(v) = value.take() {
+                // SAFETY: `slot` is the fresh segment's value field, aligned for `T`
+                // and exclusively ours until `Ready`.
+                unsafe { slot.as_ptr().write(v) }
+            }
+        })?;
+        let me = B::current_process();
+        if let Err(e) = mapping.region.own_exclusively() {
+            // This process cannot record its ownership (its table is full): undo.
+            let mapping = Unmapping(ManuallyDrop::new(mapping));
+            if let Some(right) = owner::give_up::<B>(&mapping.members(), me) {
+                mapping.destroy(right, drop_value::<T>, Some(name));
+            }
+            return Err(e);
+        }
+        Ok(UniqueHandle { mapping, owner: me, _value: PhantomData })
+    }
+
+    /// Takes ownership of the released object `name`, or of one whose owner died.
+    pub(crate) fn claim<H>(name: Name<'_>, options: &Options<H>) -> Result<Self> {
+        let mapping = Mapping::<B>::open::<T, H>(Kind::Unique, name, options, Abandoned::Report)?;
+        let mapping = Unmapping(ManuallyDrop::new(mapping));
+        let me = B::current_process();
+        // This process's own record first: whether it owns the object already must
+        // not rest on the shared owner word, which a peer can clear.
+        mapping.region.own_exclusively()?;
+        let claimed = owner::claim_object::<B>(&mapping.members(), me);
+        let refused = match claimed {
+            Ok(()) => {
+                // Ends `claimed`'s borrow of `mapping` (nothing to drop in `Ok`).
+                drop(claimed);
+                return Ok(UniqueHandle { mapping: mapping.keep(), owner: me, _value: PhantomData });
+            }
+            Err(refused) => refused,
+        };
+        let _disown = Disown(&mapping);
+        if let Some(right) = refused.right {
+            // Its owner died destroying it: finish the job. The value is dropped
+            // only if the dead owner never began to (the state is still `Ready`).
+            mapping.destroy(right, drop_value::<T>, None);
+        }
+        Err(refused.error)
+    }
+
+    /// Parks the object with no owner; the value stays, this mapping goes.
+    pub(crate) fn release(self) {
+        let this = ManuallyDrop::new(self);
+        if B::current_process() != this.owner {
+            // Inherited across fork: the parent's; nothing to release here.
+            return;
+        }
+        owner::release(&this.mapping.header().owner, this.owner);
+        // SAFETY: `this` is never dropped or used again, so the mapping is moved
+        // out (and then unmapped) exactly once.
+        let mapping = Unmapping(ManuallyDrop::new(unsafe { core::ptr::read(&this.mapping) }));
+        mapping.region.disown();
+    }
+
+    /// The value.
+    pub(crate) fn value(&self) -> &T {
+        // SAFETY: the value lies in this handle's mapping, at the offset, size and
+        // alignment validated for `T` at open (kept in private memory), mapped until
+        // this handle is dropped. Any bytes are a valid `T` (`ShmSafe`), whatever a
+        // peer writes meanwhile. In a forked child, reading the parent's value is
+        // like reading any peer's.
+        unsafe { self.mapping.value.cast::<T>().as_ref() }
+    }
+
+    /// The value, exclusively.
+    ///
+    /// # Panics
+    /// In a child created by `fork()` through a handle inherited from the parent.
+    pub(crate) fn value_mut(&mut self) -> &mut T {
+        if B::current_process() != self.owner {
+            panic!("shmptr: writing through a Unique inherited across fork(): the parent owns it; claim or create one in the child");
+        }
+        // SAFETY: as in `value`. No other `&mut T` to this object exists in this
+        // address space: `&mut self` excludes this handle's other users, this
+        // process's private ownership record (`own_exclusively`, checked before the
+        // shared owner word at claim and create) excludes every other mapping of the
+        // object here, and the check above excludes a forked child writing through
+        // the parent's handle. Other processes write in their own address spaces,
+        // which for this process is a peer writing shared bytes (any bytes are a `T`).
+        unsafe { self.mapping.value.cast::<T>().as_mut() }
+    }
+}
+
+impl<T, B: Backend> Drop for UniqueHandle<T, B> {
+    fn drop(&mut self) {
+        if B::current_process() != self.owner {
+            return;
+        }
+        // SAFETY: this handle is being dropped; `self.mapping` is not used again.
+        let mapping = Unmapping(ManuallyDrop::new(unsafe { self.mapping.share() }));
+        // Dropped before `mapping`: ends this process's ownership, then `mapping`
+        // unmaps, both also if `T`'s drop panics.
+        let _disown = Disown(&mapping);
+        let right = owner::give_up::<B>(&mapping.members(), self.owner);
+        if let Some(right) = right {
+            mapping.destroy(right, drop_value::<T>, None);
+        }
+    }
+}
+
+/// Ends this process's exclusive ownership of an object when dropped.
+struct Disown<'a, B: Backend>(&'a Mapping<B>);
+
+impl<B: Backend> Drop for Disown<'_, B> {
+    fn drop(&mut self) {
+        self.0.region.disown();
+    }
+}
+
+/// The alignment every region of `B` has (at least 64).
+const fn region_align<B: Backend>() -> usize {
+    let align = <B::Region as Region>::ALIGN;
+    if align > 64 {
+        align
+    } else {
+        64
+    }
+}
+
+/// `Unsupported` if `T` needs more alignment than `B`'s regions promise: its value
+/// would not be aligned in every mapping.
+fn check_alignment<T, B: Backend>() -> Result<()> {
+    if align_of::<T>() > region_align::<B>() {
+        return Err(Error::new(ErrorKind::Unsupported, "aligning the value (over mappings' alignment)"));
+    }
+    Ok(())
+}
+
+/// Whether `region` starts where its backend promises (so a value at a multiple of
+/// its alignment, checked by [`check_alignment`], is aligned).
+fn base_aligned<B: Backend>(region: &B::Region) -> bool {
+    region.as_ptr().as_ptr() as usize % region_align::<B>() == 0
+}
+
+/// Copies the name stored in the segment `region` maps into `buf` and validates it.
+fn stored_name<'n, B: Backend>(region: &B::Region, buf: &'n mut [u8; NAME_MAX]) -> Result<Name<'n>> {
+    // SAFETY: the header is mapped; the volatile copy tolerates concurrent writes
+    // by a hostile process, and every byte pattern is a valid `Fixed`.
+    let fixed = unsafe { read_fixed(header_of::<B>(region).fixed.get()) };
+    *buf = fixed.name;
+    let len = (fixed.name_len as usize).min(NAME_MAX);
+    Name::from_bytes(&buf[..len])
+}
+
+/// The header at the start of a region of at least `size_of::<Header>()` bytes.
+fn header_of<B: Backend>(region: &B::Region) -> &Header {
+    debug_assert!(region.len() >= size_of::<Header>());
+    // SAFETY: the region is at least a header long and 64-aligned (checked by every
+    // caller before this), lives as long as the borrow, and `Header` is valid for
+    // any bytes: its atomics are plain integers, the rest sits in `UnsafeCell`s.
+    unsafe { region.as_ptr().cast::<Header>().as_ref() }
+}
+
+/// Sleeps about `duration` using the platform's timed wait on a private word.
+fn sleep<P: Platform>(duration: Duration) {
+    let word = AtomicU32::new(0);
+    P::wait(&word, 0, Some(duration));
+}
