@@ -50,3 +50,8 @@ pub type Condvar = shmptr::Condvar<Linux>;
 pub type Semaphore = shmptr::Semaphore<Linux>;
 /// `shmptr::SharedOptions` on Linux.
 pub type SharedOptions<T> = shmptr::SharedOptions<T, Linux>;
+
+// The README's examples use this crate: they run as its doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
