@@ -408,8 +408,7 @@ fn owner_role(owned: &str, held: &str, control: &str, mode: u32) {
     };
     let held = Shared::<u64>::options().mode(mode).create(held, 1).unwrap();
     let control = Shared::<Control>::options().mode(mode).create(control, Control::new()).unwrap();
-    control.ready.store(1, Ordering::Release);
-    wait_for(&control.go, 1);
+    control.ready_then_wait_for_go();
     drop((control, held, owned_handle));
 }
 
@@ -990,8 +989,7 @@ fn strong_count_and_process_count_judge_dead_holders_alike() {
         let control = Shared::<Control>::open(&control_name).unwrap();
         let value = Shared::<u64>::open(&value_name).unwrap();
         let _clones: Vec<_> = (0..4).map(|_| value.clone()).collect();
-        control.ready.store(1, Ordering::Release);
-        wait_for(&control.go, 1);
+        control.ready_then_wait_for_go();
         unreachable!("the parent kills us first");
     }
     let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
