@@ -1,8 +1,7 @@
-//! The behaviour suite on the arena backend, plus what only simulated processes can
-//! show deterministically: several processes, holders that die, and a process
-//! stopped at every crash point of every protocol.
-
-mod suite;
+//! What only simulated processes on the arena backend can show deterministically:
+//! several processes, holders that die, and a process stopped at every crash point
+//! of every protocol. (The behaviour suite runs on the arena in
+//! `backends/arena/tests/suite.rs`.)
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,26 +9,7 @@ use std::sync::Once;
 
 use shmptr::{CrashPoint, ErrorKind, Liveness, Platform, ProcessId};
 use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
-use suite::Counted;
-
-macro_rules! on_arena {
-    ($test:ident) => {
-        #[test]
-        fn $test() {
-            arena_space!(S, 1 << 20);
-            suite::$test::<Arena<S>>(&suite::Ctx::new("t"));
-        }
-    };
-    ($test:ident, $n:expr) => {
-        #[test]
-        fn $test() {
-            arena_space!(S, 1 << 20);
-            suite::$test::<Arena<S>, $n>(&suite::Ctx::new("t"));
-        }
-    };
-}
-
-behaviour_suite!(on_arena, 64 * 1024);
+use shmptr_suite::Counted;
 
 /// Runs `f` as `process`.
 ///

@@ -39,13 +39,13 @@ use crate::shm_safe::{fingerprint, zeroed, ShmSafe, Zeroable};
 /// A work queue between processes:
 ///
 /// ```
-/// # fn main() -> Result<(), shmptr_linux::Error> {
+/// # fn main() -> Result<(), shmptr::Error> {
 /// use shmptr::ShmDeque;
-/// use shmptr_linux::{Condvar, Mutex, Shared};
+/// use shmptr_arena::{arena_space, Condvar, Mutex, Shared};
 ///
-/// type Queue = (Mutex<ShmDeque<u32, 64>>, Condvar);
-/// # let name = format!("doc.shmdeque.{}", std::process::id());
-/// let q = Shared::<Queue>::create(&name, (Mutex::new(ShmDeque::new()), Condvar::new()))?;
+/// arena_space!(Space, 64 * 1024); // any backend; here static memory
+/// type Queue = (Mutex<ShmDeque<u32, 64>, Space>, Condvar<Space>);
+/// let q = Shared::<Queue, Space>::create("queue", (Mutex::new(ShmDeque::new()), Condvar::new()))?;
 /// // Producer (in any process):
 /// q.0.lock().unwrap().push_back(7).unwrap();
 /// q.1.notify_one();

@@ -39,12 +39,12 @@ use crate::shm_safe::{fingerprint, zeroed, ShmSafe, Zeroable};
 /// [`Mutex`](crate::Mutex):
 ///
 /// ```
-/// # fn main() -> Result<(), shmptr_linux::Error> {
+/// # fn main() -> Result<(), shmptr::Error> {
 /// use shmptr::ShmVec;
-/// use shmptr_linux::{Mutex, Shared};
+/// use shmptr_arena::{arena_space, Mutex, Shared};
 ///
-/// # let name = format!("doc.shmvec.{}", std::process::id());
-/// let list = Shared::<Mutex<ShmVec<u64, 16>>>::create_zeroed(&name)?; // zero = empty
+/// arena_space!(Space, 64 * 1024); // any backend; here static memory
+/// let list = Shared::<Mutex<ShmVec<u64, 16>, Space>, Space>::create_zeroed("list")?; // zero = empty
 /// list.lock().unwrap().push(42).unwrap();
 /// assert_eq!(list.lock().unwrap().as_slice(), &[42]);
 /// # Ok(()) }

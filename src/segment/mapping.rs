@@ -26,6 +26,7 @@ use crate::primitive::{AtomicU32, AtomicUsize, Ordering};
 use crate::shm_safe::{ShmSafe, Zeroable};
 
 use super::lifecycle::{self, claim_destroyer, Claim, DestroyRight, State};
+use super::header::Fixed;
 use super::{owner, read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, MAX_SLOTS};
 
 /// How long one wait for a creator lasts before looking again.
@@ -97,11 +98,6 @@ impl<B: Backend> Mapping<B> {
     fn unmap(mut self) {
         // SAFETY: `self` is consumed, so the region is dropped exactly once here.
         unsafe { ManuallyDrop::drop(&mut self.region) }
-    }
-
-    /// Copies the name stored in the segment into `buf` and validates it.
-    fn stored_name<'n>(&self, buf: &'n mut [u8; NAME_MAX]) -> Result<Name<'n>> {
-        stored_name::<B>(&self.region, buf)
     }
 
     /// Creates the segment `name` for a `T` exclusively, writes the header, lets
@@ -213,9 +209,7 @@ impl<B: Backend> Mapping<B> {
                         Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment")
                     }
                 }
-                Ok(Inspection::Destroying) => {
-                    Error::new(ErrorKind::NotFound, "opening an object that is being destroyed")
-                }
+                Ok(Inspection::Destroying) => Error::new(ErrorKind::NotFound, "opening (being destroyed)"),
                 Err(e) => e,
             };
             // Being destroyed, or abandoned and to be removed: finish the job (one
@@ -224,7 +218,7 @@ impl<B: Backend> Mapping<B> {
             if error.kind() == ErrorKind::NotFound || remove {
                 finish_for_dead::<B>(&region, name);
             }
-            return Err(if remove { Error::new(ErrorKind::NotFound, "removing an abandoned object") } else { error });
+            return Err(if remove { Error::new(ErrorKind::NotFound, "opening (abandoned: removed)") } else { error });
         }
     }
 
@@ -274,8 +268,14 @@ fn destroy<B: Backend>(
     name: Option<Name<'_>>,
 ) {
     B::crash_point(CrashPoint::DestroyClaimed);
-    let mut buf = [0; NAME_MAX];
-    let name = name.or_else(|| stored_name::<B>(region, &mut buf).ok());
+    let fixed;
+    let name = match name {
+        Some(name) => Some(name),
+        None => {
+            fixed = read_fixed_of::<B>(region);
+            stored_name(&fixed).ok()
+        }
+    };
     let finish = Finish::<B> { right, region, name };
     if let Some((drop, value)) = drop {
         // Another mapping here with handles means a peer forged the member set (a
@@ -412,6 +412,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     }
 
     /// Opens `name` and joins it as a new attachment.
+    #[inline(never)]
     pub(crate) fn open<H>(name: Name<'_>, options: &Options<H>, abandoned: Abandoned) -> Result<Self> {
         let mapping = Mapping::<B>::open::<T, H>(Kind::Shared, name, options, abandoned)?;
         Self::attach(mapping, name)
@@ -496,10 +497,9 @@ impl<T: ShmSafe, B: Backend> Clone for SharedHandle<T, B> {
     fn clone(&self) -> Self {
         if B::current_process() != self.attached_by {
             // Inherited across `fork`: a fresh attachment of this process.
-            let mut buf = [0; NAME_MAX];
-            let reopened = self.mapping.stored_name(&mut buf).and_then(|name| {
-                Self::open(name, &Options::<()>::new(), Abandoned::Report)
-            });
+            let fixed = read_fixed_of::<B>(&self.mapping.region);
+            let reopened =
+                stored_name(&fixed).and_then(|name| Self::open(name, &Options::<()>::new(), Abandoned::Report));
             return match reopened {
                 Ok(handle) => handle,
                 Err(e) => panic!("shmptr: cloning an inherited handle in a forked child failed: {e}"),
@@ -700,14 +700,16 @@ fn base_aligned<B: Backend>(region: &B::Region) -> bool {
     region.as_ptr().as_ptr() as usize % region_align::<B>() == 0
 }
 
-/// Copies the name stored in the segment `region` maps into `buf` and validates it.
-fn stored_name<'n, B: Backend>(region: &B::Region, buf: &'n mut [u8; NAME_MAX]) -> Result<Name<'n>> {
+/// A copy of the write-once fields of the segment `region` maps.
+fn read_fixed_of<B: Backend>(region: &B::Region) -> Fixed {
     // SAFETY: the header is mapped; the volatile copy tolerates concurrent writes
     // by a hostile process, and every byte pattern is a valid `Fixed`.
-    let fixed = unsafe { read_fixed(header_of::<B>(region).fixed.get()) };
-    *buf = fixed.name;
-    let len = (fixed.name_len as usize).min(NAME_MAX);
-    Name::from_bytes(&buf[..len])
+    unsafe { read_fixed(header_of::<B>(region).fixed.get()) }
+}
+
+/// The name stored in a copy of the write-once fields, validated.
+fn stored_name(fixed: &Fixed) -> Result<Name<'_>> {
+    Name::from_bytes(&fixed.name[..(fixed.name_len as usize).min(NAME_MAX)])
 }
 
 /// The header at the start of a region of at least `size_of::<Header>()` bytes.

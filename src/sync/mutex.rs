@@ -338,7 +338,7 @@ impl<'a, T, P: Platform> LockError<'a, T, P> {
     /// For [`ErrorKind::OwnerDied`] that leaves the data unrepaired, so the mutex
     /// becomes [`ErrorKind::NotRecoverable`] for every process, for good. There is
     /// no `From<LockError> for Error`, so that `?` cannot do this unawares.
-    pub fn into_error_unrepaired(self) -> Error {
+    pub fn into_error(self) -> Error {
         self.error()
     }
 }

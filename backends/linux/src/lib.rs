@@ -48,3 +48,8 @@ pub type MutexGuard<'a, T> = shmptr::MutexGuard<'a, T, Linux>;
 pub type Condvar = shmptr::Condvar<Linux>;
 /// `shmptr::Semaphore` on Linux.
 pub type Semaphore = shmptr::Semaphore<Linux>;
+
+// The README's examples use this crate: they run as its doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -40,8 +40,7 @@ fn four_processes_increment_a_plain_u64_exactly() {
 
 /// Kills a child while it holds the lock with the pair half-updated.
 fn child_dies_holding_the_lock(test: &str, scope: &Scope, m: &Mutex<(u64, u64)>, control: &Control) -> Instant {
-    let kid = scope.spawn(test, "holder");
-    wait_for(&control.ready, 1);
+    let kid = scope.spawn_ready(test, "holder", &control.ready);
     let killed = Instant::now();
     kid.kill();
     let _ = m;
@@ -53,8 +52,7 @@ fn holder_role(scope: &Scope) {
     let m = Shared::<Mutex<(u64, u64)>>::open(&scope.name("mutex")).unwrap();
     let mut guard = m.lock().unwrap();
     guard.0 += 1; // half an update
-    control.ready.store(1, Ordering::Release);
-    wait_for(&control.go, 1);
+    control.ready_then_wait_for_go();
     unreachable!("killed first");
 }
 
@@ -75,7 +73,7 @@ fn a_killed_owner_is_reported_and_the_data_repaired() {
     let mut guard = error.into_guard().unwrap();
     assert_eq!(*guard, (1, 0));
     guard.1 = guard.0;
-    guard.make_consistent();
+    shmptr::MutexGuard::make_consistent(&mut guard);
     drop(guard);
     assert_eq!(*m.lock().unwrap(), (1, 1));
     assert_eq!(*m.try_lock().unwrap(), (1, 1));
@@ -149,16 +147,14 @@ fn timeouts_return_timeout_within_a_bounded_overshoot() {
         let control = Shared::<Control>::open(&control_name).unwrap();
         let m = Shared::<Mutex<u32>>::open(&m_name).unwrap();
         let _held = m.lock().unwrap();
-        control.ready.store(1, Ordering::Release);
-        wait_for(&control.go, 1);
+        control.ready_then_wait_for_go();
         return;
     }
     let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
     let m = Shared::<Mutex<u32>>::create(&m_name, Mutex::new(0)).unwrap();
     let s = Shared::<Semaphore>::create(&scope.name("sem"), Semaphore::new(0)).unwrap();
     let c = Shared::<Condvar>::create(&scope.name("cond"), Condvar::new()).unwrap();
-    let kid = scope.spawn(TEST, "holder");
-    wait_for(&control.ready, 1);
+    let kid = scope.spawn_ready(TEST, "holder", &control.ready);
     let limit = Duration::from_millis(20);
     // Generous: the bound is about the protocol (no lost deadline), not the scheduler.
     let overshoot = Duration::from_millis(200);

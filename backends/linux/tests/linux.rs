@@ -4,10 +4,11 @@
 #![cfg(target_os = "linux")]
 
 mod linux_support;
-mod suite;
 
 use linux_support::Scope;
 use shmptr_linux::Linux;
+use shmptr_suite as suite;
+use shmptr_suite::behaviour_suite;
 
 macro_rules! on_linux {
     ($test:ident) => {

@@ -93,8 +93,7 @@ fn big_creator(control_name: &str, name: &str) {
     let control = Shared::<Control>::open(control_name).unwrap();
     let big = Shared::<Big>::create_with(name, |v| {
         *v[1].get_mut() = 7;
-        control.ready.store(1, Ordering::Release);
-        wait_for(&control.go, 1);
+        control.ready_then_wait_for_go();
     })
     .unwrap();
     control.done.store(1, Ordering::Release);

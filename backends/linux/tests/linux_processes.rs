@@ -55,8 +55,7 @@ fn the_last_holder_unlinks_even_when_it_is_not_the_creator() {
         let control = Shared::<Control>::open(&control_name).unwrap();
         let value = Shared::<Tracked>::open(&value_name).unwrap();
         value.value.store(7, Ordering::Relaxed);
-        control.ready.store(1, Ordering::Release);
-        wait_for(&control.go, 1);
+        control.ready_then_wait_for_go();
         assert!(Scope::exists(&value_name), "the creator's exit must not unlink under us");
         assert_eq!(Shared::process_count(&value), 1);
         drop(value);
@@ -65,8 +64,7 @@ fn the_last_holder_unlinks_even_when_it_is_not_the_creator() {
     }
     let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
     let value = Shared::<Tracked>::create(&value_name, Tracked::new(&control_name)).unwrap();
-    let kid = scope.spawn(TEST, "holder");
-    wait_for(&control.ready, 1);
+    let kid = scope.spawn_ready(TEST, "holder", &control.ready);
     assert_eq!(value.value.load(Ordering::Relaxed), 7);
     drop(value);
     assert_eq!(control.drops.load(Ordering::SeqCst), 0);
@@ -91,9 +89,8 @@ fn unique_hands_off_and_survives_its_owner_being_killed() {
         unreachable!("the parent kills us first");
     }
     let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
-    Unique::<[u64; 4]>::create(&job_name, [1, 2, 3, 4]).unwrap().release();
-    let kid = scope.spawn(TEST, "claimer");
-    wait_for(&control.ready, 1);
+    Unique::release(Unique::<[u64; 4]>::create(&job_name, [1, 2, 3, 4]).unwrap());
+    let kid = scope.spawn_ready(TEST, "claimer", &control.ready);
     assert_eq!(Unique::<[u64; 4]>::claim(&job_name).unwrap_err().kind(), ErrorKind::Busy);
     kid.kill(); // SIGKILL while owning it
     let job = Unique::<[u64; 4]>::claim(&job_name).expect("a dead owner's object can be claimed");
@@ -111,14 +108,12 @@ fn a_killed_holder_is_reclaimed_and_the_object_destroyed() {
         let control = Shared::<Control>::open(&control_name).unwrap();
         let value = Shared::<Tracked>::open(&value_name).unwrap();
         let _clones: Vec<_> = (0..5).map(|_| value.clone()).collect();
-        control.ready.store(1, Ordering::Release);
-        wait_for(&control.go, 1);
+        control.ready_then_wait_for_go();
         unreachable!("the parent kills us first");
     }
     let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
     let value = Shared::<Tracked>::create(&value_name, Tracked::new(&control_name)).unwrap();
-    let kid = scope.spawn(TEST, "victim");
-    wait_for(&control.ready, 1);
+    let kid = scope.spawn_ready(TEST, "victim", &control.ready);
     assert_eq!(Shared::strong_count(&value), 7);
     kid.kill();
     assert_eq!(Shared::process_count(&value), 1, "a dead process is not counted");
@@ -135,15 +130,13 @@ fn a_stopped_holder_keeps_its_slot() {
     if role().is_some() {
         let control = Shared::<Control>::open(&control_name).unwrap();
         let value = Shared::<u64>::open(&value_name).unwrap();
-        control.ready.store(1, Ordering::Release);
-        wait_for(&control.go, 1);
+        control.ready_then_wait_for_go();
         drop(value);
         return;
     }
     let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
     let value = Shared::<u64>::create(&value_name, 5).unwrap();
-    let kid = scope.spawn(TEST, "sleeper");
-    wait_for(&control.ready, 1);
+    let kid = scope.spawn_ready(TEST, "sleeper", &control.ready);
     kid.signal(libc::SIGSTOP);
     assert_eq!(Shared::<u64>::reclaim(&value_name).unwrap(), 0, "a stopped process is alive");
     assert_eq!(Shared::process_count(&value), 2);
@@ -248,15 +241,13 @@ fn liveness_judges_zombies_and_reused_pids_dead_and_foreign_namespaces_unknown()
         let me = Linux::current_process().get();
         control.drops.store((me & 0xffff_ffff) as u32, Ordering::Relaxed);
         control.done.store((me >> 32) as u32, Ordering::Relaxed);
-        control.ready.store(1, Ordering::Release);
-        wait_for(&control.go, 1);
+        control.ready_then_wait_for_go();
         return;
     }
     let me = Linux::current_process();
     assert_eq!(Linux::liveness(me), Liveness::Alive);
     let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
-    let kid = scope.spawn(TEST, "subject");
-    wait_for(&control.ready, 1);
+    let kid = scope.spawn_ready(TEST, "subject", &control.ready);
     let raw =
         u64::from(control.drops.load(Ordering::Relaxed)) | (u64::from(control.done.load(Ordering::Relaxed)) << 32);
     let child = ProcessId::new(raw).unwrap();

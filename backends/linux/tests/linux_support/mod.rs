@@ -60,6 +60,14 @@ impl Scope {
             .expect("re-executing the test binary");
         Kid(Some(child))
     }
+
+    /// Starts a child as [`Scope::spawn`] does and waits (bounded) until it sets
+    /// `ready` to 1.
+    pub fn spawn_ready(&self, test: &str, role: &str, ready: &AtomicU32) -> Kid {
+        let kid = self.spawn(test, role);
+        wait_for(ready, 1);
+        kid
+    }
 }
 
 impl Drop for Scope {
@@ -153,6 +161,13 @@ impl Control {
     pub fn new() -> Self {
         Control { ready: AtomicU32::new(0), go: AtomicU32::new(0), done: AtomicU32::new(0), drops: AtomicU32::new(0) }
     }
+
+    /// In a child: tells the parent it is ready (`ready` = 1) and waits (bounded)
+    /// for `go`.
+    pub fn ready_then_wait_for_go(&self) {
+        self.ready.store(1, Ordering::Release);
+        wait_for(&self.go, 1);
+    }
 }
 
 impl Scope {
@@ -165,14 +180,12 @@ impl Scope {
         if role().is_some() {
             let control = shmptr_linux::Shared::<Control>::open(&control_name).unwrap();
             let _ = shmptr_linux::Shared::<[u64; 8]>::create_with(&name, |_| {
-                control.ready.store(1, Ordering::Release);
-                wait_for(&control.go, 1); // killed here, mid-initialisation
+                control.ready_then_wait_for_go(); // killed here, mid-initialisation
             });
             unreachable!("killed first");
         }
         let control = shmptr_linux::Shared::<Control>::create(&control_name, Control::new()).unwrap();
-        let kid = self.spawn(test, "creator");
-        wait_for(&control.ready, 1);
+        let kid = self.spawn_ready(test, "creator", &control.ready);
         kid.kill();
         (control, name)
     }

@@ -6,7 +6,7 @@
 //! object, and only B — the last holder in any process — destroys it and removes
 //! the name.
 //!
-//! Run it with `cargo run --example seed`; it starts itself again as process B.
+//! Run it with `cargo run -p shmptr-linux --example seed`; it starts itself again as process B.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

@@ -37,7 +37,7 @@ fn the_readme_footprint_table_matches_measured_overheads() {
         let _o = Unique::<u64>::create(&name, 1).unwrap();
         row("`Unique<u64>`", &name, 8);
     }
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     for r in &rows {
         println!("{r}");
         assert!(readme.contains(r.as_str()), "README.md's Footprint table lacks the measured row:\n{r}");

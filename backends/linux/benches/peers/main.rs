@@ -1,7 +1,7 @@
 //! shmptr against its peers, each pair measured in the same run:
-//! `cargo bench --bench peers` (about 90 s), `cargo bench --bench peers -- --quick`
-//! (about 10 s); any other non-flag argument runs only the comparisons whose
-//! name contains it (`-- handoff`).
+//! `cargo bench -p shmptr-linux --bench peers` (about 90 s),
+//! `cargo bench -p shmptr-linux --bench peers -- --quick` (about 10 s); any other
+//! non-flag argument runs only the comparisons whose name contains it (`-- handoff`).
 //!
 //! Every comparison alternates batches of ours and the peer's (ours first in even
 //! rounds, the peer first in odd ones) and takes the median of the per-batch
@@ -17,24 +17,19 @@
 //!
 //! Progress, the host's load and the spread of the batches go to stderr.
 //! Multi-process comparisons re-execute this binary with a role (see
-//! `peers/children.rs`); every object is named `shmptr-bench.<pid>.<what>`;
+//! `children.rs`); every object is named `shmptr-bench.<pid>.<what>`;
 //! `/dev/shm` is left clean and children are killed also when the run panics or a
 //! child dies.
 
 #[cfg(all(target_os = "linux", not(loom)))]
-#[path = "peers/allocs.rs"]
 mod allocs;
 #[cfg(all(target_os = "linux", not(loom)))]
-#[path = "peers/children.rs"]
 mod children;
 #[cfg(all(target_os = "linux", not(loom)))]
-#[path = "peers/comparisons.rs"]
 mod comparisons;
 #[cfg(all(target_os = "linux", not(loom)))]
-#[path = "peers/harness.rs"]
 mod harness;
 #[cfg(all(target_os = "linux", not(loom)))]
-#[path = "peers/posix.rs"]
 mod posix;
 
 #[cfg(all(target_os = "linux", not(loom)))]

@@ -74,8 +74,7 @@ fn a_forged_slot_count_never_unmaps_a_live_handle() {
         let control = Shared::<Control>::open(&control_name).unwrap();
         let a = Shared::<Big>::create_zeroed(&name).unwrap();
         let b = a.clone();
-        control.ready.store(1, Ordering::Release);
-        wait_for(&control.go, 1); // meanwhile the peer sets slot 0's count to 1
+        control.ready_then_wait_for_go(); // meanwhile the peer sets slot 0's count to 1
         drop(a); // the shared count now says 0, but `b` is alive
         for round in 0..50 {
             exercise(&b, &[&*b], round, 0, &name);
@@ -84,8 +83,7 @@ fn a_forged_slot_count_never_unmaps_a_live_handle() {
         return;
     }
     let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
-    let victim = scope.spawn(TEST, "victim");
-    wait_for(&control.ready, 1);
+    let victim = scope.spawn_ready(TEST, "victim", &control.ready);
     forge(&name, HEADER_BYTES + 8, &1u64.to_le_bytes()); // slot 0's count: 2 -> 1
     control.go.store(1, Ordering::Release);
     let outcome = catch_unwind(AssertUnwindSafe(|| victim.succeeds()));
@@ -135,8 +133,7 @@ fn forged_header_and_slot_bytes_never_crash_a_process_holding_handles() {
         let (a2, a3) = (a.clone(), a.clone());
         let b = Shared::<Big>::open(&name).unwrap();
         let b2 = b.clone();
-        control.ready.store(1, Ordering::Release);
-        wait_for(&control.go, 1); // meanwhile the peer overwrites header and slots
+        control.ready_then_wait_for_go(); // meanwhile the peer overwrites header and slots
         let mut handles = vec![a, a2, a3, b, b2];
         let mut round = 0;
         while !handles.is_empty() {
@@ -153,8 +150,7 @@ fn forged_header_and_slot_bytes_never_crash_a_process_holding_handles() {
     for kind in PATTERNS {
         let control = Shared::<Control>::create(&scope.name(&format!("control.{kind}")), Control::new()).unwrap();
         let name = scope.name(kind);
-        let victim = scope.spawn(TEST, kind);
-        wait_for(&control.ready, 1);
+        let victim = scope.spawn_ready(TEST, kind, &control.ready);
         forge(&name, 0, &pattern(kind, (HEADER_BYTES + SLOT_BYTES * DEFAULT_SLOTS) as usize));
         control.go.store(1, Ordering::Release);
         if catch_unwind(AssertUnwindSafe(|| victim.succeeds())).is_err() {
@@ -183,7 +179,7 @@ fn a_peer_clearing_the_owner_word_never_lets_this_process_claim_twice() {
         let first = match how {
             "created" => Unique::<u64>::create(&name, 7).unwrap(),
             _ => {
-                Unique::<u64>::create(&name, 7).unwrap().release();
+                Unique::release(Unique::<u64>::create(&name, 7).unwrap());
                 Unique::<u64>::claim(&name).unwrap()
             }
         };
@@ -392,8 +388,7 @@ fn an_inherited_mutex_guard_is_refused_in_a_forked_child_and_never_unlocks_the_p
     }
     let board = Shared::<Board>::create(&board_name, Board::new()).unwrap();
     let mutex = Shared::<Mutex<u64>>::create(&name, Mutex::new(0)).unwrap();
-    let parent = scope.spawn(TEST, "parent");
-    wait_for(&board.ready, 1);
+    let parent = scope.spawn_ready(TEST, "parent", &board.ready);
     // The role process holds its guard and is alive: the lock must be busy.
     let attempt = match mutex.try_lock() {
         Ok(guard) => {
@@ -558,7 +553,7 @@ fn a_panic_in_drop_still_unlinks_and_frees_a_unique_name() {
     assert!(!Scope::exists(&name));
 
     // The same after a hand-off: the claimer's drop panics.
-    Unique::<Boom>::create(&name, Boom::armed()).unwrap().release();
+    Unique::release(Unique::<Boom>::create(&name, Boom::armed()).unwrap());
     let claimed = Unique::<Boom>::claim(&name).unwrap();
     assert_unlinked_and_freed(catch_unwind(AssertUnwindSafe(move || drop(claimed))), &name, "claimed Unique");
     let again = Unique::<Boom>::create(&name, Boom::calm()).expect("the name is free again for create");
@@ -590,7 +585,7 @@ fn a_value_aligned_beyond_a_page_is_refused_never_misaligned() {
     }
     assert_eq!(kind(Shared::<Huge>::open(&scope.name("huge"))), Some(ErrorKind::Unsupported));
     assert!(!Scope::exists(&scope.name("huge")));
-    let unique = Unique::<Huge>::create_with_options(&scope.name("huge"), Huge { x: 1 }, &Default::default());
+    let unique = Unique::<Huge>::create(&scope.name("huge"), Huge { x: 1 });
     assert_eq!(unique.err().map(|e| e.kind()), Some(ErrorKind::Unsupported));
     // Page alignment is what every mapping has.
     let paged = Shared::<Paged>::create_zeroed(&scope.name("paged")).unwrap();

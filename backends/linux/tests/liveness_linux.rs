@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use linux_support::{role, wait_for, Control, Scope, BOUND};
-use shmptr_linux::{ErrorKind, Mutex, Options, Shared, Unique};
+use shmptr_linux::{ErrorKind, Mutex, Shared, Unique};
 
 // ---------------------------------------------------------------------------------
 // Support: children started with a launcher or a pre-exec setup, bounded waits.
@@ -165,7 +165,7 @@ fn state_of(pid: &str) -> Option<u8> {
 fn claim_kind(claimed: shmptr_linux::Result<Unique<u64>>) -> Option<ErrorKind> {
     match claimed {
         Ok(unique) => {
-            unique.release();
+            Unique::release(unique);
             None
         }
         Err(e) => Some(e.kind()),
@@ -397,8 +397,7 @@ fn describe(bits: u32) -> Vec<&'static str> {
 /// all with `mode`, and holds them until told. Exits `REFUSED` if the first create
 /// fails (cleanly: nothing left behind).
 fn owner_role(owned: &str, held: &str, control: &str, mode: u32) {
-    let wide = Options { mode, ..Options::DEFAULT };
-    let owned_handle = match Unique::<u64>::create_with_options(owned, 7, &wide) {
+    let owned_handle = match Unique::<u64>::options().mode(mode).create(owned, 7) {
         Ok(unique) => unique,
         Err(e) => {
             eprintln!("[owner] create refused: {e}");
@@ -408,16 +407,15 @@ fn owner_role(owned: &str, held: &str, control: &str, mode: u32) {
     };
     let held = Shared::<u64>::options().mode(mode).create(held, 1).unwrap();
     let control = Shared::<Control>::options().mode(mode).create(control, Control::new()).unwrap();
-    control.ready.store(1, Ordering::Release);
-    wait_for(&control.go, 1);
+    control.ready_then_wait_for_go();
     drop((control, held, owned_handle));
 }
 
 /// The claimer child of tests 2 and 3: tries to take the live owner's `Unique`, the
 /// live parent's, and to reclaim `held` (held by both); exits with its findings.
-fn claimer_role(owned: &str, parents: &str, held: &str, options: &Options, isolated: bool) -> ! {
+fn claimer_role(owned: &str, parents: &str, held: &str, foreign: bool, isolated: bool) -> ! {
     let mut bits = if isolated { 0 } else { NOT_ISOLATED };
-    let mut expect_busy = |name: &str, bit: u32| match claim_kind(Unique::<u64>::claim_with_options(name, options)) {
+    let mut expect_busy = |name: &str, bit: u32| match claim_kind(Unique::<u64>::options().allow_foreign_owner(foreign).claim(name)) {
         Some(ErrorKind::Busy) => {}
         None => bits |= bit,
         Some(other) => {
@@ -427,7 +425,7 @@ fn claimer_role(owned: &str, parents: &str, held: &str, options: &Options, isola
     };
     expect_busy(owned, TOOK_OWNERS);
     expect_busy(parents, TOOK_PARENTS);
-    match Shared::<u64>::options().allow_foreign_owner(options.allow_foreign_owner).reclaim(held) {
+    match Shared::<u64>::options().allow_foreign_owner(foreign).reclaim(held) {
         Ok(0) => {}
         Ok(n) => {
             eprintln!("[claimer] reclaim of {held} reclaimed {n} live holders");
@@ -447,9 +445,7 @@ fn claimer_role(owned: &str, parents: &str, held: &str, options: &Options, isola
 fn owner_and_claimer(scope: &Scope, mut owner: Proc, mut claimer: Command, failures: &mut Vec<String>) {
     let (control_name, held_name) = (scope.name("control"), scope.name("held"));
     let (owned_name, parents_name) = (scope.name("owned"), scope.name("parents"));
-    let foreign = Options { allow_foreign_owner: true, ..Options::DEFAULT };
-    let parents =
-        Unique::<u64>::create_with_options(&parents_name, 1, &Options { mode: 0o666, ..Options::DEFAULT }).unwrap();
+    let parents = Unique::<u64>::options().mode(0o666).create(&parents_name, 1).unwrap();
     let deadline = Instant::now() + BOUND;
     let control = loop {
         if let Some(status) = owner.exited() {
@@ -481,7 +477,7 @@ fn owner_and_claimer(scope: &Scope, mut owner: Proc, mut claimer: Command, failu
     };
     // The parent judges the owner as well (first: a claimer that took the owner's
     // Unique releases it, which would make the parent's claim succeed too).
-    let kind = claim_kind(Unique::<u64>::claim_with_options(&owned_name, &foreign));
+    let kind = claim_kind(Unique::<u64>::options().allow_foreign_owner(true).claim(&owned_name));
     if kind != Some(ErrorKind::Busy) {
         failures.push(format!("the parent's claim of the live owner's Unique gave {kind:?} (None = Ok)"));
     }
@@ -518,7 +514,7 @@ fn without_proc_no_process_is_judged_dead() {
                 assert!(isolated, "the owner runs without /proc");
                 owner_role(&owned_name, &held_name, &control_name, 0o600);
             }
-            "claimer" => claimer_role(&owned_name, &parents_name, &held_name, &Options::DEFAULT, isolated),
+            "claimer" => claimer_role(&owned_name, &parents_name, &held_name, false, isolated),
             other => panic!("unknown role {other}"),
         }
         return;
@@ -582,8 +578,7 @@ fn hidepid_never_makes_another_users_process_dead() {
                 let parent = std::os::unix::process::parent_id().to_string();
                 let hidden = |pid: &str| std::fs::metadata(format!("/proc/{pid}")).is_err();
                 let isolated = hidden(&owner) && hidden(&parent) && state_of("self").is_some();
-                let foreign = Options { allow_foreign_owner: true, ..Options::DEFAULT };
-                claimer_role(&owned_name, &parents_name, &held_name, &foreign, isolated);
+                claimer_role(&owned_name, &parents_name, &held_name, true, isolated);
             }
             other => panic!("unknown role {other}"),
         }
@@ -861,7 +856,7 @@ fn a_holder_that_execs_releases_its_slot_or_the_limit_is_documented() {
         Err(e) if e.kind() == ErrorKind::OwnerDied => {
             let mut guard = e.into_guard().unwrap();
             assert_eq!(*guard, 1);
-            guard.make_consistent();
+            shmptr::MutexGuard::make_consistent(&mut guard);
         }
         Ok(_) => failures.push("after the exec'd program died, the lock was free without OwnerDied".into()),
         Err(e) => failures.push(format!("after the exec'd program died, lock gave {:?}", e.kind())),
@@ -990,8 +985,7 @@ fn strong_count_and_process_count_judge_dead_holders_alike() {
         let control = Shared::<Control>::open(&control_name).unwrap();
         let value = Shared::<u64>::open(&value_name).unwrap();
         let _clones: Vec<_> = (0..4).map(|_| value.clone()).collect();
-        control.ready.store(1, Ordering::Release);
-        wait_for(&control.go, 1);
+        control.ready_then_wait_for_go();
         unreachable!("the parent kills us first");
     }
     let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
@@ -1057,7 +1051,7 @@ fn a_holder_in_another_time_namespace_is_never_judged_dead() {
             }
             "claimer" => {
                 let isolated = offset.as_deref() == Some(CLAIMER_BOOTTIME);
-                claimer_role(&owned("claimer"), &parents_name, &held("claimer"), &Options::DEFAULT, isolated);
+                claimer_role(&owned("claimer"), &parents_name, &held("claimer"), false, isolated);
             }
             other => panic!("unknown role {other}"),
         }
@@ -1183,7 +1177,7 @@ fn a_proc_of_another_pid_namespace_never_makes_a_live_process_dead() {
                 assert!(isolated, "the owner in the pid namespace sees the {which} /proc");
                 owner_role(&owned_name, &held_name, &control_name, 0o600);
             }
-            "claimer" => claimer_role(&owned_name, &parents_name, &held_name, &Options::DEFAULT, isolated),
+            "claimer" => claimer_role(&owned_name, &parents_name, &held_name, false, isolated),
             other => panic!("unknown role {other}"),
         }
         return;

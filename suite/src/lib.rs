@@ -1,7 +1,9 @@
-//! The behaviour suite, written once over any backend. Each backend's test file
-//! instantiates it (`tests/arena.rs`; the Linux backend's tests do the same).
+//! The behaviour suite, written once over any backend. Each backend's tests
+//! instantiate it with [`behaviour_suite!`]: `backends/arena/tests/suite.rs` on the
+//! arena, `backends/linux/tests/linux.rs` on real `/dev/shm` objects.
 
-#![allow(dead_code)]
+// Each test function's name states the behaviour it checks.
+#![allow(missing_docs)]
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 

@@ -96,7 +96,7 @@ fn every_operation_on_linux_makes_zero_heap_allocations() {
     zero(ck, "Shared::drop (zeroed)", || drop(big));
 
     let unique = zero(ck, "Unique::create", || Unique::<[u32; 4]>::create(&u, [1, 2, 3, 4]).unwrap());
-    zero(ck, "Unique::release", || unique.release());
+    zero(ck, "Unique::release", || Unique::release(unique));
     let mut claimed = zero(ck, "Unique::claim", || Unique::<[u32; 4]>::claim(&u).unwrap());
     zero(ck, "Unique::deref_mut", || claimed[0] = 10);
     zero(ck, "Unique::drop", || drop(claimed));

@@ -3,10 +3,11 @@
 //! They are emitted here rather than in `.cargo/config.toml` because cargo reads
 //! configuration files from the *current directory* upwards, not from the
 //! manifest's directory: a config file next to this crate would be ignored by
-//! `cargo build --release --manifest-path examples/constrained/Cargo.toml` run from
-//! the repository root. `rustc-link-arg-bins` also keeps these arguments away from
-//! the build scripts of dependencies, which are ordinary host programs. The profile
-//! (`panic = "abort"`, size optimisation) is in `Cargo.toml` for the same reason.
+//! `cargo build --release --manifest-path backends/linux/examples/constrained/Cargo.toml`
+//! run from the repository root. `rustc-link-arg-bins` also keeps these arguments
+//! away from the build scripts of dependencies, which are ordinary host programs.
+//! The profile (`panic = "abort"`, size optimisation) is in `Cargo.toml` for the
+//! same reason.
 
 use std::path::Path;
 
