@@ -14,9 +14,13 @@
 //!   would have written, and whose object is long enough for it.
 //!
 //! Copies of real segments are planted under the name they were created with: the
-//! segment stores its name and `open` checks it, so a copy under any other name is
-//! `Corrupt` whatever else it holds (a deterministic test below shows that), which
-//! would make the mutation property vacuous.
+//! segment stores its name and `open` checks it, so a copy of the right kind and
+//! type under any other name is `Corrupt` (a deterministic test below shows that;
+//! the kind and type are checked first, so another kind or type is `TypeMismatch`),
+//! which would make the mutation property vacuous.
+//!
+//! The forger writes segments by hand following `FORMAT.md`, the byte-level
+//! specification of the segment format.
 
 use std::cell::Cell;
 use std::ops::Range;

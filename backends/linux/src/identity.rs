@@ -23,7 +23,8 @@
 //! own, so the cache costs two loads and no syscall per call. (Where the kernel
 //! lacks `MADV_WIPEONFORK`, it is cached beside the pid it belongs to, checked with
 //! `getpid()`.) An identity whose start time or namespace could not be read says so
-//! (namespace field 0), so that no peer ever judges this process dead from it;
+//! (pid field 0, the other bits a hash of the pid and the clock, unique per process),
+//! so that no peer ever judges this process dead from it;
 //! [`ensure`], which runs before every create and open, refuses to start with one
 //! when the cause may pass (no free descriptor), so that such an identity is cached
 //! only where nothing better can ever be had (no `/proc`) or was already handed out.
