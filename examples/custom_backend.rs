@@ -126,8 +126,12 @@ struct Blocky;
 
 static EPOCH: Mutex<Option<Instant>> = Mutex::new(None);
 
-// SAFETY: there is one process (threads share it), so its identity is constant,
-// and it is alive whenever anyone asks.
+// SAFETY: there is one process (threads share it), so its identity is constant
+// and unique; it is alive whenever anyone asks, so `liveness` never says `Dead`
+// (of anyone). `wait` polls: it returns as soon as the word differs from
+// `expected`, so a change made before or during the wait ends it, and `wake` has
+// nothing to do (the contract asks only that a sleep end after a wake; a poll
+// ends on the change itself, which every waker makes before waking).
 unsafe impl Platform for Blocky {
     fn current_process() -> ProcessId {
         ProcessId::new(1).unwrap() // one process; threads share it

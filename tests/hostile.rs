@@ -897,6 +897,30 @@ fn an_all_zero_object_is_abandoned_after_the_timeout() {
 }
 
 #[test]
+fn a_blank_header_with_magic_and_version_already_written_is_waited_on_not_corrupt() {
+    // A creator stores the magic and the version (Relaxed) before `Initializing`:
+    // an opener can see them while the state still reads `Blank`. That is a header
+    // being written, so it is waited on (then abandoned: nobody creates it here),
+    // never `Corrupt` at once.
+    arena_space!(S, 1 << 20);
+    for (magic, version) in [(*b"SHMP", 0u32), (*b"SHMP", 1), ([0; 4], 1)] {
+        let mut bytes = vec![0; shared_len()];
+        bytes[..4].copy_from_slice(&magic);
+        bytes[4..8].copy_from_slice(&version.to_ne_bytes());
+        for op in [Op::Open, Op::Claim] {
+            let (outcome, elapsed) = planted_outcome::<S>(&bytes, op);
+            assert_eq!(outcome, Outcome::Failed(ErrorKind::Abandoned), "{op:?}: magic {magic:?}, version {version}");
+            assert!(elapsed >= TIMEOUT.as_nanos() as u64, "{op:?}: waited on");
+        }
+    }
+    // Another version is not this format's: `Corrupt` at once.
+    let mut bytes = vec![0; shared_len()];
+    bytes[..4].copy_from_slice(b"SHMP");
+    bytes[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    assert_eq!(planted_outcome::<S>(&bytes, Op::Open), (Outcome::Failed(ErrorKind::Corrupt), 0));
+}
+
+#[test]
 fn valid_magic_with_a_wrong_checksum_is_corrupt() {
     arena_space!(S, 1 << 20);
     let (live, _) = live_and_dead::<S>();
