@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use shmptr::{Backend, ErrorKind, Shared, Unique};
 
 /// Where a test's objects live: a name prefix unique to the test (and run).
+#[derive(Debug)]
 pub struct Ctx {
     pub prefix: String,
 }

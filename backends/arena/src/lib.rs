@@ -280,6 +280,7 @@ pub unsafe trait Space: 'static {
 macro_rules! arena_space {
     ($vis:vis $name:ident, $bytes:expr) => {
         #[doc = "An arena space over a static buffer."]
+        #[derive(Debug)]
         $vis struct $name;
         // SAFETY: `state` returns the one static declared inside it.
         unsafe impl $crate::Space for $name {
@@ -315,6 +316,32 @@ arena_space!(pub DefaultSpace, 256 * 1024);
 /// - A handle made as one process and used while acting as another is, to the
 ///   core, inherited across a `fork`: it reads, and releases nothing.
 pub struct Arena<S>(PhantomData<S>);
+
+impl<S> core::fmt::Debug for Arena<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Arena")
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for Memory<N> {
+    /// The size only: the bytes belong to the objects in it.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Memory").field("bytes", &N).finish()
+    }
+}
+
+impl core::fmt::Debug for ArenaState {
+    /// The bookkeeping is process-private simulation state; not shown.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ArenaState").finish_non_exhaustive()
+    }
+}
+
+impl<S: Space> core::fmt::Debug for ArenaRegion<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ArenaRegion").field("len", &self.len()).finish_non_exhaustive()
+    }
+}
 
 /// `shmptr::Shared` on an arena.
 pub type Shared<T, S = DefaultSpace> = shmptr::Shared<T, Arena<S>>;
@@ -612,7 +639,9 @@ impl<S: Space> Arena<S> {
 // (`spawn` hands out each once); the current one changes only through `Arena::enter`,
 // whose `unsafe` contract covers it; `liveness` answers `Dead` only for processes
 // declared dead through `kill` or a crash point, whose contracts forbid any further
-// use of what they made.
+// use of what they made. `wait` never sleeps for good: it returns once the word
+// differs, or after a bounded spin (advancing the simulated clock), so a wake
+// after its check cannot be lost; callers loop, as the contract allows.
 unsafe impl<S: Space> Platform for Arena<S> {
     fn current_process() -> ProcessId {
         ProcessId::new(S::state().current.load(Ordering::Relaxed).into()).expect("non-zero")
