@@ -31,7 +31,12 @@ pub(crate) enum Kind {
 impl Kind {
     /// The kind a raw word names; `None` for any other value (garbage).
     fn from_raw(raw: u32) -> Option<Kind> {
-        [Kind::Shared, Kind::Unique].into_iter().find(|k| *k as u32 == raw)
+        // A `match`, not a search of `[Kind::Shared, Kind::Unique]`: less code.
+        match raw {
+            r if r == Kind::Shared as u32 => Some(Kind::Shared),
+            r if r == Kind::Unique as u32 => Some(Kind::Unique),
+            _ => None,
+        }
     }
 }
 

@@ -29,8 +29,8 @@ use super::lifecycle::{self, claim_destroyer, Claim, DestroyRight, State};
 use super::header::Fixed;
 use super::{owner, read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, MAX_SLOTS};
 
-/// How long one wait for a creator lasts before looking again.
-const POLL: Duration = Duration::from_millis(5);
+/// How long one wait for a creator lasts before looking again, in nanoseconds.
+const POLL_NANOS: u64 = 5_000_000;
 
 /// "checking the slot count (1..=MAX_SLOTS)", with the number this target has.
 const SLOT_COUNT_RANGE: &str = match MAX_SLOTS {
@@ -161,14 +161,17 @@ impl<B: Backend> Mapping<B> {
         let deadline = B::now_nanos().saturating_add(options.timeout.as_nanos().min(u64::MAX as u128) as u64);
         loop {
             let region = B::open(name, &options.access)?;
-            let remaining = Duration::from_nanos(deadline.saturating_sub(B::now_nanos()));
+            // Nanoseconds left, and the next wait: kept as integers, one `Duration`
+            // (smaller code than `Duration` arithmetic).
+            let remaining = deadline.saturating_sub(B::now_nanos());
+            let slice = Duration::from_nanos(remaining.min(POLL_NANOS));
             if region.len() < size_of::<Header>() {
                 // Its creator may not have sized it yet: wait. A file that stays this
                 // short, with nobody creating it, is not a segment; one whose creator
                 // still lives (even stopped) is its creator's, however long it takes.
-                if !remaining.is_zero() {
+                if remaining != 0 {
                     drop(region);
-                    sleep::<B>(remaining.min(POLL));
+                    sleep::<B>(slice);
                     continue;
                 }
                 return Err(match B::creator_liveness(name, &region, None) {
@@ -195,13 +198,13 @@ impl<B: Backend> Mapping<B> {
                     // Still unfinished after the verdict (Acquire: pairs with the
                     // creator's `Ready`, stored before it ends its creation mark): a
                     // creator that finished meanwhile is never taken for a dead one.
-                    let dead = (creator.is_some() || remaining.is_zero())
+                    let dead = (creator.is_some() || remaining == 0)
                         && B::creator_liveness(name, &region, creator) == Liveness::Dead
                         && header.state.load(Ordering::Acquire) == state as u32;
                     if dead {
                         Error::new(ErrorKind::Abandoned, "opening an object its creator abandoned")
-                    } else if !remaining.is_zero() {
-                        lifecycle::wait_for_creator::<B>(header, state as u32, remaining.min(POLL));
+                    } else if remaining != 0 {
+                        lifecycle::wait_for_creator::<B>(header, state as u32, slice);
                         continue;
                     } else {
                         // Its creator lives (or cannot be judged): the object is its
@@ -460,11 +463,11 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         Err(refused.error)
     }
 
-    /// The first handle of a new attachment in `slot`.
+    /// The first handle of a new attachment in `slot`, already counted in the
+    /// mapping's handle count (by `Mapping::create` or `attach`, before the object
+    /// is published or joined).
     fn first(mapping: Mapping<B>, slot: u32, me: ProcessId) -> Self {
-        // Relaxed: nobody else has this mapping yet; handing the handle to another
-        // thread synchronizes.
-        mapping.handles().store(1, Ordering::Relaxed);
+        debug_assert_eq!(mapping.handles().load(Ordering::Relaxed), 1);
         SharedHandle { mapping, slot, attached_by: me, _value: PhantomData }
     }
 
