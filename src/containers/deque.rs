@@ -234,16 +234,16 @@ impl<T: ShmSafe, const N: usize> Drop for ShmDeque<T, N> {
     }
 }
 
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 // SAFETY: `#[repr(C)]`: two atomics and `N` slots of `T: ShmSafe`. Every bit pattern
 // is valid and safe: the head is reduced modulo `N` and the length clamped to `N` on
 // every read, and every slot's bytes are a valid `T` whatever they are. No pointers.
 // The fingerprint records name, size, alignment, `N` and the element's fingerprint.
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for ShmDeque<T, N> {
     const FINGERPRINT: u64 = fingerprint::container::<Self>("shmptr::ShmDeque", N, T::FINGERPRINT);
 }
-// SAFETY: all-zero is the empty deque (head 0, length 0, zeroed slots).
 #[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// SAFETY: all-zero is the empty deque (head 0, length 0, zeroed slots).
 unsafe impl<T: ShmSafe, const N: usize> Zeroable for ShmDeque<T, N> {}
 
 impl<T: ShmSafe, const N: usize> Default for ShmDeque<T, N> {

@@ -145,19 +145,19 @@ fn write_lossy(bytes: &[u8], mut write: impl FnMut(&str) -> fmt::Result) -> fmt:
     Ok(())
 }
 
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 // SAFETY: `#[repr(C)]`: an atomic length and `N` bytes. Every bit pattern is valid
 // and safe: the length is clamped to `N` on every read, and the bytes are never
 // trusted to be UTF-8 (never handed out as `&str`, validated after a copy). No
 // pointers. The fingerprint records name, size, alignment and `N`.
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<const N: usize> ShmSafe for ShmString<N> {
     const FINGERPRINT: u64 = fingerprint::word(
         fingerprint::start("shmptr::ShmString", mem::size_of::<Self>(), mem::align_of::<Self>()),
         N as u64,
     );
 }
-// SAFETY: all-zero is the empty string.
 #[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// SAFETY: all-zero is the empty string.
 unsafe impl<const N: usize> Zeroable for ShmString<N> {}
 
 impl<const N: usize> Default for ShmString<N> {

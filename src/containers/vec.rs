@@ -166,16 +166,16 @@ impl<T: ShmSafe, const N: usize> Drop for ShmVec<T, N> {
     }
 }
 
+#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 // SAFETY: `#[repr(C)]`: an atomic length and `N` slots of `T: ShmSafe`. Every bit
 // pattern is valid and safe: the length is clamped to `N` on every read, and every
 // slot's bytes are a valid `T` whatever they are. No pointers. The fingerprint
 // records name, size, alignment, `N` and the element's fingerprint.
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for ShmVec<T, N> {
     const FINGERPRINT: u64 = fingerprint::container::<Self>("shmptr::ShmVec", N, T::FINGERPRINT);
 }
-// SAFETY: all-zero is the empty vector (length 0, zeroed slots).
 #[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// SAFETY: all-zero is the empty vector (length 0, zeroed slots).
 unsafe impl<T: ShmSafe, const N: usize> Zeroable for ShmVec<T, N> {}
 
 impl<T: ShmSafe, const N: usize> Default for ShmVec<T, N> {

@@ -152,11 +152,11 @@ macro_rules! __shm_safe_impl {
     };
 
     (@impl [$name:ident] [$($g:tt)*] [$($a:ident)*] [$($field:ident)+] [$of:ident] [$($zeroable:ident)?]) => {
+        #[allow(unsafe_code)] // the checks above make the claim true
         // SAFETY: every field is listed (the pattern below has no `..`) and is itself
         // `ShmSafe` (`of_field` demands it), so every bit pattern of the struct is a
         // valid value; the fingerprint records the name, size, alignment, and every
         // field's offset and fingerprint.
-        #[allow(unsafe_code)] // the checks above make the claim true
         unsafe impl<$($g)*> $crate::ShmSafe for $name<$($a),*> {
             const FINGERPRINT: u64 = {
                 let _every_field_is_listed = |v: &Self| {
@@ -180,10 +180,10 @@ macro_rules! __shm_safe_impl {
 
     (@zeroable [] [$name:ident] [$($g:tt)*] [$($a:ident)*]) => {};
     (@zeroable [Zeroable] [$name:ident] [$($g:tt)*] [$($a:ident)*]) => {
+        #[allow(unsafe_code)] // the checks above make the claim true
         // SAFETY: every field is listed and `Zeroable` (the fingerprint above uses
         // `of_zeroable_field`, which demands it), so all-zero bytes are a valid value;
         // padding may hold anything.
-        #[allow(unsafe_code)] // the checks above make the claim true
         unsafe impl<$($g)*> $crate::Zeroable for $name<$($a),*> {}
     };
 }

@@ -27,14 +27,14 @@ pub struct Condvar<P> {
     _platform: PhantomData<fn() -> P>,
 }
 
-// SAFETY: two atomic words.
 #[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// SAFETY: two atomic words.
 unsafe impl<P: Platform> ShmSafe for Condvar<P> {
     const FINGERPRINT: u64 =
         fingerprint::start("shmptr::Condvar", core::mem::size_of::<Self>(), core::mem::align_of::<Self>());
 }
-// SAFETY: a zero sequence and no waiters: a fresh condition variable.
 #[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// SAFETY: a zero sequence and no waiters: a fresh condition variable.
 unsafe impl<P: Platform> Zeroable for Condvar<P> {}
 
 #[cfg_attr(loom, allow(clippy::new_without_default))]

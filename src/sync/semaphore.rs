@@ -23,14 +23,14 @@ pub struct Semaphore<P> {
     _platform: PhantomData<fn() -> P>,
 }
 
-// SAFETY: two atomic words.
 #[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// SAFETY: two atomic words.
 unsafe impl<P: Platform> ShmSafe for Semaphore<P> {
     const FINGERPRINT: u64 =
         fingerprint::start("shmptr::Semaphore", core::mem::size_of::<Self>(), core::mem::align_of::<Self>());
 }
-// SAFETY: all-zero is a semaphore with no permits and no waiters.
 #[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// SAFETY: all-zero is a semaphore with no permits and no waiters.
 unsafe impl<P: Platform> Zeroable for Semaphore<P> {}
 
 impl<P: Platform> Semaphore<P> {

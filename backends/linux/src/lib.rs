@@ -34,6 +34,7 @@ pub use region::LinuxRegion;
 pub use shmptr::{Access, Error, ErrorKind, Name, Options, ProcessId, Result, ShmSafe, Zeroable};
 
 /// The Linux backend: `/dev/shm`, `mmap`, futexes, `/proc` for liveness.
+#[derive(Debug)]
 pub struct Linux;
 
 /// `shmptr::Shared` on Linux.

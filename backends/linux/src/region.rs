@@ -29,6 +29,18 @@ pub struct LinuxRegion {
     record: &'static Record,
 }
 
+impl core::fmt::Debug for LinuxRegion {
+    /// Where and how much is mapped, and which file; not the bytes.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LinuxRegion")
+            .field("ptr", &self.ptr)
+            .field("len", &self.len)
+            .field("dev", &self.dev)
+            .field("ino", &self.ino)
+            .finish_non_exhaustive()
+    }
+}
+
 // SAFETY: `ptr` is a `MAP_SHARED` mapping of `len` bytes (page-aligned by mmap) of
 // one file, so every mapping of it sees the same bytes; a fresh file reads as
 // zeros; a zero-length region maps nothing and is never dereferenced. `handles`
