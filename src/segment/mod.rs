@@ -13,7 +13,7 @@
 mod header;
 pub(crate) mod lifecycle;
 #[cfg(all(test, loom))]
-mod loom_models;
+mod tests;
 #[allow(unsafe_code)] // the one place regions become references: see its docs
 mod mapping;
 mod members;

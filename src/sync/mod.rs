@@ -59,7 +59,7 @@ macro_rules! const_unless_loom {
 
 mod condvar;
 #[cfg(all(test, loom))]
-mod loom_models;
+mod tests;
 #[allow(unsafe_code)] // the value cell a guard hands out, and `Sync` for it
 mod mutex;
 mod semaphore;
