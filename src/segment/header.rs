@@ -207,9 +207,13 @@ pub(crate) unsafe fn read_fixed(src: *const Fixed) -> Fixed {
 }
 
 impl Header {
-    /// Writes the header of a fresh, zeroed segment and publishes `Initializing`.
-    /// The caller owns the segment exclusively (it just created it).
-    pub(crate) fn initialize(
+    /// Writes the identity words, the write-once fields and their checksum into a
+    /// fresh, zeroed segment: the first part of [`lifecycle::initialize`], which
+    /// then publishes `Initializing`. The caller owns the segment exclusively (it
+    /// just created it).
+    ///
+    /// [`lifecycle::initialize`]: super::lifecycle::initialize
+    pub(crate) fn write_once_fields(
         &self,
         kind: Kind,
         creator: ProcessId,
@@ -231,7 +235,8 @@ impl Header {
         };
         fixed.name[..name.as_bytes().len()].copy_from_slice(name.as_bytes());
         // Relaxed: these identity words are published by the Release store of
-        // `Initializing` below; openers read them after an Acquire load of `state`.
+        // `Initializing` that follows (`lifecycle::initialize`); openers read them
+        // after an Acquire load of `state`.
         self.magic.store(MAGIC, Ordering::Relaxed);
         self.version.store(FORMAT_VERSION, Ordering::Relaxed);
         self.creator.store(creator.word(), Ordering::Relaxed);
@@ -242,8 +247,6 @@ impl Header {
             self.fixed.get().write_volatile(fixed);
             self.checksum.get().write_volatile(fixed.checksum(creator.get()));
         }
-        // Release: whoever sees `Initializing` also sees the identity words above.
-        self.state.store(State::Initializing as u32, Ordering::Release);
     }
 
     /// Looks at a mapped segment of `len` bytes as an opener: garbage is `Corrupt` at

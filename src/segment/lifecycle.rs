@@ -4,7 +4,7 @@
 //! | step | from → to | written by | how | ordering, and why |
 //! |---|---|---|---|---|
 //! | create | (none) → `Blank` | the creator | the backend makes a fresh, all-zero object | none: nobody can see it yet |
-//! | [`initialize`](Header::initialize) | `Blank` → `Initializing` | the creator | store, after magic, version, creator, the fixed fields and the checksum | Release: who sees `Initializing` sees the identity words and can name the creator |
+//! | [`initialize`] | `Blank` → `Initializing` | the creator | store, after magic, version, creator, the fixed fields and the checksum | Release: who sees `Initializing` sees the identity words and can name the creator |
 //! | [`publish`] | `Initializing` → `Ready` | the creator, after the slots (or owner word) and the value | store, then wake sleeping openers | SeqCst: Release publishes header, slots and value to openers' Acquire loads; SeqCst against [`wait_for_creator`]'s `waiting` flag, so either the creator sees the flag and wakes, or the opener sees `Ready` and does not sleep |
 //! | [`claim_destroyer`] | (state unchanged) | whoever wins the destroyer word: the process that emptied the member set or owns the `Unique`, or a survivor of a dead one | CAS of `destroyer` from none (or a dead process) to itself | AcqRel: one winner; Acquire orders it after every holder's release of the member set and after a dead destroyer's work |
 //! | [`DestroyRight::begin_drop`] | `Ready` → `Destroying` | the destroyer, before it drops the value | CAS | Acquire: the value's last uses by every holder happen before its drop; the CAS (not a store) drops the value at most once even if a destroyer dies and a survivor takes over |
@@ -29,7 +29,9 @@ use core::time::Duration;
 use crate::backend::{Liveness, Platform, ProcessId};
 use crate::primitive::Ordering;
 
-use super::{Header, Members, Slot};
+use crate::name::Name;
+
+use super::{Header, Kind, Members, SegmentLayout, Slot};
 
 /// Lifecycle of a segment, stored in [`Header::state`]. The values are ASCII tags,
 /// so that a stray small integer is never a valid state.
@@ -51,10 +53,32 @@ pub(crate) enum State {
 impl State {
     /// The state a raw word names; `None` for any other value (garbage).
     pub(crate) fn from_raw(raw: u32) -> Option<State> {
-        [State::Blank, State::Initializing, State::Ready, State::Destroying, State::Destroyed]
-            .into_iter()
-            .find(|s| *s as u32 == raw)
+        match raw {
+            r if r == State::Blank as u32 => Some(State::Blank),
+            r if r == State::Initializing as u32 => Some(State::Initializing),
+            r if r == State::Ready as u32 => Some(State::Ready),
+            r if r == State::Destroying as u32 => Some(State::Destroying),
+            r if r == State::Destroyed as u32 => Some(State::Destroyed),
+            _ => None,
+        }
     }
+}
+
+/// Writes the header of a fresh, zeroed segment ([`Header::write_once_fields`])
+/// and publishes `Initializing`: from now on the header names its creator. The
+/// caller owns the segment exclusively (it just created it).
+pub(crate) fn initialize(
+    header: &Header,
+    kind: Kind,
+    creator: ProcessId,
+    name: Name<'_>,
+    layout: &SegmentLayout,
+    value_fingerprint: u64,
+) {
+    header.write_once_fields(kind, creator, name, layout, value_fingerprint);
+    // Release: whoever sees `Initializing` also sees the identity words and the
+    // write-once fields above.
+    header.state.store(State::Initializing as u32, Ordering::Release);
 }
 
 /// Publishes a created segment: `Initializing` → `Ready`, then wakes openers that

@@ -25,8 +25,8 @@ use crate::options::Options;
 use crate::primitive::{AtomicU32, AtomicUsize, Ordering};
 use crate::shm_safe::{ShmSafe, Zeroable};
 
-use super::lifecycle::{self, claim_destroyer, Claim, DestroyRight, State};
 use super::header::Fixed;
+use super::lifecycle::{self, claim_destroyer, Claim, DestroyRight, State};
 use super::{owner, read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, MAX_SLOTS};
 
 /// How long one wait for a creator lasts before looking again, in nanoseconds.
@@ -124,7 +124,7 @@ impl<B: Backend> Mapping<B> {
         let me = B::current_process();
         let mapping = Self::from_region(region, &layout);
         let header = mapping.header();
-        header.initialize(kind, me, name, &layout, T::FINGERPRINT);
+        lifecycle::initialize(header, kind, me, name, &layout, T::FINGERPRINT);
         match kind {
             Kind::Shared => mapping.members().init_creator(me),
             Kind::Unique => owner::init_creator(&header.owner, me),

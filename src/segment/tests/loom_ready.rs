@@ -1,5 +1,5 @@
 //! loom models of the create/open handshake on the header's state word: the
-//! creator's [`Header::initialize`](crate::segment::Header::initialize) and
+//! creator's [`lifecycle::initialize`] and
 //! [`lifecycle::publish`], openers' [`Header::inspect`](crate::segment::Header::inspect)
 //! and [`lifecycle::wait_for_creator`], all the real functions, as `Mapping::create`
 //! and `Mapping::open` (mapping.rs) call them.
@@ -67,7 +67,7 @@ fn name() -> Name<'static> {
 /// create: the header, the value, `Ready`.
 #[allow(unsafe_code)] // a loom `UnsafeCell` access, checked by loom
 fn create(seg: &Segment) {
-    seg.header.initialize(Kind::Shared, Model::current_process(), name(), &layout(), FINGERPRINT);
+    lifecycle::initialize(&seg.header, Kind::Shared, Model::current_process(), name(), &layout(), FINGERPRINT);
     seg.value.with_mut(|value| {
         // SAFETY: the cell lives as long as `seg`; loom fails the model if an
         // opener's read of it is not ordered after this write.

@@ -68,7 +68,7 @@ struct Segment {
 #[allow(unsafe_code)]
 // SAFETY: the only non-`Sync` fields are the header's `fixed` and `checksum` cells,
 // written only by the creator before it publishes `Ready` and read only by openers
-// that saw `Ready` with Acquire (`Header::initialize`, `Header::inspect`), and the
+// that saw `Ready` with Acquire (`lifecycle::initialize`, `Header::inspect`), and the
 // value cell, whose every access goes through loom, which fails the model on any
 // access that conflicts with another unordered one.
 unsafe impl Sync for Segment {}
