@@ -234,7 +234,8 @@ impl<T: ShmSafe, const N: usize> Drop for ShmDeque<T, N> {
     }
 }
 
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// a validity claim: see the SAFETY comment
+#[allow(unsafe_code)]
 // SAFETY: `#[repr(C)]`: two atomics and `N` slots of `T: ShmSafe`. Every bit pattern
 // is valid and safe: the head is reduced modulo `N` and the length clamped to `N` on
 // every read, and every slot's bytes are a valid `T` whatever they are. No pointers.
@@ -242,7 +243,8 @@ impl<T: ShmSafe, const N: usize> Drop for ShmDeque<T, N> {
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for ShmDeque<T, N> {
     const FINGERPRINT: u64 = fingerprint::container::<Self>("shmptr::ShmDeque", N, T::FINGERPRINT);
 }
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// a validity claim: see the SAFETY comment
+#[allow(unsafe_code)]
 // SAFETY: all-zero is the empty deque (head 0, length 0, zeroed slots).
 unsafe impl<T: ShmSafe, const N: usize> Zeroable for ShmDeque<T, N> {}
 

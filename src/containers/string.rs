@@ -145,7 +145,8 @@ fn write_lossy(bytes: &[u8], mut write: impl FnMut(&str) -> fmt::Result) -> fmt:
     Ok(())
 }
 
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// a validity claim: see the SAFETY comment
+#[allow(unsafe_code)]
 // SAFETY: `#[repr(C)]`: an atomic length and `N` bytes. Every bit pattern is valid
 // and safe: the length is clamped to `N` on every read, and the bytes are never
 // trusted to be UTF-8 (never handed out as `&str`, validated after a copy). No
@@ -156,7 +157,8 @@ unsafe impl<const N: usize> ShmSafe for ShmString<N> {
         N as u64,
     );
 }
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// a validity claim: see the SAFETY comment
+#[allow(unsafe_code)]
 // SAFETY: all-zero is the empty string.
 unsafe impl<const N: usize> Zeroable for ShmString<N> {}
 

@@ -166,7 +166,8 @@ impl<T: ShmSafe, const N: usize> Drop for ShmVec<T, N> {
     }
 }
 
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// a validity claim: see the SAFETY comment
+#[allow(unsafe_code)]
 // SAFETY: `#[repr(C)]`: an atomic length and `N` slots of `T: ShmSafe`. Every bit
 // pattern is valid and safe: the length is clamped to `N` on every read, and every
 // slot's bytes are a valid `T` whatever they are. No pointers. The fingerprint
@@ -174,7 +175,8 @@ impl<T: ShmSafe, const N: usize> Drop for ShmVec<T, N> {
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for ShmVec<T, N> {
     const FINGERPRINT: u64 = fingerprint::container::<Self>("shmptr::ShmVec", N, T::FINGERPRINT);
 }
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// a validity claim: see the SAFETY comment
+#[allow(unsafe_code)]
 // SAFETY: all-zero is the empty vector (length 0, zeroed slots).
 unsafe impl<T: ShmSafe, const N: usize> Zeroable for ShmVec<T, N> {}
 

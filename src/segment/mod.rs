@@ -12,12 +12,12 @@
 #[allow(unsafe_code)] // volatile reads and writes of the write-once fields
 mod header;
 pub(crate) mod lifecycle;
-#[cfg(all(test, loom))]
-mod tests;
 #[allow(unsafe_code)] // the one place regions become references: see its docs
 mod mapping;
 mod members;
 pub(crate) mod owner;
+#[cfg(all(test, loom))]
+mod tests;
 
 pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Slot};
 pub(crate) use mapping::{Abandoned, SharedHandle, UniqueHandle};

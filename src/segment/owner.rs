@@ -16,14 +16,20 @@ use super::members::{Members, Refused};
 /// the owner word, then refuses (`NotFound`) an object being destroyed. If its
 /// destroyer died, the caller gets the right to finish that destroy (the value is
 /// half-dropped: it is not dropped again).
-pub(crate) fn claim_object<'a, P: Platform>(members: &Members<'a>, me: ProcessId) -> core::result::Result<(), Refused<'a>> {
+pub(crate) fn claim_object<'a, P: Platform>(
+    members: &Members<'a>,
+    me: ProcessId,
+) -> core::result::Result<(), Refused<'a>> {
     claim::<P>(&members.header().owner, me).map_err(|error| Refused { error, right: None })?;
     if let Some(right) = claim_destroyer::<P>(members, me, Claim::DeadOnly, None) {
         let error = Error::new(ErrorKind::NotFound, "claiming an object that was being destroyed");
         return Err(Refused { error, right: Some(right) });
     }
     if destroying(members.header()) {
-        return Err(Refused { error: Error::new(ErrorKind::NotFound, "claiming an object that is being destroyed"), right: None });
+        return Err(Refused {
+            error: Error::new(ErrorKind::NotFound, "claiming an object that is being destroyed"),
+            right: None,
+        });
     }
     Ok(())
 }

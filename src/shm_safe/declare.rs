@@ -152,7 +152,8 @@ macro_rules! __shm_safe_impl {
     };
 
     (@impl [$name:ident] [$($g:tt)*] [$($a:ident)*] [$($field:ident)+] [$of:ident] [$($zeroable:ident)?]) => {
-        #[allow(unsafe_code)] // the checks above make the claim true
+        // the checks above make the claim true
+        #[allow(unsafe_code)]
         // SAFETY: every field is listed (the pattern below has no `..`) and is itself
         // `ShmSafe` (`of_field` demands it), so every bit pattern of the struct is a
         // valid value; the fingerprint records the name, size, alignment, and every
@@ -180,7 +181,8 @@ macro_rules! __shm_safe_impl {
 
     (@zeroable [] [$name:ident] [$($g:tt)*] [$($a:ident)*]) => {};
     (@zeroable [Zeroable] [$name:ident] [$($g:tt)*] [$($a:ident)*]) => {
-        #[allow(unsafe_code)] // the checks above make the claim true
+        // the checks above make the claim true
+        #[allow(unsafe_code)]
         // SAFETY: every field is listed and `Zeroable` (the fingerprint above uses
         // `of_zeroable_field`, which demands it), so all-zero bytes are a valid value;
         // padding may hold anything.

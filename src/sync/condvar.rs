@@ -27,13 +27,15 @@ pub struct Condvar<P> {
     _platform: PhantomData<fn() -> P>,
 }
 
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// a validity claim: see the SAFETY comment
+#[allow(unsafe_code)]
 // SAFETY: two atomic words.
 unsafe impl<P: Platform> ShmSafe for Condvar<P> {
     const FINGERPRINT: u64 =
         fingerprint::start("shmptr::Condvar", core::mem::size_of::<Self>(), core::mem::align_of::<Self>());
 }
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// a validity claim: see the SAFETY comment
+#[allow(unsafe_code)]
 // SAFETY: a zero sequence and no waiters: a fresh condition variable.
 unsafe impl<P: Platform> Zeroable for Condvar<P> {}
 

@@ -58,11 +58,11 @@ macro_rules! const_unless_loom {
 }
 
 mod condvar;
-#[cfg(all(test, loom))]
-mod tests;
 #[allow(unsafe_code)] // the value cell a guard hands out, and `Sync` for it
 mod mutex;
 mod semaphore;
+#[cfg(all(test, loom))]
+mod tests;
 
 pub use condvar::Condvar;
 pub use mutex::{LockError, Mutex, MutexGuard};

@@ -23,13 +23,15 @@ pub struct Semaphore<P> {
     _platform: PhantomData<fn() -> P>,
 }
 
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// a validity claim: see the SAFETY comment
+#[allow(unsafe_code)]
 // SAFETY: two atomic words.
 unsafe impl<P: Platform> ShmSafe for Semaphore<P> {
     const FINGERPRINT: u64 =
         fingerprint::start("shmptr::Semaphore", core::mem::size_of::<Self>(), core::mem::align_of::<Self>());
 }
-#[allow(unsafe_code)] // a validity claim: see the SAFETY comment
+// a validity claim: see the SAFETY comment
+#[allow(unsafe_code)]
 // SAFETY: all-zero is a semaphore with no permits and no waiters.
 unsafe impl<P: Platform> Zeroable for Semaphore<P> {}
 
@@ -114,6 +116,9 @@ impl<P: Platform> Semaphore<P> {
 impl<P> core::fmt::Debug for Semaphore<P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Relaxed: a snapshot for display.
-        f.debug_struct("Semaphore").field("available", &self.permits.load(Ordering::Relaxed)).field("waiters", &self.waiters.load(Ordering::Relaxed)).finish()
+        f.debug_struct("Semaphore")
+            .field("available", &self.permits.load(Ordering::Relaxed))
+            .field("waiters", &self.waiters.load(Ordering::Relaxed))
+            .finish()
     }
 }

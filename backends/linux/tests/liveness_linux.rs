@@ -415,14 +415,15 @@ fn owner_role(owned: &str, held: &str, control: &str, mode: u32) {
 /// live parent's, and to reclaim `held` (held by both); exits with its findings.
 fn claimer_role(owned: &str, parents: &str, held: &str, foreign: bool, isolated: bool) -> ! {
     let mut bits = if isolated { 0 } else { NOT_ISOLATED };
-    let mut expect_busy = |name: &str, bit: u32| match claim_kind(Unique::<u64>::options().allow_foreign_owner(foreign).claim(name)) {
-        Some(ErrorKind::Busy) => {}
-        None => bits |= bit,
-        Some(other) => {
-            eprintln!("[claimer] claiming {name}: {other:?}, not Busy");
-            bits |= UNEXPECTED;
-        }
-    };
+    let mut expect_busy =
+        |name: &str, bit: u32| match claim_kind(Unique::<u64>::options().allow_foreign_owner(foreign).claim(name)) {
+            Some(ErrorKind::Busy) => {}
+            None => bits |= bit,
+            Some(other) => {
+                eprintln!("[claimer] claiming {name}: {other:?}, not Busy");
+                bits |= UNEXPECTED;
+            }
+        };
     expect_busy(owned, TOOK_OWNERS);
     expect_busy(parents, TOOK_PARENTS);
     match Shared::<u64>::options().allow_foreign_owner(foreign).reclaim(held) {
