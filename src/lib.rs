@@ -50,9 +50,10 @@
 //! allocates.
 // `std` only for unit tests (the loom models); the library itself is `no_std`.
 #![cfg_attr(not(test), no_std)]
-// Unsafe code lives only in the modules that say so with an `allow`: the backend
-// traits' contracts, the validity trait, mapping a segment, its write-once header,
-// and the mutex's value cell. Everything else is written on their safe methods.
+// Unsafe code lives only where an `allow` says so: the backend traits' contracts
+// and the validity trait (whole modules), mapping a segment and its write-once
+// header (whole modules), and single items: the validity impls, the mutex's value
+// cell and `Sync`. Everything else is written on their safe methods.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs, missing_debug_implementations)]

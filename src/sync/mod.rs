@@ -58,7 +58,6 @@ macro_rules! const_unless_loom {
 }
 
 mod condvar;
-#[allow(unsafe_code)] // the value cell a guard hands out, and `Sync` for it
 mod mutex;
 mod semaphore;
 #[cfg(all(test, loom))]
