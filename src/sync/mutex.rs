@@ -65,24 +65,24 @@ pub struct Mutex<T, P> {
     _platform: PhantomData<fn() -> P>,
 }
 
-#[allow(unsafe_code)] // see the SAFETY comment
-                      // SAFETY: the lock hands out `&mut T` to one holder at a time, so `T: Send` is
-                      // enough for sharing the mutex, as for `std::sync::Mutex`.
+#[allow(unsafe_code)]
+// SAFETY: the lock hands out `&mut T` to one holder at a time, so `T: Send` is
+// enough for sharing the mutex, as for `std::sync::Mutex`.
 unsafe impl<T: Send, P> Sync for Mutex<T, P> {}
-#[allow(unsafe_code)] // see the SAFETY comment
-                      // SAFETY: the mutex owns a `T` and atomics.
+#[allow(unsafe_code)]
+// SAFETY: the mutex owns a `T` and atomics.
 unsafe impl<T: Send, P> Send for Mutex<T, P> {}
 
-#[allow(unsafe_code)] // see the SAFETY comment
-                      // SAFETY: atomics and a `ShmSafe` value; the fingerprint covers `T`'s.
+#[allow(unsafe_code)]
+// SAFETY: atomics and a `ShmSafe` value; the fingerprint covers `T`'s.
 unsafe impl<T: ShmSafe, P: Platform> ShmSafe for Mutex<T, P> {
     const FINGERPRINT: u64 = fingerprint::word(
         fingerprint::start("shmptr::Mutex", core::mem::size_of::<Self>(), core::mem::align_of::<Self>()),
         T::FINGERPRINT,
     );
 }
-#[allow(unsafe_code)] // see the SAFETY comment
-                      // SAFETY: all-zero is an unlocked, consistent mutex with no waiters around a zero `T`.
+#[allow(unsafe_code)]
+// SAFETY: all-zero is an unlocked, consistent mutex with no waiters around a zero `T`.
 unsafe impl<T: Zeroable, P: Platform> Zeroable for Mutex<T, P> {}
 
 /// Exclusive access to a [`Mutex`]'s value; unlocks on drop.
