@@ -92,11 +92,11 @@ unsafe impl Region for BlockRegion {
     fn handles(&self) -> &AtomicUsize {
         &HANDLES[self.mapping]
     }
-    fn others_attached(&self) -> bool {
+    fn others(&self) -> usize {
         let table = TABLE.lock().unwrap();
-        (0..MAPPINGS).any(|m| {
-            m != self.mapping && table.mappings[m] == Some(self.index) && HANDLES[m].load(Ordering::Relaxed) != 0
-        })
+        (0..MAPPINGS)
+            .filter(|&m| m != self.mapping && table.mappings[m] == Some(self.index))
+            .fold(0, |or, m| or | HANDLES[m].load(Ordering::Relaxed))
     }
     fn own_exclusively(&self) -> shmptr::Result<()> {
         let mut table = TABLE.lock().unwrap();

@@ -30,10 +30,11 @@ use crate::primitive::{AtomicU32, AtomicUsize};
 ///   lies in memory that no other process (and no other region) can write: no byte
 ///   of any shared object. shmptr decides when to unmap from it alone, so a peer that
 ///   writes the object cannot make this process unmap memory it still uses;
-/// - [`others_attached`](Region::others_attached) never answers `false` while
-///   another region of the same object in this address space has a non-zero
-///   `handles` count, reading those counts at least as recently as the caller's
-///   last acquire of shared memory;
+/// - [`others`](Region::others) is the bitwise OR of the `handles` counts of every
+///   other region of the same object in this address space, each read (Relaxed is
+///   enough) after the caller's last fence or acquire: shmptr keeps in those
+///   counts, besides the number of handles, whether a region is joining the object
+///   or destroying its value;
 /// - after [`own_exclusively`](Region::own_exclusively) returned `Ok`, no other
 ///   region of the same object in this address space gets `Ok` until this region
 ///   calls [`disown`](Region::disown) or is dropped (or, in a simulation of several processes in one address space, until
@@ -65,11 +66,13 @@ pub unsafe trait Region: Send + Sync + Sized {
     /// forge: two `&mut T` to one object in one address space must never rest on it.
     fn own_exclusively(&self) -> Result<()>;
 
-    /// Whether another region of the same object in this address space has a
-    /// non-zero [`handles`](Region::handles) count. shmptr drops a value only when
-    /// this is `false`, so that a peer forging the member set of an object this
-    /// process opened twice cannot make it drop a value it still reads.
-    fn others_attached(&self) -> bool;
+    /// The bitwise OR of the [`handles`](Region::handles) counts of every other
+    /// region of the same object in this address space (0 if there is none).
+    /// shmptr drops a value only when no other region here has handles, joins or
+    /// destroys, so that a peer forging the member set or the state word of an
+    /// object this process maps twice can never make it drop a value it still
+    /// reads, nor drop it twice.
+    fn others(&self) -> usize;
 
     /// Ends what [`own_exclusively`](Region::own_exclusively) began, before the
     /// region is dropped. shmptr calls it only from `Unique`, so that a program
@@ -260,8 +263,9 @@ pub trait Backend: Platform {
     /// Whether the creator of the unfinished object `name` (mapped by `region`)
     /// may still finish it. shmptr asks while the header is still being written
     /// (`creator` is the process the header names) and, once an opener's whole
-    /// timeout has passed, while it is still blank or shorter than a header
-    /// (`creator` is `None`). Only `Dead` lets `open_or_create` and `reclaim`
+    /// timeout has passed (and never less than 5 ms after it began: a shorter
+    /// timeout ends in `Timeout` without asking), while it is still blank or
+    /// shorter than a header (`creator` is `None`). Only `Dead` lets `open_or_create` and `reclaim`
     /// remove the object, so it must come with proof: a live creator, even a
     /// stopped one, must never be `Dead`. Shortly after [`create`](Backend::create)
     /// returned a fresh object, before shmptr wrote anything, `Dead` for `None` is

@@ -17,9 +17,21 @@
 
 use crate::primitive::{fence, AtomicUsize, Ordering};
 
+/// A mapping's count while its first handle joins the object (before and during
+/// the member set's compare-exchange): a destroyer in this process waits for it to
+/// settle to 1 (joined) or 0 (refused). A bit above every count of handles, so the
+/// OR of several mappings' counts (`Region::others`) still tells it apart.
+pub(crate) const JOINING: usize = 1 << (usize::BITS - 1);
+
+/// A mapping's count while this process destroys the object through it: another
+/// mapping of the object here then neither joins (it leaves again) nor drops the
+/// value a second time. A bit of its own, as [`JOINING`].
+pub(crate) const DESTROYING: usize = 1 << (usize::BITS - 2);
+
 /// The most handles one attachment may have. As with `Arc`, going past it means
 /// clones are leaked in a loop; shmptr panics before the count could wrap.
-const MAX_HANDLES: usize = isize::MAX as usize;
+/// Below [`DESTROYING`] and [`JOINING`], so the three never mix.
+pub(crate) const MAX_HANDLES: usize = DESTROYING - 1;
 
 /// One more handle, made from an existing one; `publish` then copies the new count
 /// to the segment, for other processes. Returns the new count.

@@ -921,6 +921,30 @@ fn a_blank_header_with_magic_and_version_already_written_is_waited_on_not_corrup
 }
 
 #[test]
+fn a_zero_timeout_never_judges_a_file_that_names_no_creator() {
+    // Found by review: with a zero timeout, a blank object (a creator may have just
+    // made it, before it could mark it as its own) was judged at once, and the
+    // arena answers `Dead` for a blank object's unnamed creator: `open_or_create`
+    // removed and replaced it. Now a file naming no creator is judged only after one
+    // poll interval (5 ms), whatever the timeout.
+    arena_space!(S, 1 << 20);
+    for bytes in [vec![0u8; shared_len()], vec![0u8; 16]] {
+        Arena::<S>::plant(VICTIM, &bytes).unwrap();
+        for timeout in [Duration::ZERO, Duration::from_nanos(1), Duration::from_millis(1)] {
+            let made = Shared::<u64, S>::options().timeout(timeout).open_or_create(VICTIM, || 9);
+            assert_eq!(made.err().map(|e| e.kind()), Some(ErrorKind::Timeout), "{timeout:?}, {} bytes", bytes.len());
+            let opened = Shared::<u64, S>::options().timeout(timeout).open(VICTIM);
+            assert_eq!(opened.err().map(|e| e.kind()), Some(ErrorKind::Timeout), "{timeout:?}, {} bytes", bytes.len());
+        }
+        // The planted bytes are still there, untouched.
+        // SAFETY: single-threaded, and no reference into the object is held.
+        let len = unsafe { Arena::<S>::with_bytes(VICTIM, |b| b.len()) }.unwrap();
+        assert_eq!(len, bytes.len());
+        Arena::<S>::remove(VICTIM).unwrap();
+    }
+}
+
+#[test]
 fn valid_magic_with_a_wrong_checksum_is_corrupt() {
     arena_space!(S, 1 << 20);
     let (live, _) = live_and_dead::<S>();

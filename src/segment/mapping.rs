@@ -22,11 +22,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::handles;
 use crate::name::{Name, NAME_MAX};
 use crate::options::Options;
-use crate::primitive::{AtomicU32, AtomicUsize, Ordering};
+use crate::primitive::{fence, AtomicU32, AtomicUsize, Ordering};
 use crate::shm_safe::{ShmSafe, Zeroable};
 
 use super::header::Fixed;
 use super::lifecycle::{self, claim_destroyer, Claim, DestroyRight, State};
+use super::members::Refused;
 use super::{owner, read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, MAX_SLOTS};
 
 /// How long one wait for a creator lasts before looking again, in nanoseconds.
@@ -120,6 +121,15 @@ impl<B: Backend> Mapping<B> {
             let _ = B::unlink(name, &region);
             return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
         }
+        if kind == Kind::Unique {
+            // This process owns it from before anyone can see it: from `Ready` on, a
+            // peer may clear the owner word, and a claim by another thread here must
+            // then meet this record, never get a second `&mut T`.
+            if let Err(e) = region.own_exclusively() {
+                let _ = B::unlink(name, &region);
+                return Err(e);
+            }
+        }
         B::crash_point(CrashPoint::CreateSized);
         let me = B::current_process();
         let mapping = Self::from_region(region, &layout);
@@ -140,7 +150,7 @@ impl<B: Backend> Mapping<B> {
         if kind == Kind::Shared {
             // The creator's one handle, counted before the object is published so
             // that every later mapping of it in this process sees the count
-            // (`Region::others_attached`). Relaxed: the `Ready` store publishes it.
+            // (`Region::others`). Relaxed: the `Ready` store publishes it.
             mapping.handles().store(1, Ordering::Relaxed);
         }
         B::crash_point(CrashPoint::CreateValueWritten);
@@ -158,13 +168,20 @@ impl<B: Backend> Mapping<B> {
     /// finishes the job (unlinks it) first.
     fn open<T: ShmSafe, H>(kind: Kind, name: Name<'_>, options: &Options<H>, abandoned: Abandoned) -> Result<Self> {
         check_alignment::<T, B>()?;
-        let deadline = B::now_nanos().saturating_add(options.timeout.as_nanos().min(u64::MAX as u128) as u64);
+        let start = B::now_nanos();
+        let deadline = start.saturating_add(options.timeout.as_nanos().min(u64::MAX as u128) as u64);
         loop {
             let region = B::open(name, &options.access)?;
             // Nanoseconds left, and the next wait: kept as integers, one `Duration`
             // (smaller code than `Duration` arithmetic).
-            let remaining = deadline.saturating_sub(B::now_nanos());
+            let now = B::now_nanos();
+            let remaining = deadline.saturating_sub(now);
             let slice = Duration::from_nanos(remaining.min(POLL_NANOS));
+            // A file that names no creator (short, or blank) is judged only once the
+            // whole timeout has passed, and never before one poll interval: a
+            // creator may have just made it (`Backend::creator_liveness`). A shorter
+            // timeout ends in `Timeout` without judging anyone.
+            let judge_unnamed = remaining == 0 && now.saturating_sub(start) >= POLL_NANOS;
             if region.len() < size_of::<Header>() {
                 // Its creator may not have sized it yet: wait. A file that stays this
                 // short, with nobody creating it, is not a segment; one whose creator
@@ -174,9 +191,10 @@ impl<B: Backend> Mapping<B> {
                     sleep::<B>(slice);
                     continue;
                 }
-                return Err(match B::creator_liveness(name, &region, None) {
-                    Liveness::Dead => Error::new(ErrorKind::Corrupt, "opening a segment shorter than its header"),
-                    _ => Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment"),
+                let dead = judge_unnamed && B::creator_liveness(name, &region, None) == Liveness::Dead;
+                return Err(match dead {
+                    true => Error::new(ErrorKind::Corrupt, "opening a segment shorter than its header"),
+                    false => Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment"),
                 });
             }
             if !base_aligned::<B>(&region) {
@@ -188,9 +206,7 @@ impl<B: Backend> Mapping<B> {
                 Ok(Inspection::Ready(layout)) => return Ok(Self::from_region(region, &layout)),
                 Ok(Inspection::NotReady(state)) => {
                     // A header being written names its creator, judged on every round.
-                    // A blank one names nobody and is judged only once the whole
-                    // timeout has passed: a creator may have created the file and not
-                    // yet marked it as being created (`Backend::creator_liveness`).
+                    // A blank one names nobody (see `judge_unnamed`).
                     let creator = match state {
                         State::Blank => None,
                         _ => ProcessId::from_word(header.creator.load(Ordering::Relaxed)),
@@ -198,7 +214,7 @@ impl<B: Backend> Mapping<B> {
                     // Still unfinished after the verdict (Acquire: pairs with the
                     // creator's `Ready`, stored before it ends its creation mark): a
                     // creator that finished meanwhile is never taken for a dead one.
-                    let dead = (creator.is_some() || remaining == 0)
+                    let dead = (creator.is_some() || judge_unnamed)
                         && B::creator_liveness(name, &region, creator) == Liveness::Dead
                         && header.state.load(Ordering::Acquire) == state as u32;
                     if dead {
@@ -286,14 +302,14 @@ fn destroy<B: Backend>(
         // that this process never drops a value it still reads, nor drops it twice.
         // Its handles' count reached zero before their detach, which our emptying
         // of the member set acquired, so a mapping that merely leaves is not seen.
-        if !region.others_attached() && finish.right.begin_drop() {
+        if may_drop::<B>(region) && finish.right.begin_drop() {
             // SAFETY: `drop` is `drop_value::<T>` for the `T` the caller's mapping
             // was validated for, and `value` that mapping's value: inside it,
             // aligned and validated for `T` at open, mapped during the drop. No
             // `&T` to it is live in this process: the caller's handles of this
             // mapping are gone (its private count reached zero, or the `Unique` is
             // being dropped), and no other mapping of the object here has handles
-            // (`Region::others_attached`, checked just above). Whatever bytes
+            // (`may_drop`, checked just above). Whatever bytes
             // a peer or a crash left are a valid `T` (`ShmSafe`: every bit
             // pattern), and a `ShmSafe` value owns nothing outside its own bytes, so
             // its drop only writes those bytes: even if a peer resets the state word
@@ -301,6 +317,50 @@ fn destroy<B: Backend>(
             // like any peer's. `begin_drop` lets only one process here drop it.
             unsafe { drop(value) }
         }
+    }
+}
+
+/// What the other mappings of `region`'s object in this process are doing: the OR
+/// of their private counts (`Region::others`), read as bits.
+struct Others(usize);
+
+impl Others {
+    fn of<B: Backend>(region: &B::Region) -> Self {
+        Others(region.others())
+    }
+    /// Some have handles.
+    fn holding(&self) -> bool {
+        self.0 & handles::MAX_HANDLES != 0
+    }
+    /// Some are joining the object.
+    fn joining(&self) -> bool {
+        self.0 & handles::JOINING != 0
+    }
+    /// One is destroying the object.
+    fn destroying(&self) -> bool {
+        self.0 & handles::DESTROYING != 0
+    }
+}
+
+/// Marks `region` as the mapping through which this process destroys its object,
+/// then says whether the value may be dropped: only if no other mapping of it here
+/// has handles or destroys it too (a peer forged the member set, or reset the state
+/// word while we drop). Mappings still joining are waited for: they end joined
+/// (then the value is left alone) or refused, within a few atomic steps.
+fn may_drop<B: Backend>(region: &B::Region) -> bool {
+    // Relaxed, then SeqCst: against a joiner that marks its mapping, joins, then
+    // looks at ours (`SharedHandle::attach`): one of us sees the other's mark.
+    region.handles().store(handles::DESTROYING, Ordering::Relaxed);
+    fence(Ordering::SeqCst);
+    loop {
+        let others = Others::of::<B>(region);
+        if others.holding() || others.destroying() {
+            return false;
+        }
+        if !others.joining() {
+            return true;
+        }
+        B::yield_now();
     }
 }
 
@@ -441,17 +501,28 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     #[inline(never)]
     fn attach(mapping: Mapping<B>, name: Name<'_>) -> Result<Self> {
         let me = B::current_process();
-        // Our first handle is counted before we join, so that a destroyer in this
-        // process that acquires our joining sees it (see `Region::others_attached`).
-        // Relaxed: the member CAS publishes it.
-        mapping.handles().store(1, Ordering::Relaxed);
+        // Marked as joining before we join, so that a destroyer in this process that
+        // acquires our joining sees it, and waits until we are in (then it leaves
+        // the value alone) or refused (see `may_drop`).
+        mapping.handles().store(handles::JOINING, Ordering::Relaxed);
+        // SeqCst: against a destroyer here that marks its mapping, then looks at
+        // ours (`may_drop`): one of us sees the other's mark. If it is destroying
+        // the object already, the member set is a peer's forgery (a member set
+        // never goes from empty to not): we join nothing, and hand out no reference
+        // to a value being dropped. If it marks later, it waits for us.
+        fence(Ordering::SeqCst);
         // Unmaps on every way out but success, also if `T`'s drop panics.
         let mapping = Unmapping(ManuallyDrop::new(mapping));
-        let joined = mapping.members().join::<B>(me);
+        let joined = match Others::of::<B>(&mapping.region).destroying() {
+            false => mapping.members().join::<B>(me),
+            true => Err(Refused { error: Error::new(ErrorKind::NotFound, "opening (being destroyed)"), right: None }),
+        };
         let refused = match joined {
             Ok(slot) => {
                 // Ends `joined`'s borrow of `mapping` (nothing to drop in `Ok`).
                 drop(joined);
+                // Relaxed: a destroyer here that waits for us reads it again.
+                mapping.handles().store(1, Ordering::Relaxed);
                 return Ok(Self::first(mapping.keep(), slot, me));
             }
             Err(refused) => refused,
@@ -571,15 +642,8 @@ impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
                 unsafe { slot.as_ptr().write(v) }
             }
         })?;
+        // `Mapping::create` recorded this process's ownership before `Ready`.
         let me = B::current_process();
-        if let Err(e) = mapping.region.own_exclusively() {
-            // This process cannot record its ownership (its table is full): undo.
-            let mapping = Unmapping(ManuallyDrop::new(mapping));
-            if let Some(right) = owner::give_up::<B>(&mapping.members(), me) {
-                mapping.destroy(right, drop_value::<T>, Some(name));
-            }
-            return Err(e);
-        }
         Ok(UniqueHandle { mapping, owner: me, _value: PhantomData })
     }
 

@@ -384,21 +384,25 @@ unsafe impl<S: Space> Region for ArenaRegion<S> {
     fn handles(&self) -> &AtomicUsize {
         &S::state().mappings[self.mapping].handles
     }
-    fn others_attached(&self) -> bool {
+    fn others(&self) -> usize {
         let state = S::state();
         // One address space for every simulated process: any live process's
         // mapping counts. A dead one's handles are never used again (`kill`).
         state.with_table(|_| {
-            state.mappings.iter().enumerate().any(|(index, m)| {
+            let mut or = 0;
+            for (index, m) in state.mappings.iter().enumerate() {
                 // Relaxed: under the table lock (process, offset); the counts as
-                // `Region::others_attached` requires.
+                // `Region::others` requires.
                 let process = m.process.load(Ordering::Relaxed);
-                index != self.mapping
+                if index != self.mapping
                     && process != 0
                     && !state.is_dead(process)
                     && m.offset.load(Ordering::Relaxed) == self.offset
-                    && m.handles.load(Ordering::Relaxed) != 0
-            })
+                {
+                    or |= m.handles.load(Ordering::Relaxed);
+                }
+            }
+            or
         })
     }
     fn own_exclusively(&self) -> Result<()> {

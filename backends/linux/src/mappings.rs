@@ -75,21 +75,25 @@ pub(crate) fn take(dev: u64, ino: u64) -> Result<&'static Record> {
     Err(Error::new(ErrorKind::TooManyProcesses, "mapping the object (2048 per process at most)"))
 }
 
-/// Whether another mapping of `(dev, ino)` in this process than `mine` has handles.
-pub(crate) fn others(mine: &Record, dev: u64, ino: u64) -> bool {
+/// The OR of the handle counts of every other record of this process that maps the
+/// object `(dev, ino)` (`Region::others`).
+pub(crate) fn others(mine: &Record, dev: u64, ino: u64) -> usize {
     let me = identity::current().get();
     // Relaxed: a record taken after this load is a mapping made after the caller
     // decided to destroy, which cannot have reached the value through the segment.
     let used = USED.load(Ordering::Relaxed).min(MAX_MAPPINGS);
-    RECORDS[..used].iter().any(|r| {
-        // Relaxed: see `Region::others_attached`: the counts that matter were
-        // written before their mappings' last acquire-release on the segment.
-        !core::ptr::eq(r, mine)
+    let mut or = 0;
+    for r in &RECORDS[..used] {
+        // Relaxed: see `Region::others`: the caller's fence orders these loads.
+        if !core::ptr::eq(r, mine)
             && r.process.load(Ordering::Relaxed) == me
-            && r.handles.load(Ordering::Relaxed) != 0
             && r.dev.load(Ordering::Relaxed) == dev
             && r.ino.load(Ordering::Relaxed) == ino
-    })
+        {
+            or |= r.handles.load(Ordering::Relaxed);
+        }
+    }
+    or
 }
 
 /// Keeps `lock`, the descriptor holding the creation lock of the object `record`
@@ -126,6 +130,10 @@ pub(crate) fn end_creation(record: &Record) {
 
 /// Gives a record back once its mapping is gone.
 pub(crate) fn give_back(record: &Record) {
+    // Zero before the record is free: its next taker names it before it can zero
+    // it, and `others` must not see a stale count under that name meanwhile.
+    // Relaxed: the Release below publishes it.
+    record.handles.store(0, Ordering::Relaxed);
     // Release: our uses of the record happen before its next taker's.
     record.process.store(0, Ordering::Release);
 }

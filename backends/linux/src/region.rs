@@ -63,7 +63,7 @@ unsafe impl Region for LinuxRegion {
     fn handles(&self) -> &AtomicUsize {
         &self.record.handles
     }
-    fn others_attached(&self) -> bool {
+    fn others(&self) -> usize {
         mappings::others(self.record, self.dev, self.ino)
     }
     fn own_exclusively(&self) -> Result<()> {

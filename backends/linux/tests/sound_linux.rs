@@ -593,3 +593,119 @@ fn a_value_aligned_beyond_a_page_is_refused_never_misaligned() {
     assert_eq!(&paged.x as *const u64 as usize % 4096, 0);
     assert_eq!(&other.x as *const u64 as usize % 4096, 0);
 }
+
+/// Header words a peer forges in the next test (src/segment/header.rs pins them).
+const STATE_WORD: u64 = 8;
+const MEMBERS_WORD: u64 = 288;
+const DESTROYER_WORD: u64 = 304;
+/// `State::Ready` (src/segment/lifecycle.rs).
+const READY: u32 = 0x5245_4459;
+
+/// How often `Reentrant::drop` ran, and what its reopening got.
+static REENTRANT_DROPS: AtomicU32 = AtomicU32::new(0);
+static REOPENED: AtomicU32 = AtomicU32::new(0);
+static REENTRANT_NAME: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// A value whose drop, the first time, acts as a peer does while it runs: it writes
+/// the object's state back to `Ready`, a member bit and a free destroyer word, then
+/// opens the name again (from inside its own drop, as another thread could).
+#[repr(C)]
+struct Reentrant {
+    value: AtomicU64,
+}
+shmptr::shm_safe!(Reentrant { value });
+
+impl Drop for Reentrant {
+    fn drop(&mut self) {
+        if REENTRANT_DROPS.fetch_add(1, Ordering::SeqCst) > 0 {
+            return;
+        }
+        let name = REENTRANT_NAME.lock().unwrap().clone();
+        forge(&name, STATE_WORD, &READY.to_ne_bytes());
+        forge(&name, MEMBERS_WORD, &1u64.to_ne_bytes());
+        forge(&name, DESTROYER_WORD, &0u64.to_ne_bytes());
+        match Shared::<Reentrant>::options().timeout(Duration::from_millis(100)).open(&name) {
+            Ok(handle) => {
+                REOPENED.fetch_add(1, Ordering::SeqCst);
+                // The peer makes this handle's drop look like the last one too.
+                forge(&name, MEMBERS_WORD, &2u64.to_ne_bytes());
+                drop(handle);
+            }
+            Err(e) => assert_eq!(e.kind(), ErrorKind::NotFound, "{e}"),
+        }
+    }
+}
+
+#[test]
+fn a_peer_resetting_the_state_during_drop_never_gets_a_second_drop_or_a_reference() {
+    // Found by review: while `T::drop` ran, the name was still linked, and a peer
+    // that set the state back to `Ready` (with a member bit and no destroyer) let
+    // this process open it again, hand out `&T` while the drop held `&mut T`, and
+    // drop it a second time. The destroying mapping now says so in private memory.
+    let scope = Scope::new("a_peer_resetting_the_state_during_drop_never_gets_a_second_drop_or_a_reference");
+    let name = scope.name("reentrant");
+    *REENTRANT_NAME.lock().unwrap() = name.clone();
+    let value = Shared::<Reentrant>::create(&name, Reentrant { value: AtomicU64::new(7) }).unwrap();
+    drop(value);
+    assert_eq!(REENTRANT_DROPS.load(Ordering::SeqCst), 1, "the value was dropped twice");
+    assert_eq!(REOPENED.load(Ordering::SeqCst), 0, "a handle was handed out while the value was being dropped");
+    // The forged bits leave the object named; nothing of it is in use.
+    if Scope::exists(&name) {
+        let _ = std::fs::remove_file(path(&name));
+    }
+}
+
+/// Drops of `Counted` values, by value.
+static COUNTED_DROPS: AtomicU64 = AtomicU64::new(0);
+
+#[repr(C)]
+struct Counted {
+    value: AtomicU64,
+}
+shmptr::shm_safe!(Counted { value });
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        COUNTED_DROPS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_thread_failing_to_join_never_makes_the_last_holder_skip_the_drop() {
+    // Found by review, no peer involved: a thread whose join failed (the object was
+    // being destroyed) had counted its mapping for a moment, and the destroying
+    // thread of the same process, seeing that count, left the value undropped. A
+    // joining mapping is now marked as such, and the destroyer waits for it.
+    let scope = Scope::new("a_thread_failing_to_join_never_makes_the_last_holder_skip_the_drop");
+    let name = scope.name("race");
+    let rounds = 20_000u64;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let opener = s.spawn(|| {
+            let mut opened = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(handle) = Shared::<Counted>::options().timeout(Duration::from_millis(1)).open(&name) {
+                    opened += 1;
+                    drop(handle);
+                }
+            }
+            opened
+        });
+        for _ in 0..rounds {
+            match Shared::<Counted>::create(&name, Counted { value: AtomicU64::new(0) }) {
+                Ok(handle) => drop(handle),
+                // The opener's handle outlived ours: it drops the value.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => panic!("create: {e}"),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let opened = opener.join().unwrap();
+        eprintln!("{rounds} creates, {opened} opens");
+    });
+    // Every value made was dropped exactly once: each create that succeeded made one
+    // (creates refused with `AlreadyExists` made none, their value dropped by the
+    // caller, which counts too), so drops = rounds.
+    assert_eq!(COUNTED_DROPS.load(Ordering::SeqCst), rounds, "a value was never dropped (or dropped twice)");
+    assert!(!Scope::exists(&name));
+}
