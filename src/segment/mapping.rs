@@ -169,7 +169,14 @@ impl<B: Backend> Mapping<B> {
     fn open<T: ShmSafe, H>(kind: Kind, name: Name<'_>, options: &Options<H>, abandoned: Abandoned) -> Result<Self> {
         check_alignment::<T, B>()?;
         let start = B::now_nanos();
-        let deadline = start.saturating_add(options.timeout.as_nanos().min(u64::MAX as u128) as u64);
+        let timeout = options.timeout.as_nanos().min(u64::MAX as u128) as u64;
+        let deadline = start.saturating_add(timeout);
+        // A file that names no creator (short, or blank) is judged only once the
+        // whole timeout has passed, and never before one poll interval: a creator
+        // may have just made it (`Backend::creator_liveness`). A shorter timeout
+        // ends in `Timeout` without judging anyone. (One instant, the later of
+        // the deadline and one poll interval after the start.)
+        let judge_unnamed_at = start.saturating_add(timeout.max(POLL_NANOS));
         loop {
             let region = B::open(name, &options.access)?;
             // Nanoseconds left, and the next wait: kept as integers, one `Duration`
@@ -177,11 +184,7 @@ impl<B: Backend> Mapping<B> {
             let now = B::now_nanos();
             let remaining = deadline.saturating_sub(now);
             let slice = Duration::from_nanos(remaining.min(POLL_NANOS));
-            // A file that names no creator (short, or blank) is judged only once the
-            // whole timeout has passed, and never before one poll interval: a
-            // creator may have just made it (`Backend::creator_liveness`). A shorter
-            // timeout ends in `Timeout` without judging anyone.
-            let judge_unnamed = remaining == 0 && now.saturating_sub(start) >= POLL_NANOS;
+            let judge_unnamed = now >= judge_unnamed_at;
             if region.len() < size_of::<Header>() {
                 // Its creator may not have sized it yet: wait. A file that stays this
                 // short, with nobody creating it, is not a segment; one whose creator
@@ -517,17 +520,17 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
             false => mapping.members().join::<B>(me),
             true => Err(Refused { error: Error::new(ErrorKind::NotFound, "opening (being destroyed)"), right: None }),
         };
+        // Joined: our one handle; refused: none. Relaxed: a destroyer here that
+        // waits for us reads it again.
+        mapping.handles().store(joined.is_ok() as usize, Ordering::Relaxed);
         let refused = match joined {
             Ok(slot) => {
                 // Ends `joined`'s borrow of `mapping` (nothing to drop in `Ok`).
                 drop(joined);
-                // Relaxed: a destroyer here that waits for us reads it again.
-                mapping.handles().store(1, Ordering::Relaxed);
                 return Ok(Self::first(mapping.keep(), slot, me));
             }
             Err(refused) => refused,
         };
-        mapping.handles().store(0, Ordering::Relaxed);
         if let Some(right) = refused.right {
             mapping.destroy(right, drop_value::<T>, Some(name));
         }
