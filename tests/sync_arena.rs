@@ -135,3 +135,48 @@ fn condvar_hands_items_between_threads_without_losing_any() {
         }
     });
 }
+
+#[test]
+fn a_zero_or_tiny_timeout_still_takes_over_a_dead_owner() {
+    // Found by review: `lock_timeout(0)` (and 1 µs) ran out before ever looking at
+    // the owner, so a provably dead owner's lock stayed `Timeout` forever while
+    // `try_lock` recovered it at once.
+    for timeout in [Duration::ZERO, Duration::from_micros(1)] {
+        arena_space!(S, 1 << 20);
+        let m = Shared::<Mutex<u32, S>, S>::create("m", Mutex::new(0)).unwrap();
+        let victim = Arena::<S>::spawn();
+        // SAFETY: only this thread uses `S` (declared in this test), and `victim` is alive.
+        let previous = unsafe { Arena::<S>::enter(victim) };
+        std::mem::forget(m.lock().unwrap());
+        // SAFETY: as above; `previous` is alive.
+        unsafe { Arena::<S>::enter(previous) };
+        // SAFETY: all `victim` made, its guard, is leaked just above; nothing runs as it.
+        unsafe { Arena::<S>::kill(victim) };
+        let error = m.lock_timeout(timeout).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::OwnerDied, "{timeout:?}");
+        let mut guard = error.into_guard().expect("OwnerDied carries the guard");
+        shmptr::MutexGuard::make_consistent(&mut guard);
+    }
+}
+
+#[test]
+fn an_owner_word_that_names_no_process_is_corrupt_not_held_forever() {
+    // Found by review: an owner word with the top bit set (or any value that is no
+    // process identity) can never be proven dead nor unlocked, so the mutex stayed
+    // "held" for good (`Busy`, `Timeout`). It is `Corrupt`, as a garbage `Unique`
+    // owner word is.
+    arena_space!(S, 1 << 20);
+    type M = Mutex<u32, S>;
+    let m = Shared::<M, S>::options().slots(1).create("m", Mutex::new(0)).unwrap();
+    // With one slot the value starts at 320 + 64 = 384; the owner word is first.
+    for garbage in [u64::MAX, 1 << 63, (1 << 63) | 5] {
+        // SAFETY: single-threaded, and no reference into the object is held across it.
+        unsafe { Arena::<S>::with_bytes("m", |b| b[384..392].copy_from_slice(&garbage.to_ne_bytes())) }.unwrap();
+        assert_eq!(m.try_lock().unwrap_err().kind(), ErrorKind::Corrupt, "{garbage:#x}");
+        assert_eq!(m.lock_timeout(Duration::from_millis(5)).unwrap_err().kind(), ErrorKind::Corrupt, "{garbage:#x}");
+        assert_eq!(m.lock().unwrap_err().kind(), ErrorKind::Corrupt, "{garbage:#x}");
+    }
+    // SAFETY: as above.
+    unsafe { Arena::<S>::with_bytes("m", |b| b[384..392].copy_from_slice(&0u64.to_ne_bytes())) }.unwrap();
+    assert!(m.try_lock().is_ok(), "a zero owner word is an unlocked mutex again");
+}

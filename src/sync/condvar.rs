@@ -7,7 +7,7 @@ use crate::backend::Platform;
 use crate::primitive::{AtomicU32, Ordering};
 use crate::shm_safe::{fingerprint, ShmSafe, Zeroable};
 
-use super::{deadline, remaining, LockError, Mutex, MutexGuard};
+use super::{deadline, remaining, LockError, Mutex, MutexGuard, UNTIMED_RECHECK};
 
 /// Waits for a condition guarded by a [`Mutex`], across processes.
 ///
@@ -92,7 +92,8 @@ impl<P: Platform> Condvar<P> {
         let timed_out = match remaining::<P>(deadline) {
             Some(left) if left.is_zero() => true,
             left => {
-                P::wait(&self.sequence, sequence, left);
+                // Untimed: at most `UNTIMED_RECHECK` (a spurious wake-up then).
+                P::wait(&self.sequence, sequence, Some(left.unwrap_or(UNTIMED_RECHECK)));
                 deadline.is_some() && remaining::<P>(deadline).is_some_and(|l| l.is_zero())
             }
         };

@@ -74,6 +74,14 @@ use core::time::Duration;
 /// liveness check).
 pub const OWNER_CHECK_INTERVAL: Duration = Duration::from_micros(500);
 
+/// The longest a `Condvar` or `Semaphore` waiter sleeps without looking again when
+/// it has no deadline. A wake-up is never lost between processes that follow the
+/// protocol ("No lost wake-up"), but a third process may zero a waiter count, and a
+/// notifier that then sees nobody waiting skips its wake: the waiter still returns
+/// (`Condvar`: as a spurious wake-up) within this interval, so idle waiting costs at
+/// most one wake-up a second.
+pub const UNTIMED_RECHECK: Duration = Duration::from_secs(1);
+
 /// A deadline from an optional timeout, on the platform's clock.
 fn deadline<P: crate::Platform>(timeout: Option<Duration>) -> Option<u64> {
     timeout.map(|t| P::now_nanos().saturating_add(t.as_nanos().min(u64::MAX as u128) as u64))

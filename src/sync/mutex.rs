@@ -131,13 +131,14 @@ impl<T, P: Platform> Mutex<T, P> {
         self.lock_until(deadline::<P>(Some(timeout)))
     }
 
-    /// Locks only if nobody (alive) holds it; `Busy` otherwise.
+    /// Locks only if nobody (alive) holds it; `Busy` otherwise (`Corrupt` if the owner
+    /// word names no process).
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
         let me = P::current_process();
         if self.try_acquire(me) || self.take_from_dead(me) {
             return self.acquired(me);
         }
-        Err(LockError { kind: ErrorKind::Busy, guard: None })
+        Err(LockError { kind: self.busy_or_corrupt(), guard: None })
     }
 
     /// The value, through `&mut self`: no locking needed.
@@ -151,6 +152,18 @@ impl<T, P: Platform> Mutex<T, P> {
         // its count in `waiters`. Acquire alone would do for the data, which the
         // unlocker's release publishes.
         self.owner.compare_exchange(0, me.word(), Ordering::SeqCst, Ordering::Relaxed).is_ok()
+    }
+
+    /// Why the lock could not be taken: `Corrupt` if the owner word names no
+    /// process at all (a peer's garbage: it would otherwise stay "held" forever,
+    /// since nobody can ever be proven dead or unlock it), `Busy` otherwise.
+    fn busy_or_corrupt(&self) -> ErrorKind {
+        // Relaxed: a look at the word, as any failed attempt's.
+        let current = self.owner.load(Ordering::Relaxed);
+        match current != 0 && ProcessId::from_word(current).is_none() {
+            true => ErrorKind::Corrupt,
+            false => ErrorKind::Busy,
+        }
     }
 
     /// Takes the lock from a dead owner and marks the data suspect.
@@ -182,8 +195,12 @@ impl<T, P: Platform> Mutex<T, P> {
         }
         // The holder may be waiting for this CPU (a notifier about to unlock, say),
         // or about to unlock on another: give it a few turns before paying for a
-        // timed sleep.
-        for _ in 0..YIELDS {
+        // timed sleep; not when the deadline has passed already (`lock_timeout(0)`).
+        let turns = match remaining::<P>(deadline) {
+            Some(left) if left.is_zero() => 0,
+            _ => YIELDS,
+        };
+        for _ in 0..turns {
             P::yield_now();
             if self.owner.load(Ordering::Relaxed) == 0 && self.try_acquire(me) {
                 return self.acquired(me);
@@ -202,8 +219,16 @@ impl<T, P: Platform> Mutex<T, P> {
             if self.try_acquire(me) || (owner_suspect && self.take_from_dead(me)) {
                 break Ok(());
             }
+            if self.busy_or_corrupt() == ErrorKind::Corrupt {
+                break Err(ErrorKind::Corrupt);
+            }
             let slice = match remaining::<P>(deadline) {
-                Some(left) if left.is_zero() => break Err(ErrorKind::Timeout),
+                // Out of time: a provably dead owner's lock is still taken over, as
+                // `try_lock` would, before giving up.
+                Some(left) if left.is_zero() => match self.take_from_dead(me) {
+                    true => break Ok(()),
+                    false => break Err(ErrorKind::Timeout),
+                },
                 Some(left) => left.min(OWNER_CHECK_INTERVAL),
                 None => OWNER_CHECK_INTERVAL,
             };
@@ -325,7 +350,8 @@ impl<T, P: Platform> DerefMut for MutexGuard<'_, T, P> {
 }
 
 impl<'a, T, P: Platform> LockError<'a, T, P> {
-    /// What happened: `OwnerDied`, `NotRecoverable`, `Timeout` or `Busy`.
+    /// What happened: `OwnerDied`, `NotRecoverable`, `Timeout`, `Busy`, or `Corrupt`
+    /// (the owner word names no process: a peer wrote it).
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::primitive::{AtomicU32, Ordering};
 use crate::shm_safe::{fingerprint, ShmSafe, Zeroable};
 
-use super::{deadline, remaining};
+use super::{deadline, remaining, UNTIMED_RECHECK};
 
 /// A counting semaphore that works between processes.
 ///
@@ -106,7 +106,8 @@ impl<P: Platform> Semaphore<P> {
             if left.is_some_and(|l| l.is_zero()) {
                 break Err(Error::new(ErrorKind::Timeout, "waiting for a semaphore permit"));
             }
-            P::wait(&self.permits, 0, left);
+            // Untimed: look again after at most `UNTIMED_RECHECK`.
+            P::wait(&self.permits, 0, Some(left.unwrap_or(UNTIMED_RECHECK)));
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         outcome

@@ -257,3 +257,68 @@ fn a_notify_makes_a_futex_call_only_when_somebody_waits() {
         assert_eq!(wakes, 1, "a waiter: one wake");
     });
 }
+
+/// A mutex and its condition variable in one object, at known offsets.
+#[repr(C)]
+struct Pair {
+    flag: Mutex<u32>,
+    changed: Condvar,
+}
+shmptr::shm_safe!(Pair { flag, changed });
+
+#[test]
+fn a_zeroed_waiter_count_delays_a_condvar_wake_up_by_at_most_a_second() {
+    // Found by review: a third process that zeroes a `Condvar`'s waiter count makes
+    // the next notify skip its wake, and an untimed wait slept for good. An untimed
+    // wait now looks again every `UNTIMED_RECHECK` (1 s): it returns, at worst
+    // that much later, and idle waiting costs one wake-up a second.
+    use std::os::unix::fs::FileExt;
+    let scope = Scope::new("a_zeroed_waiter_count_delays_a_condvar_wake_up_by_at_most_a_second");
+    let name = scope.name("pair");
+    let pair = Shared::<Pair>::options()
+        .slots(1)
+        .create(&name, Pair { flag: Mutex::new(0), changed: Condvar::new() })
+        .unwrap();
+    // The value starts after the header (320 bytes) and one slot (64): the waiter
+    // count is the condition variable's second word (FORMAT.md).
+    let waiters_at = 384 + std::mem::offset_of!(Pair, changed) as u64 + 4;
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(format!("/dev/shm/{name}")).unwrap();
+    let read_waiters = || {
+        let mut word = [0u8; 4];
+        file.read_exact_at(&mut word, waiters_at).unwrap();
+        u32::from_ne_bytes(word)
+    };
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let guard = pair.changed.wait_while(pair.flag.lock().unwrap(), |flag| *flag == 0).unwrap();
+            assert_eq!(*guard, 1);
+        });
+        // The waiter counted itself and sleeps (or is about to).
+        let deadline = Instant::now() + BOUND;
+        while read_waiters() == 0 {
+            assert!(Instant::now() < deadline, "the waiter never counted itself");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        // A third process zeroes the count; the notify then sees nobody waiting.
+        file.write_all_at(&0u32.to_ne_bytes(), waiters_at).unwrap();
+        let notified = Instant::now();
+        *pair.flag.lock().unwrap() = 1;
+        pair.changed.notify_one();
+        while !waiter.is_finished() {
+            if notified.elapsed() > Duration::from_secs(5) {
+                // Unblock it for good before failing, so the test ends.
+                file.write_all_at(&1u32.to_ne_bytes(), waiters_at).unwrap();
+                pair.changed.notify_all();
+                panic!("the waiter slept on after a notify its count hid from (more than 5 s)");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let late = notified.elapsed();
+        eprintln!("the waiter returned {late:?} after the notify");
+        assert!(late <= shmptr::sync::UNTIMED_RECHECK + Duration::from_millis(500), "{late:?}");
+        waiter.join().unwrap();
+    });
+    drop(pair);
+    assert!(!Scope::exists(&name));
+}
