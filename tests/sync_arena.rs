@@ -5,7 +5,25 @@
 use std::time::Duration;
 
 use shmptr::ErrorKind;
-use shmptr_arena::{arena_space, Arena, Condvar, Mutex, Semaphore, Shared};
+use shmptr_arena::{arena_space, Arena, Condvar, Mutex, Semaphore, Shared, Space};
+
+/// A new simulated process locks `m`, lets `update` write through the guard, and
+/// is killed holding the lock (its guard leaked, as a killed process runs no
+/// destructor). The caller's process is current again afterwards.
+fn killed_holding<T, S: Space>(m: &Mutex<T, S>, update: impl FnOnce(&mut T)) {
+    let victim = Arena::<S>::spawn();
+    // SAFETY: only the calling test's thread uses `S` (each test declares its own),
+    // and `victim` is alive.
+    let previous = unsafe { Arena::<S>::enter(victim) };
+    let mut guard = m.lock().unwrap();
+    update(&mut guard);
+    std::mem::forget(guard);
+    // SAFETY: as above; `previous` is alive.
+    unsafe { Arena::<S>::enter(previous) };
+    // SAFETY: all `victim` made, its guard, is leaked just above (`m` belongs to the
+    // caller's process); nothing runs as `victim` again.
+    unsafe { Arena::<S>::kill(victim) };
+}
 
 #[test]
 fn uncontended_lock_and_unlock_make_no_futex_call() {
@@ -40,18 +58,8 @@ fn a_held_lock_is_busy_for_try_lock_and_times_out_for_lock_timeout() {
 fn a_dead_owner_is_reported_with_the_guard_and_can_be_repaired() {
     arena_space!(S, 1 << 20);
     let m = Shared::<Mutex<(u32, u32), S>, S>::create("m", Mutex::new((0, 0))).unwrap();
-    let victim = Arena::<S>::spawn();
-    // SAFETY: only this thread uses `S` (declared in this test), and `victim` is alive.
-    let previous = unsafe { Arena::<S>::enter(victim) };
-    let mut guard = m.lock().unwrap();
-    guard.0 = 1; // half an update: (1, 0) breaks the invariant a == b
-    std::mem::forget(guard); // killed while holding it
-
-    // SAFETY: as above; `previous` is alive.
-    unsafe { Arena::<S>::enter(previous) };
-    // SAFETY: all `victim` made, its guard, is leaked just above (`m` is this
-    // process's handle); nothing runs as `victim`.
-    unsafe { Arena::<S>::kill(victim) };
+    // Half an update: (1, 0) breaks the invariant a == b.
+    killed_holding::<_, S>(&m, |value| value.0 = 1);
 
     let error = m.lock().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::OwnerDied);
@@ -67,14 +75,7 @@ fn a_dead_owner_is_reported_with_the_guard_and_can_be_repaired() {
 fn a_dead_owner_not_repaired_makes_the_mutex_not_recoverable() {
     arena_space!(S, 1 << 20);
     let m = Shared::<Mutex<u32, S>, S>::create("m", Mutex::new(0)).unwrap();
-    let victim = Arena::<S>::spawn();
-    // SAFETY: only this thread uses `S` (declared in this test), and `victim` is alive.
-    let previous = unsafe { Arena::<S>::enter(victim) };
-    std::mem::forget(m.lock().unwrap());
-    // SAFETY: as above; `previous` is alive.
-    unsafe { Arena::<S>::enter(previous) };
-    // SAFETY: all `victim` made, its guard, is leaked just above; nothing runs as it.
-    unsafe { Arena::<S>::kill(victim) };
+    killed_holding::<_, S>(&m, |_| {});
     let guard = m.try_lock().unwrap_err().into_guard().unwrap();
     drop(guard); // no make_consistent
     for _ in 0..3 {
@@ -144,14 +145,7 @@ fn a_zero_or_tiny_timeout_still_takes_over_a_dead_owner() {
     for timeout in [Duration::ZERO, Duration::from_micros(1)] {
         arena_space!(S, 1 << 20);
         let m = Shared::<Mutex<u32, S>, S>::create("m", Mutex::new(0)).unwrap();
-        let victim = Arena::<S>::spawn();
-        // SAFETY: only this thread uses `S` (declared in this test), and `victim` is alive.
-        let previous = unsafe { Arena::<S>::enter(victim) };
-        std::mem::forget(m.lock().unwrap());
-        // SAFETY: as above; `previous` is alive.
-        unsafe { Arena::<S>::enter(previous) };
-        // SAFETY: all `victim` made, its guard, is leaked just above; nothing runs as it.
-        unsafe { Arena::<S>::kill(victim) };
+        killed_holding::<_, S>(&m, |_| {});
         let error = m.lock_timeout(timeout).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::OwnerDied, "{timeout:?}");
         let mut guard = error.into_guard().expect("OwnerDied carries the guard");
