@@ -130,6 +130,77 @@ pub enum Liveness {
     Unknown,
 }
 
+/// A thread, as the holder of a [`Mutex`](crate::Mutex): the number the platform's
+/// kernel knows it by ([`tid`](ThreadId::tid), what a lock word holds) and an
+/// identity ([`id`](ThreadId::id)) that tells it apart from every other thread that
+/// had or will have that number, as [`ProcessId`] does for processes. On Linux the
+/// tid and, beside it, the pid namespace and the thread's start time; a platform
+/// that does not tell threads apart uses the process identity
+/// ([`Platform::THREADS`] is then false).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ThreadId {
+    tid: u32,
+    id: u64,
+}
+
+impl ThreadId {
+    /// The largest tid: lock words keep the two top bits for flags, and the value
+    /// above this one for a holder outside the lock's domain.
+    pub const TID_MAX: u32 = 0x3fff_fffe;
+
+    /// A thread from its tid (1 to [`TID_MAX`](ThreadId::TID_MAX)) and identity (not
+    /// zero, at most [`ProcessId::MAX`]); `None` otherwise.
+    pub const fn new(tid: u32, id: u64) -> Option<Self> {
+        if tid == 0 || tid > Self::TID_MAX || id == 0 || id > ProcessId::MAX {
+            None
+        } else {
+            Some(ThreadId { tid, id })
+        }
+    }
+
+    /// The thread of a platform that does not tell threads apart: the process.
+    pub const fn of_process(process: ProcessId) -> Self {
+        ThreadId { tid: 1, id: process.get() }
+    }
+
+    /// A holder read back from a mutex: the word's tid (0 for one outside the
+    /// mutex's domain, whose word holds no tid) and the identity beside it.
+    pub(crate) const fn read_back(tid: u32, id: u64) -> Option<Self> {
+        match ThreadId::new(1, id) {
+            Some(_) if tid <= Self::TID_MAX => Some(ThreadId { tid, id }),
+            _ => None,
+        }
+    }
+
+    /// The number a lock word holds for this thread (0 in a holder read back from a
+    /// lock word that holds none: see [`Platform::thread_liveness`]).
+    pub const fn tid(self) -> u32 {
+        self.tid
+    }
+
+    /// The identity, as stored beside the lock word.
+    pub const fn id(self) -> u64 {
+        self.id
+    }
+}
+
+/// What [`Platform::lock_wait`] found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LockWait {
+    /// The lock word now holds the caller's tid: the lock is the caller's. If the
+    /// previous holder died, the word's owner-died bit (`1 << 30`) is set.
+    Acquired,
+    /// The word's tid names no thread of the caller's lock domain: its holder is
+    /// gone (or a peer wrote the number).
+    NoSuchHolder,
+    /// The word's tid is the caller's own.
+    HeldByCaller,
+    /// The timeout passed, a signal came, or the word changed: look again.
+    Again,
+    /// The platform has no kernel-assisted lock: use the portable wait.
+    Unsupported,
+}
+
 /// The steps of shmptr's protocols between which a process may die. The arena
 /// backend can stop a simulated process at each of them; other platforms ignore them.
 #[non_exhaustive]
@@ -192,6 +263,20 @@ impl CrashPoint {
 /// - [`liveness`](Platform::liveness) never reports [`Liveness::Dead`] for a process
 ///   that may still run: only with proof that this exact process is gone. When in
 ///   doubt, [`Liveness::Unknown`].
+/// - [`current_thread`](Platform::current_thread) returns one identity for the
+///   whole life of a thread and distinct ones for threads that live at the same
+///   time (all the threads of a process share one only if
+///   [`THREADS`](Platform::THREADS) is false); its tid is the number the platform's
+///   [`lock_wait`](Platform::lock_wait) knows the thread by in its
+///   [`lock_domain`](Platform::lock_domain).
+/// - [`thread_liveness`](Platform::thread_liveness) never reports
+///   [`Liveness::Dead`] for a thread that may still run.
+/// - [`lock_wait`](Platform::lock_wait) returns [`LockWait::Acquired`] only when the
+///   lock word holds the caller's tid, set atomically by the platform when the word
+///   was free or its holder gone, and [`LockWait::NoSuchHolder`] only when no
+///   thread of the caller's lock domain has the word's tid;
+///   [`unlock_wake`](Platform::unlock_wake) hands the word to one such waiter or
+///   clears it, and only for the thread whose tid it holds.
 /// - [`wait`](Platform::wait) returns at once if `word` does not hold `expected`
 ///   when it checks, and a [`wake`](Platform::wake) of the same word after that
 ///   check (in any process that maps it) ends the sleep; both hold across
@@ -237,6 +322,57 @@ pub unsafe trait Platform: 'static {
     /// default does nothing and compiles away.
     #[inline(always)]
     fn crash_point(_point: CrashPoint) {}
+
+    /// Whether [`current_thread`](Platform::current_thread) tells the threads of one
+    /// process apart. If so, a [`Mutex`](crate::Mutex) is owned by a thread: locking
+    /// it again from the same thread is [`ErrorKind::Deadlock`](crate::ErrorKind),
+    /// and a thread that dies holding it is reported as `OwnerDied` while its
+    /// process lives. If not (the default), ownership is per process.
+    const THREADS: bool = false;
+
+    /// The calling thread. Called on every `lock`: keep it cheap. The default is the
+    /// process ([`ThreadId::of_process`]).
+    #[inline]
+    fn current_thread() -> ThreadId {
+        ThreadId::of_process(Self::current_process())
+    }
+
+    /// Whether `thread` is alive. Must never report a live thread as dead. Judge
+    /// from [`id`](ThreadId::id): `tid` is 0 for a holder outside the mutex's lock
+    /// domain. The default judges the process of [`ThreadId::of_process`].
+    fn thread_liveness(thread: ThreadId) -> Liveness {
+        match ProcessId::new(thread.id()) {
+            Some(process) => Self::liveness(process),
+            None => Liveness::Unknown,
+        }
+    }
+
+    /// The calling thread's lock domain: the threads whose tids the platform's
+    /// [`lock_wait`](Platform::lock_wait) resolves as it does for this one (Linux:
+    /// the pid namespace). A mutex records the first domain that locks it; only
+    /// threads of that domain store their tid in its lock word and sleep in
+    /// `lock_wait`; others store a number no thread has and wait portably
+    /// ([`wait`](Platform::wait) with liveness checks). 0, the default: no domain.
+    fn lock_domain() -> u32 {
+        0
+    }
+
+    /// Sleeps until the lock word `word` (tid in bits 0–29, bit 30 "owner died", bit
+    /// 31 "waiters") can be given to the calling thread, then stores its tid there
+    /// ([`LockWait::Acquired`]), or until `timeout`. A kernel that knows the holder
+    /// (Linux's `FUTEX_LOCK_PI`) wakes the caller at once when the holder dies. The
+    /// default: [`LockWait::Unsupported`].
+    fn lock_wait(_word: &AtomicU32, _timeout: Option<Duration>) -> LockWait {
+        LockWait::Unsupported
+    }
+
+    /// Releases a lock word the calling thread holds and whose "waiters" bit is set:
+    /// hands it to a thread sleeping in [`lock_wait`](Platform::lock_wait), or
+    /// clears it. False if the platform refused (the word does not hold the
+    /// caller's tid). The default refuses.
+    fn unlock_wake(_word: &AtomicU32) -> bool {
+        false
+    }
 }
 
 /// A namespace of shared-memory objects: create, open and unlink by name.

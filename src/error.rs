@@ -47,6 +47,8 @@ pub enum ErrorKind {
     Unsupported,
     /// Any other error from the operating system; [`Error::os_code`] has the code.
     Os,
+    /// The calling thread already holds the mutex: waiting would never end.
+    Deadlock,
 }
 
 impl ErrorKind {
@@ -68,6 +70,7 @@ impl ErrorKind {
             ErrorKind::NotRecoverable => "the mutex's owner died and it was never made consistent",
             ErrorKind::Unsupported => "the request is outside what the object or backend supports",
             ErrorKind::Os => "the operating system reported an error",
+            ErrorKind::Deadlock => "the calling thread already holds the mutex",
         }
     }
 
@@ -89,6 +92,7 @@ impl ErrorKind {
             ErrorKind::NotRecoverable => "destroy the object and create it anew",
             ErrorKind::Unsupported => "shrink the request",
             ErrorKind::Os => "see the OS error code",
+            ErrorKind::Deadlock => "use the guard you hold, or drop it before locking again",
         }
     }
 }

@@ -75,7 +75,7 @@ mod shm_safe;
 pub mod sync;
 mod unique;
 
-pub use backend::{Backend, CrashPoint, Liveness, Platform, ProcessId, Region};
+pub use backend::{Backend, CrashPoint, Liveness, LockWait, Platform, ProcessId, Region, ThreadId};
 pub use containers::{CapacityError, ShmDeque, ShmString, ShmVec};
 pub use error::{Error, ErrorKind, Result};
 pub use name::{Name, NAME_MAX};

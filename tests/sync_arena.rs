@@ -154,23 +154,34 @@ fn a_zero_or_tiny_timeout_still_takes_over_a_dead_owner() {
 }
 
 #[test]
-fn an_owner_word_that_names_no_process_is_corrupt_not_held_forever() {
-    // Found by review: an owner word with the top bit set (or any value that is no
-    // process identity) can never be proven dead nor unlocked, so the mutex stayed
-    // "held" for good (`Busy`, `Timeout`). It is `Corrupt`, as a garbage `Unique`
-    // owner word is.
+fn a_lock_word_no_thread_could_have_written_is_corrupt_not_held_forever() {
+    // Found by review: a lock word that names no holder can never be proven dead
+    // nor unlocked, so the mutex stayed "held" for good (`Busy`, `Timeout`). It is
+    // `Corrupt`, as a garbage `Unique` owner word is. In the arena (no lock domain)
+    // every holder stores the foreign tid 0x3fff_ffff and names itself beside it.
     arena_space!(S, 1 << 20);
     type M = Mutex<u32, S>;
     let m = Shared::<M, S>::options().slots(1).create("m", Mutex::new(0)).unwrap();
-    // With one slot the value starts at 320 + 64 = 384; the owner word is first.
-    for garbage in [u64::MAX, 1 << 63, (1 << 63) | 5] {
+    // With one slot the value starts at 320 + 64 = 384: the lock word (u32), the
+    // domain (u32), then the holder (u64).
+    let write = |offset: usize, bytes: &[u8]| {
         // SAFETY: single-threaded, and no reference into the object is held across it.
-        unsafe { Arena::<S>::with_bytes("m", |b| b[384..392].copy_from_slice(&garbage.to_ne_bytes())) }.unwrap();
+        unsafe { Arena::<S>::with_bytes("m", |b| b[384 + offset..384 + offset + bytes.len()].copy_from_slice(bytes)) }
+            .unwrap();
+    };
+    // A tid in a mutex that never had a domain: no thread of any domain wrote it.
+    for garbage in [5u32, 0x8000_0005, 0x3fff_fffe, 0xc000_0001] {
+        write(0, &garbage.to_ne_bytes());
         assert_eq!(m.try_lock().unwrap_err().kind(), ErrorKind::Corrupt, "{garbage:#x}");
         assert_eq!(m.lock_timeout(Duration::from_millis(5)).unwrap_err().kind(), ErrorKind::Corrupt, "{garbage:#x}");
         assert_eq!(m.lock().unwrap_err().kind(), ErrorKind::Corrupt, "{garbage:#x}");
     }
-    // SAFETY: as above.
-    unsafe { Arena::<S>::with_bytes("m", |b| b[384..392].copy_from_slice(&0u64.to_ne_bytes())) }.unwrap();
-    assert!(m.try_lock().is_ok(), "a zero owner word is an unlocked mutex again");
+    // A foreign holder that never names itself: `lock` waits one recheck interval
+    // (a locker between taking the word and naming itself), then calls it corrupt.
+    write(0, &0x3fff_ffffu32.to_ne_bytes());
+    write(8, &0u64.to_ne_bytes());
+    assert_eq!(m.try_lock().unwrap_err().kind(), ErrorKind::Busy);
+    assert_eq!(m.lock().unwrap_err().kind(), ErrorKind::Corrupt);
+    write(0, &0u32.to_ne_bytes());
+    assert!(m.try_lock().is_ok(), "a zero lock word is an unlocked mutex again");
 }

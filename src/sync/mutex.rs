@@ -1,4 +1,45 @@
-//! A mutex between processes that reports its owner's death.
+//! A mutex between processes that reports its holder's death.
+//!
+//! # The lock word
+//!
+//! `word` is a Linux priority-inheritance futex word: the holder's tid in bits
+//! 0–29, [`OWNER_DIED`] (bit 30, set by the kernel when it hands a dead holder's
+//! lock to a sleeping waiter) and [`WAITERS`] (bit 31, set by the kernel while a
+//! thread sleeps in it). One compare-exchange takes a free word and one releases
+//! it, with no system call; a contended locker sleeps in the kernel
+//! ([`Platform::lock_wait`], `FUTEX_LOCK_PI2`), which wakes it when the holder
+//! unlocks and hands it the lock at once when the holder dies, so a blocked `lock`
+//! costs nothing while it waits.
+//!
+//! A kernel resolves tids in the caller's pid namespace, so a tid means something
+//! only to threads of the namespace that wrote it. `domain` records the first
+//! [`lock domain`](Platform::lock_domain) to lock the mutex, for good; only its
+//! threads store their tid and sleep in the kernel. Any other thread (another
+//! namespace, a platform without a domain such as the arena) stores [`FOREIGN`], a
+//! tid no thread has, and waits portably: it sleeps on `sequence` with a timeout
+//! that grows from [`OWNER_CHECK_INTERVAL`] to [`UNTIMED_RECHECK`], and judges the
+//! holder with [`Platform::thread_liveness`] after each sleep that no unlock ended.
+//! Its liveness answers `Unknown` across namespaces, so such a holder is never
+//! judged dead. A domain thread never calls the kernel on a `FOREIGN` word.
+//!
+//! `holder` names the holding thread ([`ThreadId::id`]): stored just after the word
+//! is taken, cleared just before it is released, so a reader that sees one tid in
+//! the word before and after reading `holder` reads that holder's identity, or 0
+//! (see [`Mutex::holder_of`]).
+//!
+//! # Who takes a dead holder's lock
+//!
+//! - The kernel, for a domain waiter asleep in it: the waiter wakes holding the
+//!   lock, with `OWNER_DIED` set ([`LockWait::Acquired`]).
+//! - A domain waiter whose kernel finds no thread with the word's tid
+//!   ([`LockWait::NoSuchHolder`]: the holder exited, or died with nobody asleep).
+//! - Any waiter whose [`Platform::thread_liveness`] proves the holder dead: a
+//!   portable waiter after a sleep no unlock ended, and a domain waiter after a whole
+//!   [`UNTIMED_RECHECK`] in the kernel, which bounds how long a reused tid (another
+//!   thread given the dead holder's number) can keep it asleep.
+//!
+//! Each takes the word with one compare-exchange from the exact value it judged, so
+//! of several survivors one wins, and marks the data suspect (`state`).
 
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -6,23 +47,33 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
-use crate::backend::{Liveness, Platform, ProcessId};
+use crate::backend::{Liveness, LockWait, Platform, ProcessId, ThreadId};
 use crate::error::{Error, ErrorKind};
-use crate::primitive::{AtomicU32, AtomicWord, Ordering};
+use crate::primitive::{widen, AtomicU32, AtomicWord, Ordering, Word};
 use crate::shm_safe::{fingerprint, ShmSafe, Zeroable};
 
-use super::{deadline, remaining, OWNER_CHECK_INTERVAL};
+use super::{deadline, remaining, OWNER_CHECK_INTERVAL, UNTIMED_RECHECK};
 
 /// How many times `lock` yields the CPU (and retries) before it sleeps. A holder
 /// on this CPU (preempted by its waiter) then gets to unlock, and one on another
-/// CPU gets a few microseconds, without a futex sleep: a sleep with a sub-tick
-/// timeout (ours, to notice a dead owner) costs ~7 µs more than an untimed one, and
-/// a round trip across CPUs ~60 µs on a virtual machine. No `spin_loop` retries: on
+/// CPU gets a few microseconds, without a futex sleep. No `spin_loop` retries: on
 /// the 2-vCPU VM here, 100 of them before the yields made the peers benchmark's
 /// same-CPU hand-off 1.5x slower (1.87 vs 1.25 times pthread's), and a program of
 /// two processes incrementing one counter 3x slower (100 vs 33 ns an increment);
 /// 10 still cost 2.3x on the counter.
 const YIELDS: u32 = 4;
+
+/// The tid bits of the lock word.
+const TID_MASK: u32 = 0x3fff_ffff;
+/// Set by the kernel in a word it handed over from a dead holder.
+const OWNER_DIED: u32 = 1 << 30;
+/// Set by the kernel while a thread sleeps on the word: the holder's unlock must
+/// go through the kernel, which hands the word to the sleeper.
+const WAITERS: u32 = 1 << 31;
+/// The tid a holder outside the mutex's domain stores: above [`ThreadId::TID_MAX`],
+/// so no thread has it (Linux tids stop at 2^22), and a kernel asked to wait on it
+/// finds no holder.
+const FOREIGN: u32 = TID_MASK;
 
 const CONSISTENT: u32 = 0;
 /// The owner died; the current owner got `OwnerDied` and has not called
@@ -34,30 +85,36 @@ const NOT_RECOVERABLE: u32 = 2;
 /// death, as POSIX robust mutexes do.
 ///
 /// Uncontended `lock` and `unlock` are one atomic read-modify-write each and make no
-/// system call. Contended waiters yield the CPU a few times, then sleep on a futex
-/// (through the [`Platform`]); a waiter that sleeps a whole [`OWNER_CHECK_INTERVAL`]
-/// without being woken checks whether the owner died: a dead owner is noticed
-/// within that interval plus one liveness check ([`try_lock`](Mutex::try_lock)
-/// checks at once).
+/// system call. A contended locker yields the CPU a few times, then sleeps in the
+/// kernel (on Linux a priority-inheritance futex: no wake-ups while it waits, and
+/// the kernel hands it the lock as soon as the holder dies).
 ///
-/// If the owning process dies holding the lock, the next `lock` returns a
-/// [`LockError`] of kind [`ErrorKind::OwnerDied`] that carries the guard: repair the
-/// data, then call [`MutexGuard::make_consistent`]. Dropping that guard without it
-/// makes the mutex [`ErrorKind::NotRecoverable`] for everyone, for good.
+/// If the owning thread dies holding the lock (its process killed, or on Linux the
+/// thread alone exiting), the next `lock` returns a [`LockError`] of kind
+/// [`ErrorKind::OwnerDied`] that carries the guard: repair the data, then call
+/// [`MutexGuard::make_consistent`]. Dropping that guard without it makes the mutex
+/// [`ErrorKind::NotRecoverable`] for everyone, for good.
 ///
-/// Ownership is per process: two threads of one process exclude each other, but a
-/// thread that dies while its process lives is not detected, and locking twice from
-/// one thread deadlocks (as with `std::sync::Mutex`).
+/// Where the platform tells threads apart ([`Platform::THREADS`], Linux), the lock
+/// is owned by a thread: locking it again from the thread that holds it is
+/// [`ErrorKind::Deadlock`], not a hang. Elsewhere it is owned by a process, and
+/// locking twice from one thread waits for ever, as with `std::sync::Mutex`.
+///
+/// The module docs (`sync::mutex`, in the source) describe the protocol.
 ///
 /// `P` is the platform; use your backend's alias (`shmptr_linux::Mutex<T>`).
 #[repr(C)]
 pub struct Mutex<T, P> {
-    /// The owning process; 0 when unlocked. The lock itself: one CAS takes it, so
-    /// "locked" and "who holds it" can never be seen apart.
-    owner: AtomicWord,
-    /// Bumped by every unlock that has waiters; the futex word they sleep on.
+    /// The lock: 0 when free, else the holder's tid (or [`FOREIGN`]) with the
+    /// kernel's [`OWNER_DIED`] and [`WAITERS`] bits.
+    word: AtomicU32,
+    /// The lock domain whose tids `word` holds; 0 until a thread with one locks.
+    domain: AtomicU32,
+    /// The holder's [`ThreadId::id`], or 0 (just before and after it holds).
+    holder: AtomicWord,
+    /// Bumped by an unlock when portable waiters sleep; the word they sleep on.
     sequence: AtomicU32,
-    /// How many lockers sleep (or are about to).
+    /// How many portable waiters sleep (or are about to).
     waiters: AtomicU32,
     /// `CONSISTENT`, `INCONSISTENT` or `NOT_RECOVERABLE`.
     state: AtomicU32,
@@ -74,28 +131,34 @@ unsafe impl<T: Send, P> Sync for Mutex<T, P> {}
 unsafe impl<T: Send, P> Send for Mutex<T, P> {}
 
 #[allow(unsafe_code)]
-// SAFETY: atomics and a `ShmSafe` value; the fingerprint covers `T`'s.
+// SAFETY: atomics and a `ShmSafe` value; the fingerprint covers `T`'s. Any bytes
+// are a mutex: a word the kernel or the protocol cannot make sense of is waited on
+// (boundedly), taken over or refused, never trusted (see the module docs).
 unsafe impl<T: ShmSafe, P: Platform> ShmSafe for Mutex<T, P> {
     const FINGERPRINT: u64 = fingerprint::word(
-        fingerprint::start("shmptr::Mutex", core::mem::size_of::<Self>(), core::mem::align_of::<Self>()),
+        fingerprint::start("shmptr::Mutex/pi", core::mem::size_of::<Self>(), core::mem::align_of::<Self>()),
         T::FINGERPRINT,
     );
 }
 #[allow(unsafe_code)]
-// SAFETY: all-zero is an unlocked, consistent mutex with no waiters around a zero `T`.
+// SAFETY: all-zero is an unlocked, consistent mutex with no domain and no waiters
+// around a zero `T`.
 unsafe impl<T: Zeroable, P: Platform> Zeroable for Mutex<T, P> {}
 
 /// Exclusive access to a [`Mutex`]'s value; unlocks on drop.
 ///
-/// A guard belongs to the process that locked: in a child created by `fork()`, an
-/// inherited guard panics when dereferenced (its value is the parent's, locked by
-/// the parent) and does nothing when dropped (the lock stays the parent's).
+/// A guard belongs to the thread that locked (`!Send`): in a child created by
+/// `fork()`, an inherited guard panics when dereferenced (its value is the
+/// parent's, locked by the parent) and does nothing when dropped (the lock stays
+/// the parent's).
 #[must_use = "dropping the guard unlocks the mutex at once"]
 pub struct MutexGuard<'a, T, P: Platform> {
     mutex: &'a Mutex<T, P>,
     /// The process that locked.
     locked_by: ProcessId,
-    /// Not `Send`: the lock belongs to the locking process.
+    /// What this guard's thread stored in the lock word.
+    tid: u32,
+    /// Not `Send`: the lock belongs to the locking thread.
     _not_send: PhantomData<*const ()>,
 }
 
@@ -106,12 +169,30 @@ pub struct LockError<'a, T, P: Platform> {
     guard: Option<MutexGuard<'a, T, P>>,
 }
 
+/// The calling thread, as this mutex's lock word will name it.
+#[derive(Clone, Copy)]
+struct Locker {
+    thread: ThreadId,
+    /// Its tid inside the mutex's domain, [`FOREIGN`] outside.
+    tid: u32,
+}
+
+/// A lock attempt's end, before the guard is made.
+enum Taken {
+    /// Taken free.
+    Free,
+    /// Taken from a dead holder.
+    FromDead,
+}
+
 impl<T, P: Platform> Mutex<T, P> {
     const_unless_loom! {
         /// An unlocked mutex around `value`.
         pub fn new(value: T) -> Self {
             Mutex {
-                owner: AtomicWord::new(0),
+                word: AtomicU32::new(0),
+                domain: AtomicU32::new(0),
+                holder: AtomicWord::new(0),
                 sequence: AtomicU32::new(0),
                 waiters: AtomicU32::new(0),
                 state: AtomicU32::new(CONSISTENT),
@@ -131,14 +212,26 @@ impl<T, P: Platform> Mutex<T, P> {
         self.lock_until(deadline::<P>(Some(timeout)))
     }
 
-    /// Locks only if nobody (alive) holds it; `Busy` otherwise (`Corrupt` if the owner
-    /// word names no process).
+    /// Locks only if nobody (alive) holds it: `Busy` otherwise, `Deadlock` if the
+    /// calling thread holds it, `Corrupt` if the word names a holder no thread
+    /// could have written.
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
-        let me = P::current_process();
-        if self.try_acquire(me) || self.take_from_dead(me) {
-            return self.acquired(me);
+        let me = self.locker();
+        if self.try_acquire(me) {
+            return self.acquired(me, Taken::Free);
         }
-        Err(LockError { kind: self.busy_or_corrupt(), guard: None })
+        // Relaxed: a look; the compare-exchanges below decide.
+        let seen = self.word.load(Ordering::Relaxed);
+        if seen & TID_MASK == 0 {
+            if self.take(me, seen, false) {
+                return self.acquired(me, Taken::Free);
+            }
+        } else if let Err(kind) = self.judge(me, seen) {
+            return Err(LockError { kind, guard: None });
+        } else if self.holder_dead(seen, me) && self.take(me, seen, true) {
+            return self.acquired(me, Taken::FromDead);
+        }
+        Err(LockError { kind: ErrorKind::Busy, guard: None })
     }
 
     /// The value, through `&mut self`: no locking needed.
@@ -146,106 +239,286 @@ impl<T, P: Platform> Mutex<T, P> {
         self.value.get_mut()
     }
 
-    /// One CAS: unlocked → owned by `me`.
-    fn try_acquire(&self, me: ProcessId) -> bool {
-        // SeqCst: the sleeper's check in "No lost wake-up" (`sync`), ordered after
-        // its count in `waiters`. Acquire alone would do for the data, which the
-        // unlocker's release publishes.
-        self.owner.compare_exchange(0, me.word(), Ordering::SeqCst, Ordering::Relaxed).is_ok()
+    /// The calling thread and what it stores in this mutex's word.
+    #[inline]
+    fn locker(&self) -> Locker {
+        let thread = P::current_thread();
+        let tid = match P::lock_domain() {
+            0 => FOREIGN,
+            mine => match self.in_domain(mine) {
+                true => thread.tid(),
+                false => FOREIGN,
+            },
+        };
+        Locker { thread, tid }
     }
 
-    /// Why the lock could not be taken: `Corrupt` if the owner word names no
-    /// process at all (a peer's garbage: it would otherwise stay "held" forever,
-    /// since nobody can ever be proven dead or unlock it), `Busy` otherwise.
-    fn busy_or_corrupt(&self) -> ErrorKind {
-        // Relaxed: a look at the word, as any failed attempt's.
-        let current = self.owner.load(Ordering::Relaxed);
-        match current != 0 && ProcessId::from_word(current).is_none() {
-            true => ErrorKind::Corrupt,
-            false => ErrorKind::Busy,
+    /// Whether `mine` is the mutex's domain, recording it if the mutex has none.
+    #[inline]
+    fn in_domain(&self, mine: u32) -> bool {
+        // Relaxed: the domain is written once, 0 to its value, so all threads
+        // agree on it (one location's modification order); a tid read from the
+        // word with Acquire was stored by a thread that had read the domain before
+        // (its compare-exchange released that), so the reader sees it too.
+        match self.domain.load(Ordering::Relaxed) {
+            0 => match self.domain.compare_exchange(0, mine, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => true,
+                Err(domain) => domain == mine,
+            },
+            domain => domain == mine,
         }
     }
 
-    /// Takes the lock from a dead owner and marks the data suspect.
-    fn take_from_dead(&self, me: ProcessId) -> bool {
-        // Acquire: see the dead owner's last writes before we judge it.
-        let current = self.owner.load(Ordering::Acquire);
-        let Some(owner) = ProcessId::from_word(current) else { return false };
-        if owner == me || P::liveness(owner) != Liveness::Dead {
+    /// One compare-exchange: free → held by `me`.
+    #[inline]
+    fn try_acquire(&self, me: Locker) -> bool {
+        // SeqCst: Acquire for the data the last holder released, and the sleeper's
+        // check in "No lost wake-up" (`sync`) for portable waiters. Release on
+        // success: a reader that sees our tid sees the previous holder's clearing
+        // of `holder` (see `holder_of`).
+        let taken = self.word.compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed).is_ok();
+        if taken {
+            self.set_holder(me);
+        }
+        taken
+    }
+
+    /// Records the holder beside the word we just took.
+    #[inline]
+    fn set_holder(&self, me: Locker) {
+        // Relaxed: readers check the word around it (`holder_of`).
+        self.holder.store(me.thread.id() as Word, Ordering::Relaxed);
+    }
+
+    /// Takes the word from `seen`: a free word with flags left in it (`dead` false),
+    /// or a dead holder's. Keeps the waiters bit: a thread may sleep in the kernel.
+    fn take(&self, me: Locker, seen: u32, dead: bool) -> bool {
+        if !dead && seen & WAITERS != 0 && me.tid != FOREIGN {
+            // A sleeper may be queued in the kernel: let it decide (below, in
+            // `lock_until`); `try_lock` reports `Busy`.
             return false;
         }
-        // SeqCst: as in `try_acquire`; only one survivor wins the dead owner's lock.
-        if self.owner.compare_exchange(current, me.word(), Ordering::SeqCst, Ordering::Relaxed).is_err() {
-            return false;
+        // SeqCst: as `try_acquire`; only one thread takes one value.
+        let taken = self
+            .word
+            .compare_exchange(seen, me.tid | (seen & WAITERS), Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok();
+        if taken {
+            self.set_holder(me);
         }
-        // Relaxed: read by the owner only (us now, and later owners after our unlock's Release).
-        if self.state.load(Ordering::Relaxed) == CONSISTENT {
-            self.state.store(INCONSISTENT, Ordering::Relaxed);
+        taken
+    }
+
+    /// The holder of the word value `seen` (held), if it can be told: `holder`,
+    /// read between two loads of the word that show the same tid. The holder
+    /// clears `holder` before releasing the word and the next one stores it after
+    /// taking it, so that read is the holder's identity, or 0 (`None`) while it
+    /// takes or releases (or if it died in between).
+    fn holder_of(&self, seen: u32) -> Option<ThreadId> {
+        // Acquire, the three loads: each after the one before, and the first after
+        // the word's compare-exchange that stored `seen`'s tid (Release), which
+        // came after the previous holder cleared `holder`.
+        let before = self.word.load(Ordering::Acquire);
+        let id = self.holder.load(Ordering::Acquire);
+        let after = self.word.load(Ordering::Acquire);
+        let tid = seen & TID_MASK;
+        if before & TID_MASK != tid || after & TID_MASK != tid {
+            return None;
         }
-        true
+        ThreadId::read_back(if tid == FOREIGN { 0 } else { tid }, widen(id))
+    }
+
+    /// Errors a held word `seen` gives at once: `Deadlock` if the calling thread
+    /// holds it, `Corrupt` if no thread could have written its tid (a tid other
+    /// than [`FOREIGN`] in a mutex that has no domain).
+    fn judge(&self, me: Locker, seen: u32) -> Result<(), ErrorKind> {
+        let tid = seen & TID_MASK;
+        if P::THREADS && tid == me.tid && self.holder_of(seen).is_some_and(|h| h.id() == me.thread.id()) {
+            return Err(ErrorKind::Deadlock);
+        }
+        // Relaxed: written once (see `in_domain`).
+        if tid != FOREIGN && self.domain.load(Ordering::Relaxed) == 0 {
+            return Err(ErrorKind::Corrupt);
+        }
+        Ok(())
+    }
+
+    /// Whether the holder of `seen` is provably dead (never the calling thread).
+    fn holder_dead(&self, seen: u32, me: Locker) -> bool {
+        match self.holder_of(seen) {
+            Some(holder) if holder.id() != me.thread.id() => P::thread_liveness(holder) == Liveness::Dead,
+            _ => false,
+        }
     }
 
     fn lock_until(&self, deadline: Option<u64>) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
-        let me = P::current_process();
+        let me = self.locker();
         if self.try_acquire(me) {
-            return self.acquired(me);
+            return self.acquired(me, Taken::Free);
         }
+        match self.lock_contended(me, deadline) {
+            Ok(taken) => self.acquired(me, taken),
+            Err(kind) => Err(LockError { kind, guard: None }),
+        }
+    }
+
+    #[cold]
+    fn lock_contended(&self, me: Locker, deadline: Option<u64>) -> Result<Taken, ErrorKind> {
+        // Relaxed: a hint; `acquired` reads it again under the lock.
         if self.state.load(Ordering::Relaxed) == NOT_RECOVERABLE {
-            return Err(LockError { kind: ErrorKind::NotRecoverable, guard: None });
+            return Err(ErrorKind::NotRecoverable);
         }
         // The holder may be waiting for this CPU (a notifier about to unlock, say),
-        // or about to unlock on another: give it a few turns before paying for a
-        // timed sleep; not when the deadline has passed already (`lock_timeout(0)`).
+        // or about to unlock on another: give it a few turns before sleeping; not
+        // when the deadline has passed already (`lock_timeout(0)`).
         let turns = match remaining::<P>(deadline) {
             Some(left) if left.is_zero() => 0,
             _ => YIELDS,
         };
         for _ in 0..turns {
             P::yield_now();
-            if self.owner.load(Ordering::Relaxed) == 0 && self.try_acquire(me) {
-                return self.acquired(me);
+            // Relaxed: a look before the compare-exchange.
+            if self.word.load(Ordering::Relaxed) == 0 && self.try_acquire(me) {
+                return Ok(Taken::Free);
             }
         }
-        // SeqCst: the sleeper's count; see "No lost wake-up" (`sync`).
-        self.waiters.fetch_add(1, Ordering::SeqCst);
-        // Whether to look at the owner's liveness: only after a whole slice passed
-        // without a wake-up (the check reads `/proc` on Linux: microseconds, which a
-        // lock that is merely busy should not pay on every attempt).
-        let mut owner_suspect = false;
-        let outcome = loop {
-            // Read the sequence before the attempt: an unlock after the attempt
-            // bumps it, so the wait below cannot miss it.
-            let sequence = self.sequence.load(Ordering::SeqCst);
-            if self.try_acquire(me) || (owner_suspect && self.take_from_dead(me)) {
-                break Ok(());
+        // How long a portable sleep lasts: growing, so that a dead holder is
+        // noticed soon in a short wait and a long wait costs a wake-up a second.
+        let mut slice = OWNER_CHECK_INTERVAL;
+        // Since when the word has held one value whose holder is not named.
+        let mut unnamed_since: Option<(u32, u64)> = None;
+        loop {
+            // SeqCst: as in `try_acquire`.
+            let seen = self.word.load(Ordering::SeqCst);
+            if seen & TID_MASK == 0 {
+                if self.take(me, seen, false) {
+                    return Ok(Taken::Free);
+                }
+                if seen & WAITERS == 0 || me.tid == FOREIGN {
+                    continue; // another thread took it first: look again
+                }
+            } else {
+                self.judge(me, seen)?;
             }
-            if self.busy_or_corrupt() == ErrorKind::Corrupt {
-                break Err(ErrorKind::Corrupt);
+            let left = remaining::<P>(deadline);
+            if left.is_some_and(|left| left.is_zero()) {
+                // Out of time: a provably dead holder's lock is still taken over,
+                // as `try_lock` would, before giving up.
+                return match self.holder_dead(seen, me) && self.take(me, seen, true) {
+                    true => Ok(Taken::FromDead),
+                    false => Err(ErrorKind::Timeout),
+                };
             }
-            let slice = match remaining::<P>(deadline) {
-                // Out of time: a provably dead owner's lock is still taken over, as
-                // `try_lock` would, before giving up.
-                Some(left) if left.is_zero() => match self.take_from_dead(me) {
-                    true => break Ok(()),
-                    false => break Err(ErrorKind::Timeout),
+            if me.tid != FOREIGN && seen & TID_MASK != FOREIGN {
+                let kernel_slice = left.map_or(UNTIMED_RECHECK, |left| left.min(UNTIMED_RECHECK));
+                let slept_from = P::now_nanos();
+                match P::lock_wait(&self.word, Some(kernel_slice)) {
+                    LockWait::Acquired => {
+                        self.set_holder(me);
+                        // Relaxed: our own word now; the kernel's bit says how.
+                        return Ok(match self.word.load(Ordering::Relaxed) & OWNER_DIED {
+                            0 => Taken::Free,
+                            _ => Taken::FromDead,
+                        });
+                    }
+                    LockWait::NoSuchHolder => {
+                        // The kernel found no thread with the tid we saw (or one
+                        // since): take it from that value only.
+                        // SeqCst: as in `try_acquire`.
+                        let now = self.word.load(Ordering::SeqCst);
+                        if now & TID_MASK == seen & TID_MASK && self.take(me, now, true) {
+                            return Ok(Taken::FromDead);
+                        }
+                        continue;
+                    }
+                    LockWait::HeldByCaller => {
+                        // Our tid: ours (`judge` says `Deadlock`), or a dead
+                        // thread's that had our number before us.
+                        self.judge(me, seen)?;
+                        if self.holder_dead(seen, me) && self.take(me, seen, true) {
+                            return Ok(Taken::FromDead);
+                        }
+                        continue;
+                    }
+                    LockWait::Again => {
+                        // A whole slice asleep and not handed the lock: the tid
+                        // may name another thread than the holder (reused after
+                        // its death), so judge the holder itself.
+                        let slept = P::now_nanos().saturating_sub(slept_from);
+                        if slept >= kernel_slice.as_nanos() as u64 && self.holder_dead(seen, me) {
+                            // SeqCst: as in `try_acquire`.
+                            let now = self.word.load(Ordering::SeqCst);
+                            if now & TID_MASK == seen & TID_MASK && self.take(me, now, true) {
+                                return Ok(Taken::FromDead);
+                            }
+                        }
+                        continue;
+                    }
+                    LockWait::Unsupported => {}
+                }
+            }
+            if !self.wait_portably(seen, left, &mut slice) {
+                continue; // woken, or the word changed
+            }
+            match self.holder_of(seen) {
+                Some(_) => {
+                    unnamed_since = None;
+                    if self.holder_dead(seen, me) && self.take(me, seen, true) {
+                        return Ok(Taken::FromDead);
+                    }
+                }
+                // Held as `seen` with no holder named for a whole recheck
+                // interval: no locker stays between taking the word and naming
+                // itself that long (a stopped one aside), so a peer wrote it.
+                None => match unnamed_since {
+                    Some((word, since)) if word == seen => {
+                        if P::now_nanos().saturating_sub(since) >= UNTIMED_RECHECK.as_nanos() as u64 {
+                            return Err(ErrorKind::Corrupt);
+                        }
+                    }
+                    _ => unnamed_since = Some((seen, P::now_nanos())),
                 },
-                Some(left) => left.min(OWNER_CHECK_INTERVAL),
-                None => OWNER_CHECK_INTERVAL,
-            };
-            let slept_from = P::now_nanos();
-            P::wait(&self.sequence, sequence, Some(slice));
-            owner_suspect = P::now_nanos().saturating_sub(slept_from) >= slice.as_nanos() as u64;
-        };
-        self.waiters.fetch_sub(1, Ordering::SeqCst);
-        match outcome {
-            Ok(()) => self.acquired(me),
-            Err(kind) => Err(LockError { kind, guard: None }),
+            }
         }
     }
 
+    /// One portable sleep on `sequence` while the word holds `seen`: true if it
+    /// slept the whole slice (no unlock ended it), and the next slice is longer.
+    fn wait_portably(&self, seen: u32, left: Option<Duration>, slice: &mut Duration) -> bool {
+        // SeqCst: the sleeper's count (i) and read (ii); see "No lost wake-up".
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let sequence = self.sequence.load(Ordering::SeqCst);
+        let this = left.map_or(*slice, |left| left.min(*slice));
+        // (iii): still held as we saw it? An unlock after this bumps `sequence`.
+        // SeqCst: as in `try_acquire`.
+        let slept_out = if self.word.load(Ordering::SeqCst) == seen {
+            let slept_from = P::now_nanos();
+            P::wait(&self.sequence, sequence, Some(this));
+            P::now_nanos().saturating_sub(slept_from) >= this.as_nanos() as u64
+        } else {
+            false
+        };
+        // SeqCst: as the count.
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        if slept_out {
+            *slice = (*slice * 2).min(UNTIMED_RECHECK);
+        }
+        slept_out
+    }
+
     /// We hold the lock: report the state it is in.
-    fn acquired(&self, me: ProcessId) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
-        let guard = MutexGuard { mutex: self, locked_by: me, _not_send: PhantomData };
+    fn acquired(&self, me: Locker, taken: Taken) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
+        let guard = MutexGuard { mutex: self, locked_by: P::current_process(), tid: me.tid, _not_send: PhantomData };
+        if let Taken::FromDead = taken {
+            // Relaxed, the word: our own now; clearing the kernel's bit only keeps
+            // the next unlock on the fast path.
+            self.word.fetch_and(!OWNER_DIED, Ordering::Relaxed);
+            // Relaxed: read by the owner only (us now, and later owners after our
+            // unlock's Release).
+            if self.state.load(Ordering::Relaxed) == CONSISTENT {
+                self.state.store(INCONSISTENT, Ordering::Relaxed);
+            }
+        }
         // Relaxed: the state is written only by owners, ordered by the lock itself.
         match self.state.load(Ordering::Relaxed) {
             CONSISTENT => Ok(guard),
@@ -257,14 +530,42 @@ impl<T, P: Platform> Mutex<T, P> {
         }
     }
 
-    fn unlock(&self) {
-        // Release: our writes to the value happen before the next owner's acquire.
-        // SeqCst, the store, the bump and the `waiters` load: the waker's steps in
-        // "No lost wake-up" (`sync`).
-        self.owner.store(0, Ordering::SeqCst);
+    /// Releases the word we hold as `tid`, then wakes a portable waiter.
+    fn unlock(&self, tid: u32) {
+        // Relaxed: before the word's release below, which orders it.
+        self.holder.store(0, Ordering::Relaxed);
+        // SeqCst: Release, our writes to the value before the next holder's
+        // Acquire; and the waker's step (a) in "No lost wake-up" (`sync`).
+        if self.word.compare_exchange(tid, 0, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+            self.unlock_contended(tid);
+        }
+        // SeqCst, the load and the bump: the waker's steps (c) and (b).
         if self.waiters.load(Ordering::SeqCst) != 0 {
             self.sequence.fetch_add(1, Ordering::SeqCst);
             P::wake(&self.sequence, 1);
+        }
+    }
+
+    /// The word carries a flag: a sleeper in the kernel (hand it over there), or a
+    /// bit left by a waiter that found no holder.
+    #[cold]
+    fn unlock_contended(&self, tid: u32) {
+        loop {
+            // Relaxed: a look; the compare-exchange or the kernel decides.
+            let current = self.word.load(Ordering::Relaxed);
+            if current & TID_MASK != tid {
+                // A peer rewrote the word: it is not ours to release.
+                return;
+            }
+            if tid != FOREIGN && current & WAITERS != 0 && P::unlock_wake(&self.word) {
+                return;
+            }
+            // No sleeper can be queued on a FOREIGN word (no thread has its tid),
+            // nor without the waiters bit: clear it here.
+            // SeqCst: as in `unlock`.
+            if self.word.compare_exchange(current, 0, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+                return;
+            }
         }
     }
 }
@@ -317,7 +618,7 @@ impl<T, P: Platform> Drop for MutexGuard<'_, T, P> {
             // Not repaired: nobody may trust the data again.
             self.mutex.state.store(NOT_RECOVERABLE, Ordering::Relaxed);
         }
-        self.mutex.unlock();
+        self.mutex.unlock(self.tid);
     }
 }
 
@@ -330,7 +631,7 @@ impl<T, P: Platform> Deref for MutexGuard<'_, T, P> {
         self.check_owner();
         // SAFETY: this process locked (checked just above: not a forked child's
         // inherited guard), and a thread of this process holds the guard; other
-        // threads here wait for the owner word to return to 0. Known limit (README,
+        // threads here wait for the lock word to be released. Known limit (README,
         // guarantees): a peer that forges that word back to 0 while we hold it lets
         // a second thread here lock as well. Any bytes are a valid `T` when
         // `T: ShmSafe`, whatever a peer writes meanwhile.
@@ -350,8 +651,9 @@ impl<T, P: Platform> DerefMut for MutexGuard<'_, T, P> {
 }
 
 impl<'a, T, P: Platform> LockError<'a, T, P> {
-    /// What happened: `OwnerDied`, `NotRecoverable`, `Timeout`, `Busy`, or `Corrupt`
-    /// (the owner word names no process: a peer wrote it).
+    /// What happened: `OwnerDied`, `NotRecoverable`, `Timeout`, `Busy`, `Deadlock`
+    /// (the calling thread holds the lock), or `Corrupt` (the lock word names a
+    /// holder no thread could have written: a peer wrote it).
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
@@ -397,7 +699,7 @@ impl<T, P: Platform> fmt::Debug for Mutex<T, P> {
             INCONSISTENT => "owner died",
             _ => "not recoverable",
         };
-        let locked = self.owner.load(Ordering::Relaxed) != 0;
+        let locked = self.word.load(Ordering::Relaxed) & TID_MASK != 0;
         f.debug_struct("Mutex").field("locked", &locked).field("state", &state).finish_non_exhaustive()
     }
 }

@@ -38,7 +38,7 @@ use rustix::fs::{self, Mode, OFlags, CWD};
 use rustix::mm::{self, Advice, MapFlags, ProtFlags};
 use rustix::{io, process};
 
-use shmptr::{Error, ErrorKind, Liveness, ProcessId, Result};
+use shmptr::{Error, ErrorKind, Liveness, ProcessId, Result, ThreadId};
 
 const PID_BITS: u32 = 22;
 const NS_BITS: u32 = 29;
@@ -266,6 +266,99 @@ pub(crate) fn liveness(id: ProcessId) -> Liveness {
         // No `/proc/<pid>` (or no `/proc`, or `hidepid`): only the kernel's "no such
         // process" for this pid in our namespace proves it gone.
         Err(io::Errno::NOENT) | Err(io::Errno::SRCH) => match pid_exists(pid) {
+            Some(false) => Liveness::Dead,
+            _ => Liveness::Unknown,
+        },
+        Err(_) => Liveness::Unknown,
+    }
+}
+
+/// This process's pid namespace field, its lock domain (see
+/// `Platform::lock_domain`); 0 if its identity is incomplete.
+#[inline]
+pub(crate) fn namespace() -> u32 {
+    match unpack(current()) {
+        (0, _, _) => 0,
+        (_, namespace, _) => namespace as u32,
+    }
+}
+
+// A thread's lock identity packs, in 63 bits: its tid (22 bits), the pid namespace
+// (29 bits, as in a process identity), whether the start time is known (1 bit) and
+// the thread's start time in clock ticks since boot, modulo 2^11.
+const THREAD_KNOWN: u64 = 1 << (PID_BITS + NS_BITS);
+const THREAD_START_SHIFT: u32 = PID_BITS + NS_BITS + 1;
+const THREAD_START_BITS: u32 = 63 - THREAD_START_SHIFT;
+
+/// The calling thread as a lock holder. With the `std` feature, computed once per
+/// thread (and again in a forked child) and kept in a thread-local; without it,
+/// `gettid()` on each call, and the start time unknown.
+#[inline]
+pub(crate) fn thread() -> ThreadId {
+    #[cfg(feature = "std")]
+    {
+        use core::cell::Cell;
+        std::thread_local! {
+            /// (the process it was computed in, the thread's identity)
+            static THREAD: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        }
+        let process = current().get();
+        let (cached_for, id) = THREAD.with(Cell::get);
+        if cached_for == process {
+            if let Some(thread) = ThreadId::new((id & ((1 << PID_BITS) - 1)) as u32, id) {
+                return thread;
+            }
+        }
+        let thread = compute_thread(true);
+        THREAD.with(|cell| cell.set((process, thread.id())));
+        thread
+    }
+    #[cfg(not(feature = "std"))]
+    compute_thread(false)
+}
+
+/// The calling thread's identity, reading its start time from `/proc` if `start`.
+#[cold]
+fn compute_thread(start: bool) -> ThreadId {
+    let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+    let (pid, namespace, _) = unpack(current());
+    // Our namespace only if our own identity is complete (its pid field is set).
+    let namespace = if pid == 0 { 0 } else { namespace };
+    let started = match start && namespace != 0 {
+        true => read_file(c"/proc/thread-self/stat").ok().and_then(|text| parse_stat(&text)),
+        false => None,
+    };
+    let known = match started {
+        Some(stat) if stat.pid == u64::from(tid) => {
+            THREAD_KNOWN | ((stat.start & ((1 << THREAD_START_BITS) - 1)) << THREAD_START_SHIFT)
+        }
+        _ => 0,
+    };
+    let id = u64::from(tid) | (namespace << PID_BITS) | known;
+    ThreadId::new(tid, id).expect("a tid is at most 2^22, an identity at most 63 bits")
+}
+
+/// Whether the thread `thread` names is alive: `Dead` only with proof that this
+/// exact thread is gone, as [`liveness`] for processes.
+pub(crate) fn thread_liveness(thread: ThreadId) -> Liveness {
+    let id = thread.id();
+    let tid = (id & ((1 << PID_BITS) - 1)) as u32;
+    let namespace = (id >> PID_BITS) & ((1 << NS_BITS) - 1);
+    let (own_pid, ours, _) = unpack(current());
+    if tid == 0 || namespace == 0 || own_pid == 0 || namespace != ours {
+        return Liveness::Unknown;
+    }
+    // `/proc/<tid>` answers for any thread, listed or not.
+    match read_stat(tid) {
+        Ok(stat) if id & THREAD_KNOWN != 0
+            && stat.start & ((1 << THREAD_START_BITS) - 1) != id >> THREAD_START_SHIFT =>
+        {
+            Liveness::Dead
+        }
+        // The thread exited (a leader whose other threads still run shows `Z`).
+        Ok(stat) if stat.zombie => Liveness::Dead,
+        Ok(_) => Liveness::Alive,
+        Err(io::Errno::NOENT) | Err(io::Errno::SRCH) => match pid_exists(tid) {
             Some(false) => Liveness::Dead,
             _ => Liveness::Unknown,
         },
