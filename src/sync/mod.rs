@@ -5,7 +5,7 @@
 //!
 //! | primitive | when a process dies holding it |
 //! |---|---|
-//! | `Mutex` | the next `lock` gets `OwnerDied` with the guard; repair and call `MutexGuard::make_consistent`, or the mutex becomes `NotRecoverable` for everyone |
+//! | `Mutex` | the next `lock` gets `OwnerDied` with the guard (on Linux also when only the holding thread died); repair and call `MutexGuard::make_consistent`, or the mutex becomes `NotRecoverable` for everyone |
 //! | `Condvar` | nothing is held; waiters in other processes keep waiting for a notify |
 //! | `Semaphore` | permits it had acquired are **not** returned (a semaphore has no owner) |
 //!
@@ -34,8 +34,14 @@
 //! asleep after the change it waits for: no wake-up is lost. The count keeps a
 //! waker with nobody to wake out of the kernel.
 //!
-//! [`Mutex`]'s `unlock` stores 0 into the owner word (a), bumps `sequence` (b) and
-//! wakes it; a locker reads `sequence` (ii) before its compare-exchange (iii).
+//! [`Mutex`]'s portable waiters (threads outside its lock domain, or on a platform
+//! without a kernel lock) follow this protocol: `unlock` releases the lock word
+//! (a), bumps `sequence` (b) and wakes it; a locker counts itself, reads
+//! `sequence` (ii) and looks at the lock word (iii) before sleeping. Its waiters in
+//! the kernel (`Platform::lock_wait`, Linux's `FUTEX_LOCK_PI2`) need no argument of
+//! ours: the kernel sets the word's waiters bit under its own lock, so the
+//! holder's compare-exchange to 0 fails and its unlock goes through the kernel,
+//! which hands the word to a sleeper.
 //! [`Semaphore`]'s permit count is both the condition and the futex word.
 //! [`Condvar`]'s sequence is both too; its waiter counts itself and reads the
 //! sequence while it still holds the mutex, so a notify made under the lock after
@@ -69,13 +75,16 @@ pub use semaphore::Semaphore;
 
 use core::time::Duration;
 
-/// How long a waiter sleeps without a wake-up before it checks whether the owner it
-/// waits for died: the bound on how late a dead owner is noticed by `lock` (plus one
-/// liveness check).
+/// The first sleep of a [`Mutex`] waiter that waits portably (outside the mutex's
+/// lock domain, or on a platform without a kernel lock), after which it checks
+/// whether the holder died; each later sleep is twice as long, up to
+/// [`UNTIMED_RECHECK`]. A waiter asleep in the kernel is handed a dead holder's
+/// lock by the kernel itself.
 pub const OWNER_CHECK_INTERVAL: Duration = Duration::from_micros(500);
 
-/// The longest a `Condvar` or `Semaphore` waiter sleeps without looking again when
-/// it has no deadline. A wake-up is never lost between processes that follow the
+/// The longest any waiter sleeps without looking again: a `Condvar` or `Semaphore`
+/// waiter with no deadline, and a `Mutex` waiter (which then judges the holder, so
+/// a dead holder whose tid the kernel gave another thread is noticed within it). A wake-up is never lost between processes that follow the
 /// protocol ("No lost wake-up"), but a third process may zero a waiter count, and a
 /// notifier that then sees nobody waiting skips its wake: the waiter still returns
 /// (`Condvar`: as a spurious wake-up) within this interval, so idle waiting costs at

@@ -177,6 +177,16 @@ struct Locker {
     tid: u32,
 }
 
+/// What a sleep in the kernel came to.
+enum Kernel {
+    /// The lock is ours.
+    Taken(Taken),
+    /// Not ours; whether to look at the holder (see `lock_contended`).
+    Look(bool),
+    /// The platform refused: wait portably.
+    Portable,
+}
+
 /// A lock attempt's end, before the guard is made.
 enum Taken {
     /// Taken free.
@@ -362,7 +372,9 @@ impl<T, P: Platform> Mutex<T, P> {
         }
     }
 
+    // Outlined: a program that locks pays for the slow path once, not at each call.
     #[cold]
+    #[inline(never)]
     fn lock_contended(&self, me: Locker, deadline: Option<u64>) -> Result<Taken, ErrorKind> {
         // Relaxed: a hint; `acquired` reads it again under the lock.
         if self.state.load(Ordering::Relaxed) == NOT_RECOVERABLE {
@@ -401,84 +413,82 @@ impl<T, P: Platform> Mutex<T, P> {
                 self.judge(me, seen)?;
             }
             let left = remaining::<P>(deadline);
-            if left.is_some_and(|left| left.is_zero()) {
-                // Out of time: a provably dead holder's lock is still taken over,
-                // as `try_lock` would, before giving up.
-                return match self.holder_dead(seen, me) && self.take(me, seen, true) {
-                    true => Ok(Taken::FromDead),
-                    false => Err(ErrorKind::Timeout),
-                };
-            }
-            if me.tid != FOREIGN && seen & TID_MASK != FOREIGN {
-                let kernel_slice = left.map_or(UNTIMED_RECHECK, |left| left.min(UNTIMED_RECHECK));
-                let slept_from = P::now_nanos();
-                match P::lock_wait(&self.word, Some(kernel_slice)) {
-                    LockWait::Acquired => {
-                        self.set_holder(me);
-                        // Relaxed: our own word now; the kernel's bit says how.
-                        return Ok(match self.word.load(Ordering::Relaxed) & OWNER_DIED {
-                            0 => Taken::Free,
-                            _ => Taken::FromDead,
-                        });
-                    }
-                    LockWait::NoSuchHolder => {
-                        // The kernel found no thread with the tid we saw (or one
-                        // since): take it from that value only.
-                        // SeqCst: as in `try_acquire`.
-                        let now = self.word.load(Ordering::SeqCst);
-                        if now & TID_MASK == seen & TID_MASK && self.take(me, now, true) {
+            let out_of_time = left.is_some_and(|left| left.is_zero());
+            // Whether to look at the holder after this round: when out of time (a
+            // provably dead holder's lock is still taken over, as `try_lock`
+            // would, before giving up), and after a whole sleep no unlock ended.
+            let look = match out_of_time {
+                true => true,
+                false if me.tid != FOREIGN && seen & TID_MASK != FOREIGN => match self.wait_in_kernel(me, seen, left) {
+                    Kernel::Taken(taken) => return Ok(taken),
+                    Kernel::Look(look) => look,
+                    Kernel::Portable => self.wait_portably(seen, left, &mut slice),
+                },
+                false => self.wait_portably(seen, left, &mut slice),
+            };
+            if look {
+                match self.holder_of(seen) {
+                    Some(holder) => {
+                        unnamed_since = None;
+                        if holder.id() != me.thread.id()
+                            && P::thread_liveness(holder) == Liveness::Dead
+                            && self.take(me, seen, true)
+                        {
                             return Ok(Taken::FromDead);
                         }
-                        continue;
                     }
-                    LockWait::HeldByCaller => {
-                        // Our tid: ours (`judge` says `Deadlock`), or a dead
-                        // thread's that had our number before us.
-                        self.judge(me, seen)?;
-                        if self.holder_dead(seen, me) && self.take(me, seen, true) {
-                            return Ok(Taken::FromDead);
-                        }
-                        continue;
-                    }
-                    LockWait::Again => {
-                        // A whole slice asleep and not handed the lock: the tid
-                        // may name another thread than the holder (reused after
-                        // its death), so judge the holder itself.
-                        let slept = P::now_nanos().saturating_sub(slept_from);
-                        if slept >= kernel_slice.as_nanos() as u64 && self.holder_dead(seen, me) {
-                            // SeqCst: as in `try_acquire`.
-                            let now = self.word.load(Ordering::SeqCst);
-                            if now & TID_MASK == seen & TID_MASK && self.take(me, now, true) {
-                                return Ok(Taken::FromDead);
+                    // Held as `seen` with no holder named for a whole recheck
+                    // interval: no locker stays between taking the word and
+                    // naming itself that long (a stopped one aside), so a peer
+                    // wrote it.
+                    None => match unnamed_since {
+                        Some((word, since)) if word == seen => {
+                            if P::now_nanos().saturating_sub(since) >= UNTIMED_RECHECK.as_nanos() as u64 {
+                                return Err(ErrorKind::Corrupt);
                             }
                         }
-                        continue;
-                    }
-                    LockWait::Unsupported => {}
+                        _ => unnamed_since = Some((seen, P::now_nanos())),
+                    },
                 }
             }
-            if !self.wait_portably(seen, left, &mut slice) {
-                continue; // woken, or the word changed
+            if out_of_time {
+                return Err(ErrorKind::Timeout);
             }
-            match self.holder_of(seen) {
-                Some(_) => {
-                    unnamed_since = None;
-                    if self.holder_dead(seen, me) && self.take(me, seen, true) {
-                        return Ok(Taken::FromDead);
-                    }
+        }
+    }
+
+    /// One sleep in the kernel ([`Platform::lock_wait`]) while the word holds
+    /// `seen`, a domain thread's tid, at most [`UNTIMED_RECHECK`].
+    fn wait_in_kernel(&self, me: Locker, seen: u32, left: Option<Duration>) -> Kernel {
+        let slice = left.map_or(UNTIMED_RECHECK, |left| left.min(UNTIMED_RECHECK));
+        let slept_from = P::now_nanos();
+        match P::lock_wait(&self.word, Some(slice)) {
+            LockWait::Acquired => {
+                self.set_holder(me);
+                // Relaxed: our own word now; the kernel's bit says how we got it.
+                Kernel::Taken(match self.word.load(Ordering::Relaxed) & OWNER_DIED {
+                    0 => Taken::Free,
+                    _ => Taken::FromDead,
+                })
+            }
+            LockWait::NoSuchHolder => {
+                // No thread has the tid we saw (or one since): take it from a word
+                // with that tid only.
+                // SeqCst: as in `try_acquire`.
+                let now = self.word.load(Ordering::SeqCst);
+                match now & TID_MASK == seen & TID_MASK && self.take(me, now, true) {
+                    true => Kernel::Taken(Taken::FromDead),
+                    false => Kernel::Look(false),
                 }
-                // Held as `seen` with no holder named for a whole recheck
-                // interval: no locker stays between taking the word and naming
-                // itself that long (a stopped one aside), so a peer wrote it.
-                None => match unnamed_since {
-                    Some((word, since)) if word == seen => {
-                        if P::now_nanos().saturating_sub(since) >= UNTIMED_RECHECK.as_nanos() as u64 {
-                            return Err(ErrorKind::Corrupt);
-                        }
-                    }
-                    _ => unnamed_since = Some((seen, P::now_nanos())),
-                },
             }
+            // Our tid, but not our hold (`judge` said so): a dead thread's that had
+            // our number before us.
+            LockWait::HeldByCaller => Kernel::Look(true),
+            // A whole slice asleep and not handed the lock: the tid may name
+            // another thread than the holder (reused after its death), so look at
+            // the holder itself.
+            LockWait::Again => Kernel::Look(P::now_nanos().saturating_sub(slept_from) >= slice.as_nanos() as u64),
+            LockWait::Unsupported => Kernel::Portable,
         }
     }
 
@@ -549,6 +559,7 @@ impl<T, P: Platform> Mutex<T, P> {
     /// The word carries a flag: a sleeper in the kernel (hand it over there), or a
     /// bit left by a waiter that found no holder.
     #[cold]
+    #[inline(never)]
     fn unlock_contended(&self, tid: u32) {
         loop {
             // Relaxed: a look; the compare-exchange or the kernel decides.
