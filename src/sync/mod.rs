@@ -84,11 +84,12 @@ pub const OWNER_CHECK_INTERVAL: Duration = Duration::from_micros(500);
 
 /// The longest any waiter sleeps without looking again: a `Condvar` or `Semaphore`
 /// waiter with no deadline, and a `Mutex` waiter (which then judges the holder, so
-/// a dead holder whose tid the kernel gave another thread is noticed within it). A wake-up is never lost between processes that follow the
-/// protocol ("No lost wake-up"), but a third process may zero a waiter count, and a
-/// notifier that then sees nobody waiting skips its wake: the waiter still returns
-/// (`Condvar`: as a spurious wake-up) within this interval, so idle waiting costs at
-/// most one wake-up a second.
+/// a dead holder whose tid the kernel gave another thread is noticed within it).
+/// A wake-up is never lost between processes that follow the protocol ("No lost
+/// wake-up"), but a third process may zero a waiter count, and a notifier that
+/// then sees nobody waiting skips its wake: the waiter still returns (`Condvar`: as
+/// a spurious wake-up) within this interval, so idle waiting costs at most one
+/// wake-up a second.
 pub const UNTIMED_RECHECK: Duration = Duration::from_secs(1);
 
 /// A deadline from an optional timeout, on the platform's clock.
