@@ -82,6 +82,16 @@ impl Kid {
         }
     }
 
+    /// Sends SIGKILL now, without waiting (the drop reaps it): `kill(2)` and nothing
+    /// else, so that a timestamp taken just before the call is the kill's.
+    pub fn sigkill(&self) {
+        let pid = self.id() as libc::pid_t;
+        assert!(pid > 0, "a running child");
+        // SAFETY: kill(2) on our own child, not yet reaped (so the pid is still its).
+        let rc = unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert_eq!(rc, 0, "kill({pid}, SIGKILL): {}", std::io::Error::last_os_error());
+    }
+
     /// Waits (bounded) for a successful exit.
     pub fn finish(mut self) {
         let mut child = self.0.take().expect("a running child");
@@ -114,6 +124,14 @@ impl Drop for Kid {
 pub const RUN_OURS: u32 = 1;
 pub const RUN_PEER: u32 = 2;
 pub const STOP: u32 = 3;
+/// Modes of the lock-holding child (`blocking.rs`): lock ours / the peer's and
+/// keep it; release what it holds.
+pub const HOLD_OURS: u32 = 4;
+pub const HOLD_PEER: u32 = 5;
+pub const RELEASE: u32 = 6;
+
+/// The most children one [`Control`] drives.
+pub const MAX_CHILDREN: usize = 4;
 
 /// The parent's handle on its children: a batch counter they sleep on, what to run,
 /// and where they report. Lives in a `Shared` object.
@@ -132,11 +150,15 @@ pub struct Control {
     /// Operations per batch.
     iters: AtomicU64,
     /// Each child's last batch, in nanoseconds per operation (`f64` bits).
-    ns_per_op: [AtomicU64; 2],
+    ns_per_op: [AtomicU64; MAX_CHILDREN],
     /// Each child's share of its last batch's wall time spent on a CPU (`f64` bits).
-    running: [AtomicU64; 2],
+    running: [AtomicU64; MAX_CHILDREN],
+    /// When each child's last batch began and ended (`CLOCK_MONOTONIC` ns), for
+    /// work timed across children (see [`Control::span`]).
+    began: [AtomicU64; MAX_CHILDREN],
+    ended: [AtomicU64; MAX_CHILDREN],
 }
-shmptr::shm_safe!(Control { ready, batch, done, started, mode, iters, ns_per_op, running });
+shmptr::shm_safe!(Control { ready, batch, done, started, mode, iters, ns_per_op, running, began, ended });
 
 impl Control {
     pub fn new() -> Self {
@@ -147,8 +169,10 @@ impl Control {
             started: AtomicU32::new(0),
             mode: AtomicU32::new(0),
             iters: AtomicU64::new(0),
-            ns_per_op: [AtomicU64::new(0), AtomicU64::new(0)],
-            running: [AtomicU64::new(0), AtomicU64::new(0)],
+            ns_per_op: [const { AtomicU64::new(0) }; MAX_CHILDREN],
+            running: [const { AtomicU64::new(0) }; MAX_CHILDREN],
+            began: [const { AtomicU64::new(0) }; MAX_CHILDREN],
+            ended: [const { AtomicU64::new(0) }; MAX_CHILDREN],
         }
     }
 
@@ -182,12 +206,31 @@ impl Control {
         (load(&self.ns_per_op[index]), load(&self.running[index]))
     }
 
+    /// From the first child's start of its last batch to the last one's end, over
+    /// `children` children (read after `wait_done`, as `result`).
+    pub fn span(&self, children: usize) -> Duration {
+        // Relaxed: as in `result`.
+        let first = self.began[..children].iter().map(|w| w.load(Ordering::Relaxed)).min().unwrap_or(0);
+        let last = self.ended[..children].iter().map(|w| w.load(Ordering::Relaxed)).max().unwrap_or(0);
+        Duration::from_nanos(last.saturating_sub(first))
+    }
+
     // ---- Child side ----
 
     /// Announces a child.
     pub fn attach(&self) {
         self.ready.fetch_add(1, Ordering::Release);
         Linux::wake(&self.ready, u32::MAX);
+    }
+
+    /// Announces a child that joins after others came and went (one per round, as
+    /// the lock holders that get killed): returns the batch it should wait after,
+    /// the current one. The parent starts the next only after seeing it attached.
+    pub fn join(&self) -> u32 {
+        // Acquire: pairs with the parent's Release increment in `start`.
+        let seen = self.batch.load(Ordering::Acquire);
+        self.attach();
+        seen
     }
 
     /// Waits for the batch after `seen`; returns (batch, mode, iters).
@@ -209,11 +252,19 @@ impl Control {
     }
 
     /// Spins until `children` children began batch `batch` (batches are numbered
-    /// from 1 and every child passes each barrier once).
+    /// from 1 and every child passes each barrier once). After a while it yields
+    /// between looks: with more children than CPUs, a spinner would otherwise keep
+    /// a late sibling off its CPU until the tick.
     pub fn barrier(&self, batch: u32, children: u32) {
         self.started.fetch_add(1, Ordering::AcqRel);
+        let mut spins = 0u32;
         while self.started.load(Ordering::Acquire) < batch * children {
-            std::hint::spin_loop();
+            if spins < 10_000 {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
     }
 
@@ -224,6 +275,13 @@ impl Control {
         // Release: publishes the result to the parent's Acquire load in `wait_done`.
         self.done.fetch_add(1, Ordering::Release);
         Linux::wake(&self.done, u32::MAX);
+    }
+
+    /// Reports when child `index`'s batch began and ended (`CLOCK_MONOTONIC` ns).
+    pub fn report_span(&self, index: usize, began: Duration, ended: Duration) {
+        self.began[index].store(began.as_nanos() as u64, Ordering::Relaxed);
+        self.ended[index].store(ended.as_nanos() as u64, Ordering::Relaxed);
+        self.report(index, (0.0, 0.0));
     }
 }
 

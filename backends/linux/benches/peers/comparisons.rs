@@ -1,5 +1,7 @@
-//! The six comparisons, and the children's sides of the multi-process ones.
+//! The comparisons but the blocked-lock ones (`blocking.rs`), and the children's
+//! sides of the multi-process ones.
 
+use std::cell::{Cell, RefCell};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,8 +27,9 @@ fn arc_clone_drop(arc: &Arc<AtomicU64>) {
     drop(black_box(clone));
 }
 
-// Every comparison but the hand-off never sleeps and is timed in thread CPU time
-// (see `Clock`); the hand-off's cost is sleeping and waking, timed on the wall clock.
+// Every comparison but the hand-off and the 4-process mutex never sleeps and is
+// timed in thread CPU time (see `Clock`); those two's cost is sleeping and waking,
+// timed on the wall clock.
 
 /// `Shared<AtomicU64>` clone+drop vs `Arc` clone+drop, one thread.
 pub fn shared_clone_drop_vs_arc(settings: &Settings, prefix: &str) -> Ratio {
@@ -123,6 +126,70 @@ pub fn mutex_uncontended_vs_pthread_robust(settings: &Settings, prefix: &str) ->
         },
         || black_box(&pthread).increment(),
     )
+}
+
+/// The processes of [`mutex_contended_4proc_vs_pthread_robust`].
+const CONTENDERS: usize = 4;
+
+/// Four processes each lock, increment the counter and unlock, over and over, on
+/// one `Mutex<u64>` in a `Shared` vs one robust pshared pthread mutex with a
+/// counter beside it; ns per increment: wall time from the first process's start
+/// to the last one's end, over all four processes' increments (on 2 CPUs at most
+/// two run at once; the others wait for a CPU or sleep on the lock). A batch of `n`
+/// is `n / 4` (rounded up) increments in each process. Afterwards both counters
+/// must hold every increment made.
+pub fn mutex_contended_4proc_vs_pthread_robust(settings: &Settings, prefix: &str) -> Ratio {
+    let control = Shared::<Control>::create(&name(prefix, "contend4-control"), Control::new()).expect("create");
+    let ours = Shared::<Mutex<u64>>::create(&name(prefix, "contend4"), Mutex::new(0)).expect("create");
+    let pthread = PthreadPeer::create(&name(prefix, "contend4-pthread"));
+    let mut kids: Vec<Kid> = (0..CONTENDERS).map(|index| Kid::spawn("contend4", index, prefix)).collect();
+    control.wait_ready(CONTENDERS as u32, &mut kids);
+    // Both closures drive the same children; cells keep the borrow checker content.
+    let kids = RefCell::new(kids);
+    let (ours_made, peer_made) = (Cell::new(0u64), Cell::new(0u64));
+    let run = |mode: u32, n: u64, made: &Cell<u64>| {
+        let each = n.div_ceil(CONTENDERS as u64);
+        let batch = control.start(mode, each);
+        control.wait_done(CONTENDERS as u32 * batch, &mut kids.borrow_mut());
+        let total = each * CONTENDERS as u64;
+        made.set(made.get() + total);
+        ns_per_op(control.span(CONTENDERS), total)
+    };
+    let ratio = settings.compare(
+        "mutex_contended_4proc_vs_pthread_robust",
+        Clock::Wall,
+        |n| run(RUN_OURS, n, &ours_made),
+        |n| run(RUN_PEER, n, &peer_made),
+    );
+    control.start(STOP, 0);
+    kids.into_inner().into_iter().for_each(Kid::finish);
+    let counted = *ours.lock().expect("lock");
+    assert_eq!(counted, ours_made.get(), "4 processes on our Mutex: increments lost or invented");
+    assert_eq!(pthread.counter(), peer_made.get(), "4 processes on the pthread mutex: increments lost or invented");
+    ratio
+}
+
+/// Child side: `n` increments under the lock, after the others started too.
+fn contend4_child(child: &ChildArgs) {
+    let control = Shared::<Control>::open(&name(&child.prefix, "contend4-control")).expect("open the control");
+    let ours = Shared::<Mutex<u64>>::open(&name(&child.prefix, "contend4")).expect("open the mutex");
+    let pthread = PthreadPeer::open(&name(&child.prefix, "contend4-pthread"));
+    control.attach();
+    let mut seen = 0;
+    loop {
+        let (batch, mode, n) = control.next_batch(seen);
+        seen = batch;
+        if mode == STOP {
+            return;
+        }
+        control.barrier(batch, CONTENDERS as u32);
+        let began = Clock::Wall.now();
+        match mode {
+            RUN_OURS => (0..n).for_each(|_| *ours.lock().expect("lock") += 1),
+            _ => (0..n).for_each(|_| pthread.increment()),
+        }
+        control.report_span(child.index, began, Clock::Wall.now());
+    }
 }
 
 /// The hand-off pair: a turn under a mutex, and a condvar to wait for it.
@@ -365,6 +432,8 @@ pub fn segment_cycle_vs_raw_rustix_same_work(settings: &Settings, prefix: &str) 
 pub fn run_child(child: &ChildArgs) {
     match child.role.as_str() {
         "contend" => contend_child(child),
+        "contend4" => contend4_child(child),
+        role if role.starts_with("hold.") => crate::blocking::hold_child(child),
         role if role.starts_with("handoff") => handoff_child(child),
         other => panic!("unknown bench role {other:?}"),
     }

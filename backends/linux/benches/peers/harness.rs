@@ -172,7 +172,7 @@ pub fn ns_per_op(elapsed: Duration, n: u64) -> f64 {
 }
 
 /// Sorts `values` and returns their median.
-fn median(values: &mut [f64]) -> f64 {
+pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
     if values.len() % 2 == 1 {

@@ -1,16 +1,21 @@
 //! shmptr against its peers, each pair measured in the same run:
-//! `cargo bench -p shmptr-linux --bench peers` (about 90 s),
+//! `cargo bench -p shmptr-linux --bench peers` (about 105 s),
 //! `cargo bench -p shmptr-linux --bench peers -- --quick` (about 10 s); any other
 //! non-flag argument runs only the comparisons whose name contains it (`-- handoff`).
 //!
 //! Every comparison alternates batches of ours and the peer's (ours first in even
 //! rounds, the peer first in odd ones) and takes the median of the per-batch
 //! nanoseconds per operation of each side, so drift on the host hits both sides
-//! alike. Work that never sleeps is timed in thread CPU time, the hand-off (whose
-//! cost is sleeping and waking) on the wall clock; see `harness::Clock`.
+//! alike. Work that never sleeps is timed in thread CPU time, the hand-off and the
+//! 4-process mutex (whose cost is sleeping and waking) on the wall clock; see
+//! `harness::Clock`. The owner-death comparison (`blocking.rs`) alternates rounds
+//! instead of batches: one kill of a lock holder each, timed on the wall clock.
 //!
 //! Printed on stdout:
 //! - `RATIO <name> <ours_ns> <peer_ns> <ours/peer>`, one line per comparison;
+//! - `IDLE mutex_blocked_switches_per_s <n>`: the context switches per second of a
+//!   thread blocked in `Mutex::lock` while another process holds the lock (its CPU
+//!   time per second on stderr); selected by that name as the comparisons are;
 //! - a `targets` block: which of the DESIGN.md / issue 7 targets are met;
 //! - `ALLOCS <operation> <count>`: heap calls one operation made (worst of several);
 //! - `OVERHEAD_BYTES <what> <bytes>`: the per-object cost in shared memory.
@@ -23,6 +28,8 @@
 
 #[cfg(all(target_os = "linux", not(loom)))]
 mod allocs;
+#[cfg(all(target_os = "linux", not(loom)))]
+mod blocking;
 #[cfg(all(target_os = "linux", not(loom)))]
 mod children;
 #[cfg(all(target_os = "linux", not(loom)))]
@@ -52,10 +59,12 @@ fn main() {
     let overhead = allocs::overhead(&prefix);
 
     type Comparison = fn(&Settings, &str) -> harness::Ratio;
-    let comparisons: [(&str, Comparison); 9] = [
+    let comparisons: [(&str, Comparison); 11] = [
         ("shared_clone_drop_vs_arc", comparisons::shared_clone_drop_vs_arc),
         ("shared_contended_2proc_vs_arc_2thread", comparisons::shared_contended_2proc_vs_arc_2thread),
         ("mutex_uncontended_vs_pthread_robust", comparisons::mutex_uncontended_vs_pthread_robust),
+        ("mutex_contended_4proc_vs_pthread_robust", comparisons::mutex_contended_4proc_vs_pthread_robust),
+        ("mutex_owner_death_vs_pthread_robust", blocking::mutex_owner_death_vs_pthread_robust),
         ("mutex_handoff_vs_pthread_condvar", comparisons::mutex_handoff_vs_pthread_condvar),
         // Not targets: the hand-off with the scheduler's placement taken out.
         ("mutex_handoff_same_cpu_vs_pthread_condvar", comparisons::mutex_handoff_same_cpu_vs_pthread_condvar),
@@ -83,13 +92,20 @@ fn main() {
             ratio
         })
         .collect();
+    let idle =
+        settings.selects("mutex_blocked_switches_per_s").then(|| blocking::mutex_blocked_idle(&settings, &prefix));
 
     let ratio = |name: &str| ratios.iter().find(|r| r.name == name).map(harness::Ratio::ratio);
+    let ours_us = |name: &str| ratios.iter().find(|r| r.name == name).map(|r| r.ours / 1000.0);
     let worst_allocs = allocations.iter().map(|&(_, count)| count).max().unwrap_or(0);
     let targets = [
         ("clone+drop <= 1.2x Arc", ratio("shared_clone_drop_vs_arc"), 1.2),
         ("contended 2proc <= 1.0x Arc 2 threads", ratio("shared_contended_2proc_vs_arc_2thread"), 1.0),
         ("uncontended mutex <= 1.1x pthread robust", ratio("mutex_uncontended_vs_pthread_robust"), 1.1),
+        ("contended 4proc <= 0.5x pthread robust", ratio("mutex_contended_4proc_vs_pthread_robust"), 0.5),
+        ("owner death median <= 200 us", ours_us("mutex_owner_death_vs_pthread_robust"), 200.0),
+        ("blocked lock <= 10 switches/s", idle.as_ref().map(|i| i.switches_per_s), 10.0),
+        ("blocked lock CPU <= 0.1%", idle.as_ref().map(|i| i.cpu_percent), 0.1),
         ("hand-off <= 1.0x pthread", ratio("mutex_handoff_vs_pthread_condvar"), 1.0),
         ("segment cycle <= 1.0x shared_memory", ratio("segment_cycle_vs_shared_memory"), 1.0),
         ("segment cycle <= 1.3x raw rustix", ratio("segment_cycle_vs_raw_rustix"), 1.3),

@@ -144,6 +144,9 @@ pub struct PthreadPeer {
 // SAFETY: the block holds process-shared pthread objects and an atomic, all made for
 // use from any thread of any process; the counter is touched under the mutex only.
 unsafe impl Sync for PthreadPeer {}
+// SAFETY: the mapping belongs to the value, not to a thread: any thread may use,
+// unmap and unlink it (and destroy the process-shared objects in it).
+unsafe impl Send for PthreadPeer {}
 
 impl PthreadPeer {
     /// Creates the object `name` and initialises the mutex and condvar in it.
@@ -238,6 +241,36 @@ impl PthreadPeer {
         // SAFETY: the counter is inside our mapping and we hold the mutex that guards it.
         unsafe { (*self.block()).counter += 1 };
         self.unlock();
+    }
+
+    /// `pthread_mutex_lock`'s result as it is: 0, or `EOWNERDEAD` (the lock is
+    /// held, not yet repaired: see [`make_consistent`](Self::make_consistent)), or
+    /// an error (not held).
+    pub fn lock_reporting(&self) -> i32 {
+        // SAFETY: an initialised process-shared mutex in our live mapping.
+        unsafe { libc::pthread_mutex_lock(self.mutex()) }
+    }
+
+    /// `pthread_mutex_consistent`, after [`lock_reporting`](Self::lock_reporting)
+    /// returned `EOWNERDEAD`.
+    pub fn make_consistent(&self) {
+        // SAFETY: we hold the mutex (EOWNERDEAD hands it to us).
+        let rc = unsafe { libc::pthread_mutex_consistent(self.mutex()) };
+        assert_eq!(rc, 0, "pthread_mutex_consistent");
+    }
+
+    /// Unlocks what [`lock_reporting`](Self::lock_reporting) locked.
+    pub fn release(&self) {
+        self.unlock();
+    }
+
+    /// The counter [`increment`](Self::increment) counts, read under the mutex.
+    pub fn counter(&self) -> u64 {
+        self.lock();
+        // SAFETY: as in `increment`.
+        let value = unsafe { (*self.block()).counter };
+        self.unlock();
+        value
     }
 
     /// Side A of the hand-off: `n` times, set turn = 1 and wait for turn == 0.
