@@ -75,6 +75,11 @@ const WAITERS: u32 = 1 << 31;
 /// finds no holder.
 const FOREIGN: u32 = TID_MASK;
 
+/// How many looks in a row may find a held word with no holder named before
+/// `lock` calls it `Corrupt`: with portable sleeps growing from
+/// [`OWNER_CHECK_INTERVAL`], about two seconds; in the kernel, 12 rechecks.
+const UNNAMED_LOOKS: u32 = 12;
+
 const CONSISTENT: u32 = 0;
 /// The owner died; the current owner got `OwnerDied` and has not called
 /// `make_consistent` yet.
@@ -156,8 +161,6 @@ pub struct MutexGuard<'a, T, P: Platform> {
     mutex: &'a Mutex<T, P>,
     /// The process that locked.
     locked_by: ProcessId,
-    /// What this guard's thread stored in the lock word.
-    tid: u32,
     /// Not `Send`: the lock belongs to the locking thread.
     _not_send: PhantomData<*const ()>,
 }
@@ -177,17 +180,8 @@ struct Locker {
     tid: u32,
 }
 
-/// What a sleep in the kernel came to.
-enum Kernel {
-    /// The lock is ours.
-    Taken(Taken),
-    /// Not ours; whether to look at the holder (see `lock_contended`).
-    Look(bool),
-    /// The platform refused: wait portably.
-    Portable,
-}
-
 /// A lock attempt's end, before the guard is made.
+#[derive(Clone, Copy)]
 enum Taken {
     /// Taken free.
     Free,
@@ -228,18 +222,18 @@ impl<T, P: Platform> Mutex<T, P> {
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
         let me = self.locker();
         if self.try_acquire(me) {
-            return self.acquired(me, Taken::Free);
+            return self.acquired(Taken::Free);
         }
         // Relaxed: a look; the compare-exchanges below decide.
         let seen = self.word.load(Ordering::Relaxed);
         if seen & TID_MASK == 0 {
             if self.take(me, seen, false) {
-                return self.acquired(me, Taken::Free);
+                return self.acquired(Taken::Free);
             }
         } else if let Err(kind) = self.judge(me, seen) {
             return Err(LockError { kind, guard: None });
         } else if self.holder_dead(seen, me) && self.take(me, seen, true) {
-            return self.acquired(me, Taken::FromDead);
+            return self.acquired(Taken::FromDead);
         }
         Err(LockError { kind: ErrorKind::Busy, guard: None })
     }
@@ -361,13 +355,14 @@ impl<T, P: Platform> Mutex<T, P> {
         }
     }
 
+    #[inline]
     fn lock_until(&self, deadline: Option<u64>) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
         let me = self.locker();
         if self.try_acquire(me) {
-            return self.acquired(me, Taken::Free);
+            return self.acquired(Taken::Free);
         }
         match self.lock_contended(me, deadline) {
-            Ok(taken) => self.acquired(me, taken),
+            Ok(taken) => self.acquired(taken),
             Err(kind) => Err(LockError { kind, guard: None }),
         }
     }
@@ -397,8 +392,14 @@ impl<T, P: Platform> Mutex<T, P> {
         // How long a portable sleep lasts: growing, so that a dead holder is
         // noticed soon in a short wait and a long wait costs a wake-up a second.
         let mut slice = OWNER_CHECK_INTERVAL;
-        // Since when the word has held one value whose holder is not named.
-        let mut unnamed_since: Option<(u32, u64)> = None;
+        // How many looks in a row found the word as one value and no holder named.
+        let mut unnamed = (0u32, 0u32);
+        // Whether to sleep in the kernel: a domain thread does once a portable
+        // sleep ran out with no unlock (a holder that keeps the lock a while), not
+        // before: an unlock in the kernel hands the lock to its sleeper strictly,
+        // which stalls a busy lock (every hand-over waits for a sleeper to be
+        // scheduled), while a portable sleeper is only woken and competes.
+        let mut in_kernel = false;
         loop {
             // SeqCst: as in `try_acquire`.
             let seen = self.word.load(Ordering::SeqCst);
@@ -409,46 +410,52 @@ impl<T, P: Platform> Mutex<T, P> {
                 if seen & WAITERS == 0 || me.tid == FOREIGN {
                     continue; // another thread took it first: look again
                 }
+                // A free word with the waiters bit: a sleeper may be queued in the
+                // kernel, which decides.
+                in_kernel = true;
             } else {
                 self.judge(me, seen)?;
             }
             let left = remaining::<P>(deadline);
             let out_of_time = left.is_some_and(|left| left.is_zero());
-            // Whether to look at the holder after this round: when out of time (a
-            // provably dead holder's lock is still taken over, as `try_lock`
-            // would, before giving up), and after a whole sleep no unlock ended.
-            let look = match out_of_time {
-                true => true,
-                false if me.tid != FOREIGN && seen & TID_MASK != FOREIGN => match self.wait_in_kernel(me, seen, left) {
-                    Kernel::Taken(taken) => return Ok(taken),
-                    Kernel::Look(look) => look,
-                    Kernel::Portable => self.wait_portably(seen, left, &mut slice),
-                },
-                false => self.wait_portably(seen, left, &mut slice),
-            };
-            if look {
-                match self.holder_of(seen) {
+            // Sleep, unless out of time (a provably dead holder's lock is still
+            // taken over then, as `try_lock` would, before giving up).
+            if !out_of_time {
+                let kernel = in_kernel && me.tid != FOREIGN && seen & TID_MASK != FOREIGN;
+                match kernel.then(|| self.wait_in_kernel(me, seen, left)) {
+                    Some(Ok(Some(taken))) => return Ok(taken),
+                    Some(Ok(None)) => {}
+                    // Refused, or our own tid (see `wait_in_kernel`): sleep
+                    // portably, never spin.
+                    _ => {
+                        let unlocked = self.wait_portably(seen, left.map_or(slice, |left| left.min(slice)));
+                        in_kernel |= !unlocked && !kernel;
+                        slice = (slice * 2).min(UNTIMED_RECHECK);
+                    }
+                }
+            }
+            // Look at the holder, if the word still holds `seen`'s tid: after a
+            // sleep in the kernel that did not hand us the lock, that tid may name
+            // another thread than the holder (reused after its death).
+            // SeqCst: as in `try_acquire`.
+            let now = self.word.load(Ordering::SeqCst);
+            if now & TID_MASK == seen & TID_MASK {
+                match self.holder_of(now) {
                     Some(holder) => {
-                        unnamed_since = None;
+                        unnamed = (0, 0);
                         if holder.id() != me.thread.id()
                             && P::thread_liveness(holder) == Liveness::Dead
-                            && self.take(me, seen, true)
+                            && self.take(me, now, true)
                         {
                             return Ok(Taken::FromDead);
                         }
                     }
-                    // Held as `seen` with no holder named for a whole recheck
-                    // interval: no locker stays between taking the word and
-                    // naming itself that long (a stopped one aside), so a peer
-                    // wrote it.
-                    None => match unnamed_since {
-                        Some((word, since)) if word == seen => {
-                            if P::now_nanos().saturating_sub(since) >= UNTIMED_RECHECK.as_nanos() as u64 {
-                                return Err(ErrorKind::Corrupt);
-                            }
-                        }
-                        _ => unnamed_since = Some((seen, P::now_nanos())),
-                    },
+                    // Held with no holder named, look after look, for longer than
+                    // any locker stays between taking the word and naming itself
+                    // (a stopped one aside): a peer wrote it.
+                    None if unnamed.0 == now && unnamed.1 >= UNNAMED_LOOKS => return Err(ErrorKind::Corrupt),
+                    None if unnamed.0 == now => unnamed.1 += 1,
+                    None => unnamed = (now, 1),
                 }
             }
             if out_of_time {
@@ -458,67 +465,71 @@ impl<T, P: Platform> Mutex<T, P> {
     }
 
     /// One sleep in the kernel ([`Platform::lock_wait`]) while the word holds
-    /// `seen`, a domain thread's tid, at most [`UNTIMED_RECHECK`].
-    fn wait_in_kernel(&self, me: Locker, seen: u32, left: Option<Duration>) -> Kernel {
-        let slice = left.map_or(UNTIMED_RECHECK, |left| left.min(UNTIMED_RECHECK));
-        let slept_from = P::now_nanos();
-        match P::lock_wait(&self.word, Some(slice)) {
+    /// `seen`, a domain thread's tid, at most [`UNTIMED_RECHECK`]. `Some` if the
+    /// lock is ours, `Err` if the platform refused or the word holds our own tid
+    /// (not our hold: `judge` said so; a dead thread's that had our number), when
+    /// the caller sleeps portably instead.
+    fn wait_in_kernel(&self, me: Locker, seen: u32, left: Option<Duration>) -> Result<Option<Taken>, ()> {
+        match P::lock_wait(&self.word, Some(left.map_or(UNTIMED_RECHECK, |left| left.min(UNTIMED_RECHECK)))) {
             LockWait::Acquired => {
                 self.set_holder(me);
                 // Relaxed: our own word now; the kernel's bit says how we got it.
-                Kernel::Taken(match self.word.load(Ordering::Relaxed) & OWNER_DIED {
+                Ok(Some(match self.word.load(Ordering::Relaxed) & OWNER_DIED {
                     0 => Taken::Free,
                     _ => Taken::FromDead,
-                })
+                }))
             }
             LockWait::NoSuchHolder => {
                 // No thread has the tid we saw (or one since): take it from a word
                 // with that tid only.
                 // SeqCst: as in `try_acquire`.
                 let now = self.word.load(Ordering::SeqCst);
-                match now & TID_MASK == seen & TID_MASK && self.take(me, now, true) {
-                    true => Kernel::Taken(Taken::FromDead),
-                    false => Kernel::Look(false),
-                }
+                Ok((now & TID_MASK == seen & TID_MASK && self.take(me, now, true)).then_some(Taken::FromDead))
             }
-            // Our tid, but not our hold (`judge` said so): a dead thread's that had
-            // our number before us.
-            LockWait::HeldByCaller => Kernel::Look(true),
-            // A whole slice asleep and not handed the lock: the tid may name
-            // another thread than the holder (reused after its death), so look at
-            // the holder itself.
-            LockWait::Again => Kernel::Look(P::now_nanos().saturating_sub(slept_from) >= slice.as_nanos() as u64),
-            LockWait::Unsupported => Kernel::Portable,
+            // Woken without the lock: the caller looks at the holder.
+            LockWait::Again => Ok(None),
+            LockWait::HeldByCaller | LockWait::Unsupported => Err(()),
         }
     }
 
-    /// One portable sleep on `sequence` while the word holds `seen`: true if it
-    /// slept the whole slice (no unlock ended it), and the next slice is longer.
-    fn wait_portably(&self, seen: u32, left: Option<Duration>, slice: &mut Duration) -> bool {
+    /// One portable sleep on `sequence` while the word holds `seen`, at most
+    /// `slice`: true if an unlock came meanwhile (the sequence moved), or the word
+    /// changed before the sleep.
+    fn wait_portably(&self, seen: u32, slice: Duration) -> bool {
         // SeqCst: the sleeper's count (i) and read (ii); see "No lost wake-up".
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let sequence = self.sequence.load(Ordering::SeqCst);
-        let this = left.map_or(*slice, |left| left.min(*slice));
         // (iii): still held as we saw it? An unlock after this bumps `sequence`.
         // SeqCst: as in `try_acquire`.
-        let slept_out = if self.word.load(Ordering::SeqCst) == seen {
-            let slept_from = P::now_nanos();
-            P::wait(&self.sequence, sequence, Some(this));
-            P::now_nanos().saturating_sub(slept_from) >= this.as_nanos() as u64
-        } else {
-            false
-        };
+        let held = self.word.load(Ordering::SeqCst) == seen;
+        if held {
+            P::wait(&self.sequence, sequence, Some(slice));
+        }
         // SeqCst: as the count.
         self.waiters.fetch_sub(1, Ordering::SeqCst);
-        if slept_out {
-            *slice = (*slice * 2).min(UNTIMED_RECHECK);
-        }
-        slept_out
+        // Relaxed: a hint for when to sleep in the kernel.
+        !held || self.sequence.load(Ordering::Relaxed) != sequence
     }
 
     /// We hold the lock: report the state it is in.
-    fn acquired(&self, me: Locker, taken: Taken) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
-        let guard = MutexGuard { mutex: self, locked_by: P::current_process(), tid: me.tid, _not_send: PhantomData };
+    #[inline]
+    fn acquired(&self, taken: Taken) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
+        // The guard is two words: `unlock` reads the value we stored back from the
+        // lock word (a third field made every lock 1.5x slower here: the result
+        // was copied in pieces, and loads that span two stores stall).
+        let guard = MutexGuard { mutex: self, locked_by: P::current_process(), _not_send: PhantomData };
+        // Relaxed: the state is written only by owners, ordered by the lock itself.
+        match (taken, self.state.load(Ordering::Relaxed)) {
+            (Taken::Free, CONSISTENT) => Ok(guard),
+            _ => self.suspect(guard, taken),
+        }
+    }
+
+    /// We hold the lock, taken from a dead holder or in a state other than
+    /// consistent.
+    #[cold]
+    #[inline(never)]
+    fn suspect<'a>(&'a self, guard: MutexGuard<'a, T, P>, taken: Taken) -> Result<MutexGuard<'a, T, P>, LockError<'a, T, P>> {
         if let Taken::FromDead = taken {
             // Relaxed, the word: our own now; clearing the kernel's bit only keeps
             // the next unlock on the fast path.
@@ -529,7 +540,7 @@ impl<T, P: Platform> Mutex<T, P> {
                 self.state.store(INCONSISTENT, Ordering::Relaxed);
             }
         }
-        // Relaxed: the state is written only by owners, ordered by the lock itself.
+        // Relaxed: as in `acquired`.
         match self.state.load(Ordering::Relaxed) {
             CONSISTENT => Ok(guard),
             INCONSISTENT => Err(LockError { kind: ErrorKind::OwnerDied, guard: Some(guard) }),
@@ -540,14 +551,20 @@ impl<T, P: Platform> Mutex<T, P> {
         }
     }
 
-    /// Releases the word we hold as `tid`, then wakes a portable waiter.
-    fn unlock(&self, tid: u32) {
+    /// Releases the word we hold, then wakes a portable waiter.
+    #[inline]
+    fn unlock(&self) {
         // Relaxed: before the word's release below, which orders it.
         self.holder.store(0, Ordering::Relaxed);
+        // Relaxed: our own word (our tid or `FOREIGN`, perhaps with the kernel's
+        // waiters bit); the compare-exchange decides.
+        let held = self.word.load(Ordering::Relaxed);
         // SeqCst: Release, our writes to the value before the next holder's
         // Acquire; and the waker's step (a) in "No lost wake-up" (`sync`).
-        if self.word.compare_exchange(tid, 0, Ordering::SeqCst, Ordering::Relaxed).is_err() {
-            self.unlock_contended(tid);
+        if held & WAITERS != 0
+            || self.word.compare_exchange(held, 0, Ordering::SeqCst, Ordering::Relaxed).is_err()
+        {
+            self.unlock_contended(held & TID_MASK);
         }
         // SeqCst, the load and the bump: the waker's steps (c) and (b).
         if self.waiters.load(Ordering::SeqCst) != 0 {
@@ -629,7 +646,7 @@ impl<T, P: Platform> Drop for MutexGuard<'_, T, P> {
             // Not repaired: nobody may trust the data again.
             self.mutex.state.store(NOT_RECOVERABLE, Ordering::Relaxed);
         }
-        self.mutex.unlock(self.tid);
+        self.mutex.unlock();
     }
 }
 

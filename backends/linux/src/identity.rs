@@ -247,6 +247,16 @@ fn unpack(id: ProcessId) -> (u32, u64, u64) {
 /// docs); never for a live process.
 pub(crate) fn liveness(id: ProcessId) -> Liveness {
     let (pid, namespace, start) = unpack(id);
+    judge(pid, namespace, Some((start, START_BITS)), false)
+}
+
+/// Whether the task `pid` of pid namespace field `namespace` is alive, if its
+/// start time modulo 2^bits is `start` (`None`: unknown, so a reused pid looks
+/// alive); a process if not `thread` (its zombie leader with threads still
+/// running is alive), a thread if `thread` (any zombie is dead).
+// Outlined: processes and threads share it.
+#[inline(never)]
+fn judge(pid: u32, namespace: u64, start: Option<(u64, u32)>, thread: bool) -> Liveness {
     let (own_pid, ours, _) = unpack(current());
     // Another namespace, or one that could not be read on either side (an
     // incomplete identity has pid field 0): its pid means nothing here. Ours being
@@ -256,12 +266,13 @@ pub(crate) fn liveness(id: ProcessId) -> Liveness {
         return Liveness::Unknown;
     }
     // Both identities complete: both boot clocks unshifted, so both see start
-    // times alike.
+    // times alike. `/proc/<tid>` answers for any thread, listed or not.
     match read_stat(pid) {
-        Ok(stat) if stat.start & ((1 << START_BITS) - 1) != start => Liveness::Dead,
-        // A zombie whose threads are all gone; a leader that exited while its
-        // other threads run shows `Z` too, with more than one thread.
-        Ok(stat) if stat.zombie && stat.threads <= 1 => Liveness::Dead,
+        Ok(stat) if start.is_some_and(|(start, bits)| stat.start & ((1 << bits) - 1) != start) => Liveness::Dead,
+        // A process: a zombie whose threads are all gone (a leader that exited
+        // while its other threads run shows `Z` too, with more than one thread).
+        // A thread: any zombie has exited.
+        Ok(stat) if stat.zombie && (thread || stat.threads <= 1) => Liveness::Dead,
         Ok(_) => Liveness::Alive,
         // No `/proc/<pid>` (or no `/proc`, or `hidepid`): only the kernel's "no such
         // process" for this pid in our namespace proves it gone.
@@ -299,19 +310,19 @@ pub(crate) fn thread() -> ThreadId {
     {
         use core::cell::Cell;
         std::thread_local! {
-            /// (the process it was computed in, the thread's identity)
-            static THREAD: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+            /// The process it was computed in (a forked child's thread starts with
+            /// its parent's), and the thread.
+            static THREAD: Cell<(u64, Option<ThreadId>)> = const { Cell::new((0, None)) };
         }
         let process = current().get();
-        let (cached_for, id) = THREAD.with(Cell::get);
-        if cached_for == process {
-            if let Some(thread) = ThreadId::new((id & ((1 << PID_BITS) - 1)) as u32, id) {
-                return thread;
+        match THREAD.with(Cell::get) {
+            (cached_for, Some(thread)) if cached_for == process => thread,
+            _ => {
+                let thread = compute_thread(true);
+                THREAD.with(|cell| cell.set((process, Some(thread))));
+                thread
             }
         }
-        let thread = compute_thread(true);
-        THREAD.with(|cell| cell.set((process, thread.id())));
-        thread
     }
     #[cfg(not(feature = "std"))]
     compute_thread(false)
@@ -344,25 +355,11 @@ pub(crate) fn thread_liveness(thread: ThreadId) -> Liveness {
     let id = thread.id();
     let tid = (id & ((1 << PID_BITS) - 1)) as u32;
     let namespace = (id >> PID_BITS) & ((1 << NS_BITS) - 1);
-    let (own_pid, ours, _) = unpack(current());
-    if tid == 0 || namespace == 0 || own_pid == 0 || namespace != ours {
-        return Liveness::Unknown;
-    }
-    // `/proc/<tid>` answers for any thread, listed or not.
-    match read_stat(tid) {
-        Ok(stat) if id & THREAD_KNOWN != 0
-            && stat.start & ((1 << THREAD_START_BITS) - 1) != id >> THREAD_START_SHIFT =>
-        {
-            Liveness::Dead
-        }
-        // The thread exited (a leader whose other threads still run shows `Z`).
-        Ok(stat) if stat.zombie => Liveness::Dead,
-        Ok(_) => Liveness::Alive,
-        Err(io::Errno::NOENT) | Err(io::Errno::SRCH) => match pid_exists(tid) {
-            Some(false) => Liveness::Dead,
-            _ => Liveness::Unknown,
-        },
-        Err(_) => Liveness::Unknown,
+    let start = (id & THREAD_KNOWN != 0).then_some((id >> THREAD_START_SHIFT, THREAD_START_BITS));
+    // Namespace 0: unknown (see `compute_thread`), never ours.
+    match namespace {
+        0 => Liveness::Unknown,
+        _ => judge(tid, namespace, start, true),
     }
 }
 
