@@ -227,12 +227,12 @@ impl<T, P: Platform> Mutex<T, P> {
         // Relaxed: a look; the compare-exchanges below decide.
         let seen = self.word.load(Ordering::Relaxed);
         if seen & TID_MASK == 0 {
-            if self.take(me, seen, false) {
+            if self.take_free(me, seen) {
                 return self.acquired(Taken::Free);
             }
         } else if let Err(kind) = self.judge(me, seen) {
             return Err(LockError { kind, guard: None });
-        } else if self.holder_dead(seen, me) && self.take(me, seen, true) {
+        } else if self.holder_dead(seen, me).is_some_and(|dead| self.take_dead(me, seen, dead)) {
             return self.acquired(Taken::FromDead);
         }
         Err(LockError { kind: ErrorKind::Busy, guard: None })
@@ -294,12 +294,12 @@ impl<T, P: Platform> Mutex<T, P> {
         self.holder.store(me.thread.id() as Word, Ordering::Relaxed);
     }
 
-    /// Takes the word from `seen`: a free word with flags left in it (`dead` false),
-    /// or a dead holder's. Keeps the waiters bit: a thread may sleep in the kernel.
-    fn take(&self, me: Locker, seen: u32, dead: bool) -> bool {
-        if !dead && seen & WAITERS != 0 && me.tid != FOREIGN {
-            // A sleeper may be queued in the kernel: let it decide (below, in
-            // `lock_until`); `try_lock` reports `Busy`.
+    /// Takes the free word `seen` (tid 0, with flags left in it). Keeps the waiters
+    /// bit: a thread may sleep in the kernel.
+    fn take_free(&self, me: Locker, seen: u32) -> bool {
+        if seen & WAITERS != 0 && me.tid != FOREIGN {
+            // A sleeper may be queued in the kernel: let it decide (in
+            // `lock_contended`); `try_lock` reports `Busy`.
             return false;
         }
         // SeqCst: as `try_acquire`; only one thread takes one value.
@@ -313,11 +313,43 @@ impl<T, P: Platform> Mutex<T, P> {
         taken
     }
 
+    /// Takes the lock from the dead holder `dead` (an identity, 0 if it never
+    /// named itself) of the word value `seen`. The decision is one
+    /// compare-exchange of `holder` from `dead` to us: a dead thread never names
+    /// itself again, so of all the survivors that judged it, one wins, and one that
+    /// judged long ago (the word since released and taken again, even to the same
+    /// value, as a foreign word is) fails. Then the word, if it still holds
+    /// `seen`'s tid, takes ours; if not (the kernel handed it to a sleeper
+    /// meanwhile), `holder` gets `dead` back unless that sleeper named itself.
+    fn take_dead(&self, me: Locker, seen: u32, dead: Word) -> bool {
+        let mine = me.thread.id() as Word;
+        // SeqCst: the decision, in the one order with the word's changes.
+        if self.holder.compare_exchange(dead, mine, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        loop {
+            // SeqCst: as in `try_acquire`.
+            let now = self.word.load(Ordering::SeqCst);
+            if now & TID_MASK != seen & TID_MASK {
+                // SeqCst: as the decision.
+                let _ = self.holder.compare_exchange(mine, dead, Ordering::SeqCst, Ordering::Relaxed);
+                return false;
+            }
+            // SeqCst: as in `try_acquire` (a foreign word taken by a foreign
+            // thread keeps its value: the compare-exchange just checks it).
+            let ours = me.tid | (now & WAITERS);
+            if self.word.compare_exchange(now, ours, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+                return true;
+            }
+        }
+    }
+
     /// The holder of the word value `seen` (held), if it can be told: `holder`,
     /// read between two loads of the word that show the same tid. The holder
     /// clears `holder` before releasing the word and the next one stores it after
     /// taking it, so that read is the holder's identity, or 0 (`None`) while it
-    /// takes or releases (or if it died in between).
+    /// takes or releases (or if it died in between), or while a word the kernel
+    /// handed over from a dead holder carries the owner-died bit.
     fn holder_of(&self, seen: u32) -> Option<ThreadId> {
         // Acquire, the three loads: each after the one before, and the first after
         // the word's compare-exchange that stored `seen`'s tid (Release), which
@@ -326,7 +358,9 @@ impl<T, P: Platform> Mutex<T, P> {
         let id = self.holder.load(Ordering::Acquire);
         let after = self.word.load(Ordering::Acquire);
         let tid = seen & TID_MASK;
-        if before & TID_MASK != tid || after & TID_MASK != tid {
+        // The kernel's owner-died bit: it handed the word from a dead holder to a
+        // sleeper that has not named itself yet (`holder` is still the dead one's).
+        if before & TID_MASK != tid || after & TID_MASK != tid || (before | after) & OWNER_DIED != 0 {
             return None;
         }
         ThreadId::read_back(if tid == FOREIGN { 0 } else { tid }, widen(id))
@@ -347,11 +381,14 @@ impl<T, P: Platform> Mutex<T, P> {
         Ok(())
     }
 
-    /// Whether the holder of `seen` is provably dead (never the calling thread).
-    fn holder_dead(&self, seen: u32, me: Locker) -> bool {
+    /// The identity of the holder of `seen`, if it is provably dead (never the
+    /// calling thread).
+    fn holder_dead(&self, seen: u32, me: Locker) -> Option<Word> {
         match self.holder_of(seen) {
-            Some(holder) if holder.id() != me.thread.id() => P::thread_liveness(holder) == Liveness::Dead,
-            _ => false,
+            Some(holder) if holder.id() != me.thread.id() && P::thread_liveness(holder) == Liveness::Dead => {
+                Some(holder.id() as Word)
+            }
+            _ => None,
         }
     }
 
@@ -404,7 +441,7 @@ impl<T, P: Platform> Mutex<T, P> {
             // SeqCst: as in `try_acquire`.
             let seen = self.word.load(Ordering::SeqCst);
             if seen & TID_MASK == 0 {
-                if self.take(me, seen, false) {
+                if self.take_free(me, seen) {
                     return Ok(Taken::Free);
                 }
                 if seen & WAITERS == 0 || me.tid == FOREIGN {
@@ -445,7 +482,7 @@ impl<T, P: Platform> Mutex<T, P> {
                         unnamed = (0, 0);
                         if holder.id() != me.thread.id()
                             && P::thread_liveness(holder) == Liveness::Dead
-                            && self.take(me, now, true)
+                            && self.take_dead(me, now, holder.id() as Word)
                         {
                             return Ok(Taken::FromDead);
                         }
@@ -474,17 +511,26 @@ impl<T, P: Platform> Mutex<T, P> {
             LockWait::Acquired => {
                 self.set_holder(me);
                 // Relaxed: our own word now; the kernel's bit says how we got it.
-                Ok(Some(match self.word.load(Ordering::Relaxed) & OWNER_DIED {
-                    0 => Taken::Free,
-                    _ => Taken::FromDead,
-                }))
+                if self.word.load(Ordering::Relaxed) & OWNER_DIED == 0 {
+                    return Ok(Some(Taken::Free));
+                }
+                // Named now: clear the bit that kept readers from pairing our tid
+                // with the dead holder's identity (`holder_of`). SeqCst: after our
+                // `holder` store, for every reader that sees the bit gone.
+                self.word.fetch_and(!OWNER_DIED, Ordering::SeqCst);
+                Ok(Some(Taken::FromDead))
             }
             LockWait::NoSuchHolder => {
                 // No thread has the tid we saw (or one since): take it from a word
-                // with that tid only.
-                // SeqCst: as in `try_acquire`.
-                let now = self.word.load(Ordering::SeqCst);
-                Ok((now & TID_MASK == seen & TID_MASK && self.take(me, now, true)).then_some(Taken::FromDead))
+                // with that tid only, from whoever `holder` names (0 if the dead
+                // one never named itself; the dead one before it if the kernel had
+                // handed it the word and it died before naming itself).
+                // Acquire: as in `holder_of`.
+                let now = self.word.load(Ordering::Acquire);
+                let dead = self.holder.load(Ordering::Acquire);
+                let same = |word: u32| word & TID_MASK == seen & TID_MASK;
+                let taken = same(now) && same(self.word.load(Ordering::Acquire)) && self.take_dead(me, now, dead);
+                Ok(taken.then_some(Taken::FromDead))
             }
             // Woken without the lock: the caller looks at the holder.
             LockWait::Again => Ok(None),
@@ -531,9 +577,6 @@ impl<T, P: Platform> Mutex<T, P> {
     #[inline(never)]
     fn suspect<'a>(&'a self, guard: MutexGuard<'a, T, P>, taken: Taken) -> Result<MutexGuard<'a, T, P>, LockError<'a, T, P>> {
         if let Taken::FromDead = taken {
-            // Relaxed, the word: our own now; clearing the kernel's bit only keeps
-            // the next unlock on the fast path.
-            self.word.fetch_and(!OWNER_DIED, Ordering::Relaxed);
             // Relaxed: read by the owner only (us now, and later owners after our
             // unlock's Release).
             if self.state.load(Ordering::Relaxed) == CONSISTENT {

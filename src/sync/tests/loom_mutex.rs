@@ -15,8 +15,7 @@
 //!   slice. Exactly one gets `OwnerDied` with the guard; the other then locks
 //!   normally (after sleeping, if it was in `lock`) if the first called
 //!   `make_consistent`, or gets `NotRecoverable`, as does every later `lock` and
-//!   `try_lock`, if it did not; never two holders. (Both `#[ignore]`d: they find
-//!   two holders; see their comments.)
+//!   `try_lock`, if it did not; never two holders.
 //!
 //! On the kernel path (every thread in the emulated kernel's lock domain; see
 //! `sync::tests`):
@@ -29,13 +28,13 @@
 //!   exits holding the lock while process 2 locks: `OwnerDied`, handed over by the
 //!   kernel if process 2 slept there, else after its portable sleep ran out; then
 //!   usable if repaired, `NotRecoverable` if not.
-//! - [`mutex_kernel_holder_dies_two_waiters`] (`#[ignore]`d: finds two holders):
+//! - [`mutex_kernel_holder_dies_two_waiters`]:
 //!   the same with process 2 asleep in the kernel and process 3 arriving: process 2
 //!   is handed the word, process 3 gets the lock after it.
 //! - [`mutex_kernel_vanished_holder`]: a thread exited holding the lock, nobody
 //!   asleep, and the platform cannot tell it is dead: only the kernel's
 //!   `NoSuchHolder` lets processes 1 and 2 take it over; exactly one `OwnerDied`.
-//! - [`mutex_kernel_dead_holder_two_lockers`] (`#[ignore]`d: finds two holders):
+//! - [`mutex_kernel_dead_holder_two_lockers`]:
 //!   the dead process's lock, taken over by `lock` (process 1) or `try_lock`
 //!   (process 2); exactly one `OwnerDied`.
 //!
@@ -179,13 +178,10 @@ fn dead_owned_outcome(
 }
 
 #[test]
-#[ignore = "finds a bug in Mutex (two holders): every holder outside the lock domain stores \
-            the same foreign tid, so a survivor that takes the dead holder's word leaves it \
-            unchanged, and the other survivor, reading that word around the dead holder's \
-            stale `holder`, takes it too (see the comment in the test)"]
 fn mutex_owner_died_try_lock() {
-    // Fails since the lock word became a PI futex word (loom: "Concurrent write
-    // accesses to `UnsafeCell`", or "not exactly one OwnerDied"): the dead process
+    // Found two holders when the lock word first became a PI futex word (loom:
+    // "Concurrent write accesses to `UnsafeCell`"), before `Mutex::take_dead` made
+    // the holder's identity decide a takeover: the dead process
     // locked from outside the domain (word FOREIGN, `holder` 9); process 2's
     // `try_lock` judges 9 dead and its `take` turns FOREIGN into FOREIGN; before it
     // stores `holder` 2, process 1 (`try_lock`, or `lock` after a portable sleep
@@ -206,12 +202,10 @@ fn mutex_owner_died_try_lock() {
 }
 
 #[test]
-#[ignore = "fails: a loom false positive (a lost wake-up) from the Relaxed fetch_and of the \
-            owner-died bit in Mutex, and behind it the two-holder bug of \
-            mutex_owner_died_try_lock (see the comment in the test)"]
 fn mutex_owner_died_lock() {
-    // Fails since the lock word became a PI futex word, first with a deadlock that
-    // the C++ memory model forbids: process 2 takes the dead holder's word and
+    // Failed when the lock word first became a PI futex word (fixed since: the
+    // bit is cleared SeqCst, and `take_dead`), first with a deadlock that the C++
+    // memory model forbids: process 2 takes the dead holder's word and
     // clears the owner-died bit with a Relaxed `fetch_and` (a store of FOREIGN that
     // is not SeqCst), unlocks (SeqCst compare-exchange to 0) and reads `waiters`
     // as 0; process 1 then counts itself, and its SeqCst load of the word returns
@@ -403,10 +397,6 @@ fn mutex_kernel_holder_dies() {
 }
 
 #[test]
-#[ignore = "finds a bug in Mutex (two holders): the kernel hands a dead holder's word to \
-            process 2 while `holder` still names the dead thread, and process 3, after a \
-            portable sleep, reads process 2's tid around that stale id, judges it dead and \
-            takes the word too (see the comment in the test)"]
 fn mutex_kernel_holder_dies_two_waiters() {
     // Process 2 sleeps in the kernel on the lock of the dead process, which then
     // exits holding it while process 3 arrives: the kernel hands the word to
@@ -414,7 +404,8 @@ fn mutex_kernel_holder_dies_two_waiters() {
     // lock after process 2 (woken portably, handed the word in the kernel, or
     // later), normally if process 2 repaired it, else `NotRecoverable`.
     //
-    // Fails (loom: "Concurrent write accesses to `UnsafeCell`"): process 9 holds
+    // Found two holders before `holder_of` ignored owner-died words and
+    // `take_dead` (loom: "Concurrent write accesses to `UnsafeCell`"): process 9 holds
     // (word 9, `holder` 9); process 2's portable sleep runs out, it sleeps in the
     // kernel; process 9 exits and the kernel writes 2|WAITERS|OWNER_DIED; process
     // 3 sleeps portably on that word and its sleep runs out; process 2, woken but
@@ -424,10 +415,9 @@ fn mutex_kernel_holder_dies_two_waiters() {
     // again, asks `thread_liveness` of id 9: dead; `take` succeeds from the word
     // it saw. Nothing cleared `holder` when the holder died, so the check "the same
     // tid before and after" pairs the new holder's tid with the dead one's id.
-    // Checked with a scratch change to `mutex.rs`, not committed (a taken-over word
-    // carries OWNER_DIED until its new holder has named itself, `holder_of` names
-    // nobody for such a word, and the bit is cleared with SeqCst): the model then
-    // passes with the outcomes below.
+    // Fixed: `holder_of` names nobody while the word carries the kernel's
+    // owner-died bit, which the new holder clears (SeqCst) once named, and a
+    // takeover is decided by `take_dead`'s compare-exchange of `holder`.
     for repair in [true, false] {
         let outcomes: &'static [&'static str] = if repair {
             &[
@@ -516,10 +506,6 @@ fn mutex_kernel_vanished_holder() {
 }
 
 #[test]
-#[ignore = "finds a bug in Mutex (two holders): a locker that takes a dead holder's word \
-            names itself in `holder` only after its compare-exchange, and a `try_lock` in \
-            between reads the new tid around the dead holder's id, judges it dead and takes \
-            the word too (see the comment in the test)"]
 fn mutex_kernel_dead_holder_two_lockers() {
     // The dead process exited holding the lock with nobody asleep; process 1
     // locks (its portable sleep runs out, it finds the holder dead and takes the
@@ -527,14 +513,14 @@ fn mutex_kernel_dead_holder_two_lockers() {
     // other then locks normally (process 1 maybe after being handed the word in
     // the kernel) if it was repaired, or gets `NotRecoverable`.
     //
-    // Fails (loom: "Concurrent write accesses to `UnsafeCell`"): word 9, `holder`
-    // 9; process 1's portable sleep runs out, `holder_of` names 9, dead, and its
+    // Found two holders before `take_dead` (loom: "Concurrent write accesses to
+    // `UnsafeCell`"): word 9, `holder` 9; process 1's portable sleep runs out, `holder_of` names 9, dead, and its
     // `take` turns the word 9 into 1; before process 1 stores `holder` 1, process
     // 2's `try_lock` reads the word (1), `holder` (9), the word (1): "held by 9",
     // dead, and its `take` turns the word 1 into 2. Two holders, both `OwnerDied`.
     // `mutex_owner_died_try_lock` is the same race outside the domain, where every
-    // holder's word is the foreign tid. Passes with the scratch change described in
-    // `mutex_kernel_holder_dies_two_waiters`, with the outcomes below.
+    // holder's word is the foreign tid. Fixed by `take_dead`: the survivors'
+    // compare-exchange of `holder` from the dead identity decides.
     for repair in [true, false] {
         let outcomes: &'static [&'static str] = if repair {
             &[

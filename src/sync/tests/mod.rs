@@ -57,9 +57,9 @@
 //!   more than one permit, the kernel's own checks of a word that a peer forged
 //!   (`EINVAL`), and priorities (the emulated kernel hands the word over oldest
 //!   sleeper first).
-//! - Four `Mutex` models are `#[ignore]`d: they find two holders after a dead
-//!   holder's lock is taken over (see each one's comment); run them with
-//!   `-- --ignored`.
+//! - Four `Mutex` models found two holders after a dead holder's lock was taken
+//!   over, in the first PI version of the lock word; each one's comment says how,
+//!   and what fixed it.
 
 use std::format;
 use std::string::String;
