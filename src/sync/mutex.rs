@@ -38,8 +38,14 @@
 //!   [`UNTIMED_RECHECK`] in the kernel, which bounds how long a reused tid (another
 //!   thread given the dead holder's number) can keep it asleep.
 //!
-//! Each takes the word with one compare-exchange from the exact value it judged, so
-//! of several survivors one wins, and marks the data suspect (`state`).
+//! A survivor's takeover is decided by one compare-exchange of `holder` from the
+//! dead identity to its own ([`Mutex::take_dead`]): a dead thread never names
+//! itself again, so of several survivors one wins, and one that judged long ago
+//! fails even if the word has since been released and taken to the same value (as
+//! foreign words all are). The winner then puts its tid in the word and marks the
+//! data suspect (`state`). A word the kernel handed over carries `OWNER_DIED` until
+//! its new holder has named itself, and `holder_of` names nobody for it, so the
+//! dead holder's identity, still in `holder`, is never paired with the new tid.
 
 use core::cell::UnsafeCell;
 use core::fmt;
