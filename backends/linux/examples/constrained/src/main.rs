@@ -30,7 +30,7 @@ use core::panic::PanicInfo;
 
 use rustix::fd::{BorrowedFd, RawFd};
 use rustix::io::Errno;
-use shmptr_linux::{Error, ErrorKind, Mutex, MutexGuard, Name, Shared};
+use shmptr_linux::{Error, Mutex, MutexGuard, Name, Shared};
 
 /// How many increments without a `COUNT` argument.
 const DEFAULT_COUNT: u64 = 100_000;
@@ -166,28 +166,32 @@ fn parse_u64(digits: &[u8]) -> Option<u64> {
 /// holder, the object is destroyed and its name unlinked.
 fn run(name: &str, count: u64) -> Result<u64, Error> {
     let counter = Shared::<Mutex<u64>>::open_or_create(name, || Mutex::new(0))?;
-    for _ in 0..count {
+    // `count` increments, then one more lock to read the result: one call site of
+    // `lock` (which inlines the mutex's fast path) instead of two.
+    let mut left = count;
+    loop {
         let mut guard = lock(&counter)?;
+        if left == 0 {
+            return Ok(*guard);
+        }
         *guard = guard.wrapping_add(1);
+        left -= 1;
     }
-    let value = *lock(&counter)?;
-    Ok(value)
 }
 
 /// Locks `counter`, taking it over if its owner died while holding it.
 fn lock(counter: &Mutex<u64>) -> Result<MutexGuard<'_, u64>, Error> {
-    match counter.lock() {
-        Ok(guard) => Ok(guard),
-        Err(e) if e.kind() == ErrorKind::OwnerDied => {
-            let error = e.error();
-            let mut guard = e.into_guard().ok_or(error)?;
-            // A u64 is written in one store: whatever the dead owner left is a
-            // valid count (at most the one increment it was making is lost).
-            MutexGuard::make_consistent(&mut guard);
-            Ok(guard)
-        }
-        Err(e) => Err(e.error()),
-    }
+    let e = match counter.lock() {
+        Ok(guard) => return Ok(guard),
+        Err(e) => e,
+    };
+    let error = e.error();
+    // Only `OwnerDied` comes with the guard (`LockError::into_guard`).
+    let mut guard = e.into_guard().ok_or(error)?;
+    // A u64 is written in one store: whatever the dead owner left is a valid count
+    // (at most the one increment it was making is lost).
+    MutexGuard::make_consistent(&mut guard);
+    Ok(guard)
 }
 
 /// Prints `error` to stderr as `constrained: error while <what it was doing>` and
@@ -206,15 +210,18 @@ fn report(error: &Error) {
     write_all(STDERR, line.finish());
 }
 
+/// How many bytes a [`Line`] holds, its newline included.
+const LINE_MAX: usize = 512;
+
 /// A line of text put together on the stack; what does not fit is cut off.
 struct Line {
-    bytes: [u8; 512],
+    bytes: [u8; LINE_MAX],
     len: usize,
 }
 
 impl Line {
     fn new() -> Self {
-        Line { bytes: [0; 512], len: 0 }
+        Line { bytes: [0; LINE_MAX], len: 0 }
     }
 
     /// Appends `s` (or as much of it as fits).
@@ -223,30 +230,25 @@ impl Line {
         self
     }
 
-    /// Appends `bytes` (or as many as fit); false if some did not fit. Only
-    /// `push_u64` passes bytes that are not a `&str`: ASCII digits.
-    fn push_bytes(&mut self, bytes: &[u8]) -> bool {
-        // Keep the last byte for `finish`'s newline.
-        let room = self.bytes.len() - 1 - self.len;
-        let n = bytes.len().min(room);
-        self.bytes[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-        self.len += n;
-        n == bytes.len()
-    }
-
-    /// Appends `n` in decimal.
-    fn push_u64(&mut self, mut n: u64) -> &mut Self {
-        let mut digits = [0u8; 20]; // u64::MAX has 20 digits
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
+    /// Appends `bytes` (or as many as fit). Only `push_u64` passes bytes that are
+    /// not a `&str`: ASCII digits.
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            // Keep the last byte for `finish`'s newline.
+            if let Some(slot) = self.bytes[..LINE_MAX - 1].get_mut(self.len) {
+                *slot = byte;
+                self.len += 1;
             }
         }
-        self.push_bytes(&digits[start..]);
+    }
+
+    /// Appends `n` in decimal: the digits before the last one (recursively, at
+    /// most 19 deep), then the last.
+    fn push_u64(&mut self, n: u64) -> &mut Self {
+        if n >= 10 {
+            self.push_u64(n / 10);
+        }
+        self.push_bytes(&[b'0' + (n % 10) as u8]);
         self
     }
 
