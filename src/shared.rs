@@ -4,7 +4,7 @@ use core::fmt;
 use core::ops::Deref;
 
 use crate::backend::Backend;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::name::Name;
 use crate::options::Options;
 use crate::segment::{Abandoned, SharedHandle};
@@ -148,25 +148,7 @@ impl<T: ShmSafe, B: Backend> Options<Shared<T, B>> {
 
     /// [`Shared::open_or_create`] with these settings.
     pub fn open_or_create(&self, name: &str, make: impl FnOnce() -> T) -> Result<Shared<T, B>> {
-        let name = Name::new(name)?;
-        let mut make = Some(make);
-        let mut value = None;
-        // Each round either opens, creates, or removes a dead object; a bounded
-        // number of rounds covers racing creators and destroyers.
-        for _ in 0..16 {
-            match SharedHandle::open(name, self, Abandoned::Remove) {
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                other => return self.created(other),
-            }
-            if let Some(make) = make.take() {
-                value = Some(make());
-            }
-            match SharedHandle::create(name, self, &mut value) {
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                other => return self.created(other),
-            }
-        }
-        Err(Error::new(ErrorKind::Busy, "opening or creating (others keep replacing it)"))
+        self.created(SharedHandle::open_or_create(Name::new(name)?, self, make))
     }
 
     /// [`Shared::reclaim`] with these settings.

@@ -240,12 +240,14 @@ impl Header {
         self.magic.store(MAGIC, Ordering::Relaxed);
         self.version.store(FORMAT_VERSION, Ordering::Relaxed);
         self.creator.store(creator.word(), Ordering::Relaxed);
+        // The checksum first: `fixed` is then moved into the header, not copied.
+        let checksum = fixed.checksum(creator.get());
         // SAFETY: the caller created this segment exclusively and nobody reads the
         // fixed fields before the Release store of `Ready` that the creator does
         // later; both fields are `UnsafeCell`s, valid for writes.
         unsafe {
             self.fixed.get().write_volatile(fixed);
-            self.checksum.get().write_volatile(fixed.checksum(creator.get()));
+            self.checksum.get().write_volatile(checksum);
         }
     }
 
@@ -271,7 +273,7 @@ impl Header {
         let raw_state = self.state.load(Ordering::Acquire);
         let magic = self.magic.load(Ordering::Relaxed);
         let version = self.version.load(Ordering::Relaxed);
-        let state = State::from_raw(raw_state).ok_or(corrupt)?;
+        let Some(state) = State::from_raw(raw_state) else { return Err(corrupt) };
         if state == State::Blank {
             // Between create and the store of `Initializing` the creator writes the
             // magic and the version (Relaxed), so an opener may see either, both or
@@ -306,7 +308,7 @@ impl Header {
         if f.checksum(creator) != checksum || self.reserved.load(Ordering::Relaxed) != 0 || f.reserved != 0 {
             return Err(corrupt);
         }
-        let found_kind = Kind::from_raw(f.kind).ok_or(corrupt)?;
+        let Some(found_kind) = Kind::from_raw(f.kind) else { return Err(corrupt) };
         let mismatch = Error::new(ErrorKind::TypeMismatch, DURING);
         if found_kind != kind
             || f.fingerprint != value_fingerprint
@@ -315,14 +317,14 @@ impl Header {
         {
             return Err(mismatch);
         }
-        let stored_name = f.name.get(..f.name_len as usize).ok_or(corrupt)?;
+        let Some(stored_name) = f.name.get(..f.name_len as usize) else { return Err(corrupt) };
         if stored_name != name.as_bytes() || f.name[stored_name.len()..].iter().any(|&b| b != 0) {
             return Err(corrupt);
         }
         if f.slot_count > MAX_SLOTS || (kind == Kind::Shared && f.slot_count == 0) {
             return Err(corrupt);
         }
-        let layout = SegmentLayout::new(f.slot_count, size, align).ok_or(corrupt)?;
+        let Some(layout) = SegmentLayout::new(f.slot_count, size, align) else { return Err(corrupt) };
         if layout.value_offset as u64 != f.value_offset
             || layout.total_len as u64 != f.total_len
             || layout.total_len > len

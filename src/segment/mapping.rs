@@ -178,7 +178,11 @@ impl<B: Backend> Mapping<B> {
         // the deadline and one poll interval after the start.)
         let judge_unnamed_at = start.saturating_add(timeout.max(POLL_NANOS));
         loop {
-            let region = B::open(name, &options.access)?;
+            // A `match`, not `?`: 16 bytes less in `examples/constrained`.
+            let region = match B::open(name, &options.access) {
+                Ok(region) => region,
+                Err(e) => return Err(e),
+            };
             // Nanoseconds left, and the next wait: kept as integers, one `Duration`
             // (smaller code than `Duration` arithmetic).
             let now = B::now_nanos();
@@ -482,6 +486,33 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn open<H>(name: Name<'_>, options: &Options<H>, abandoned: Abandoned) -> Result<Self> {
         let mapping = Mapping::<B>::open::<T, H>(Kind::Shared, name, options, abandoned)?;
         Self::attach(mapping, name)
+    }
+
+    /// Opens `name`, or creates it with the value `make` returns if it does not
+    /// exist (`make` runs only then); an object whose creator died before
+    /// finishing it is removed and replaced.
+    // Here, not in `Options::open_or_create`: the handle then goes straight to the
+    // caller rather than through a `Shared` in each arm (64 bytes less in
+    // `examples/constrained`).
+    pub(crate) fn open_or_create<H>(name: Name<'_>, options: &Options<H>, make: impl FnOnce() -> T) -> Result<Self> {
+        let mut make = Some(make);
+        let mut value = None;
+        // Each round either opens, creates, or removes a dead object; a bounded
+        // number of rounds covers racing creators and destroyers.
+        for _ in 0..16 {
+            match Self::open(name, options, Abandoned::Remove) {
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                other => return other,
+            }
+            if let Some(make) = make.take() {
+                value = Some(make());
+            }
+            match Self::create(name, options, &mut value) {
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                other => return other,
+            }
+        }
+        Err(Error::new(ErrorKind::Busy, "opening or creating (others keep replacing it)"))
     }
 
     /// Reclaims the dead holders of `name` and destroys it if none is left alive;
