@@ -167,7 +167,9 @@ pub(crate) enum Inspection {
 impl Fixed {
     /// The checksum over these fields and the creator word (written before them).
     fn checksum(&self, creator: u64) -> u64 {
-        let mut h = fingerprint::start("shmptr.fixed", 0, 0);
+        // The seed is a constant: computed at compile time, not on every call.
+        const SEED: u64 = fingerprint::start("shmptr.fixed", 0, 0);
+        let mut h = SEED;
         for w in [
             self.kind as u64,
             self.slot_count as u64,
@@ -206,6 +208,18 @@ pub(crate) unsafe fn read_fixed(src: *const Fixed) -> Fixed {
     unsafe { out.assume_init() }
 }
 
+/// A volatile copy of `*src` to `dst`, one `u64` at a time (as [`read_fixed`]).
+///
+/// # Safety
+/// `dst` must be valid for writes of a `Fixed`.
+unsafe fn write_fixed(dst: *mut Fixed, src: &Fixed) {
+    let (from, to) = ((src as *const Fixed).cast::<u64>(), dst.cast::<u64>());
+    for i in 0..size_of::<Fixed>() / 8 {
+        // SAFETY: `i` stays within both 8-aligned, `size_of::<Fixed>()`-byte objects.
+        unsafe { to.add(i).write_volatile(from.add(i).read()) };
+    }
+}
+
 impl Header {
     /// Writes the identity words, the write-once fields and their checksum into a
     /// fresh, zeroed segment: the first part of [`lifecycle::initialize`], which
@@ -240,14 +254,12 @@ impl Header {
         self.magic.store(MAGIC, Ordering::Relaxed);
         self.version.store(FORMAT_VERSION, Ordering::Relaxed);
         self.creator.store(creator.word(), Ordering::Relaxed);
-        // The checksum first: `fixed` is then moved into the header, not copied.
-        let checksum = fixed.checksum(creator.get());
         // SAFETY: the caller created this segment exclusively and nobody reads the
         // fixed fields before the Release store of `Ready` that the creator does
         // later; both fields are `UnsafeCell`s, valid for writes.
         unsafe {
-            self.fixed.get().write_volatile(fixed);
-            self.checksum.get().write_volatile(checksum);
+            write_fixed(self.fixed.get(), &fixed);
+            self.checksum.get().write_volatile(fixed.checksum(creator.get()));
         }
     }
 

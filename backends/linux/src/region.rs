@@ -289,7 +289,7 @@ impl Backend for Linux {
     /// the region is dropped): one descriptor per object being created. On failure
     /// after the file exists, the file is removed again, then the lock released.
     /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html)
-    // Outlined: inlined into `Mapping::create` it costs 40 bytes more in
+    // Outlined: inlined into `Mapping::create` it costs about 30 bytes more in
     // `examples/constrained`.
     #[inline(never)]
     fn create(name: Name<'_>, len: usize, access: &Access) -> Result<LinuxRegion> {
@@ -343,7 +343,7 @@ impl Backend for Linux {
     /// `region` maps (same device and inode, checked with `stat` just before), so a
     /// newer object under the same name is left alone.
     // Inlined: both of shmptr's callers ignore the result, so the code that builds
-    // its errors goes (70 bytes less in `examples/constrained`).
+    // its errors goes (about 70 bytes less in `examples/constrained`).
     #[inline(always)]
     fn unlink(name: Name<'_>, region: &LinuxRegion) -> Result<()> {
         let path = Path::new(name);
