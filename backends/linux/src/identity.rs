@@ -171,7 +171,8 @@ fn compute(pid: u32, wiped_on_fork: bool) -> (ProcessId, Option<io::Errno>) {
 
 /// The complete identity of this process, `pid`, if `/proc` allows.
 fn complete(pid: u32) -> io::Result<ProcessId> {
-    let stat = parse_stat(&read_file(c"/proc/self/stat")?).ok_or(io::Errno::INVAL)?;
+    let mut buf = [0; 1024];
+    let stat = parse_stat(read_file(c"/proc/self/stat", &mut buf)?).ok_or(io::Errno::INVAL)?;
     if stat.pid != u64::from(pid) || !boot_clock_unshifted()? {
         return Err(io::Errno::INVAL);
     }
@@ -199,7 +200,8 @@ fn incomplete(pid: u32, wiped_on_fork: bool) -> ProcessId {
 /// never changes while it runs).
 /// [time_namespaces(7)](https://man7.org/linux/man-pages/man7/time_namespaces.7.html)
 fn boot_clock_unshifted() -> io::Result<bool> {
-    let text = match read_file(c"/proc/self/timens_offsets") {
+    let mut buf = [0; 1024];
+    let text = match read_file(c"/proc/self/timens_offsets", &mut buf) {
         Ok(text) => text,
         Err(io::Errno::NOENT) => return Ok(true),
         Err(e) => return Err(e),
@@ -336,7 +338,7 @@ fn compute_thread(start: bool) -> ThreadId {
     // Our namespace only if our own identity is complete (its pid field is set).
     let namespace = if pid == 0 { 0 } else { namespace };
     let started = match start && namespace != 0 {
-        true => read_file(c"/proc/thread-self/stat").ok().and_then(|text| parse_stat(&text)),
+        true => read_file(c"/proc/thread-self/stat", &mut [0; 1024]).ok().and_then(parse_stat),
         false => None,
     };
     let known = match started {
@@ -346,7 +348,9 @@ fn compute_thread(start: bool) -> ThreadId {
         _ => 0,
     };
     let id = u64::from(tid) | (namespace << PID_BITS) | known;
-    ThreadId::new(tid, id).expect("a tid is at most 2^22, an identity at most 63 bits")
+    // A tid is at most 2^22 and not zero, the identity at most 63 bits: always
+    // `Some`; the process stands in otherwise, with no panic path.
+    ThreadId::new(tid, id).unwrap_or(ThreadId::of_process(current()))
 }
 
 /// Whether the thread `thread` names is alive: `Dead` only with proof that this
@@ -391,27 +395,18 @@ fn read_stat(pid: u32) -> io::Result<Stat> {
     // SAFETY: `proc_path` wrote `/proc/`, decimal digits and `/stat`, none of them
     // NUL, then the NUL at `len - 1`, all within the 32-byte buffer.
     let path = unsafe { CStr::from_bytes_with_nul_unchecked(&path[..len]) };
-    parse_stat(&read_file(path)?).ok_or(io::Errno::INVAL)
+    parse_stat(read_file(path, &mut [0; 1024])?).ok_or(io::Errno::INVAL)
 }
 
 /// The first KiB of a small `/proc` file, in one read: procfs hands out such a
 /// file whole (a stat line is under 1 KiB, even with a 64-byte command name); a
-/// short one just fails to parse.
-fn read_file(path: &CStr) -> io::Result<File> {
+/// short one just fails to parse. Into the caller's buffer: returning one by
+/// value cost a 1 KiB copy per call (and 600 bytes of code in
+/// `examples/constrained`).
+fn read_file<'b>(path: &CStr, buf: &'b mut [u8; 1024]) -> io::Result<&'b [u8]> {
     let fd: OwnedFd = fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let mut file = File([0; 1024], 0);
-    file.1 = io::read(&fd, &mut file.0)?;
-    Ok(file)
-}
-
-/// What [`read_file`] read.
-struct File([u8; 1024], usize);
-
-impl core::ops::Deref for File {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0[..self.1.min(1024)]
-    }
+    let len = io::read(&fd, &mut buf[..])?;
+    Ok(&buf[..len.min(1024)])
 }
 
 /// `/proc/<pid>/stat\0` into `buf`; returns the length including the NUL.
