@@ -179,6 +179,7 @@ impl<B: Backend> Mapping<B> {
         let judge_unnamed_at = start.saturating_add(timeout.max(POLL_NANOS));
         loop {
             // A `match`, not `?`: 16 bytes less in `examples/constrained`.
+            #[allow(clippy::question_mark)]
             let region = match B::open(name, &options.access) {
                 Ok(region) => region,
                 Err(e) => return Err(e),

@@ -309,10 +309,8 @@ impl<T, P: Platform> Mutex<T, P> {
             return false;
         }
         // SeqCst: as `try_acquire`; only one thread takes one value.
-        let taken = self
-            .word
-            .compare_exchange(seen, me.tid | (seen & WAITERS), Ordering::SeqCst, Ordering::Relaxed)
-            .is_ok();
+        let taken =
+            self.word.compare_exchange(seen, me.tid | (seen & WAITERS), Ordering::SeqCst, Ordering::Relaxed).is_ok();
         if taken {
             self.set_holder(me);
         }
@@ -581,7 +579,11 @@ impl<T, P: Platform> Mutex<T, P> {
     /// consistent.
     #[cold]
     #[inline(never)]
-    fn suspect<'a>(&'a self, guard: MutexGuard<'a, T, P>, taken: Taken) -> Result<MutexGuard<'a, T, P>, LockError<'a, T, P>> {
+    fn suspect<'a>(
+        &'a self,
+        guard: MutexGuard<'a, T, P>,
+        taken: Taken,
+    ) -> Result<MutexGuard<'a, T, P>, LockError<'a, T, P>> {
         if let Taken::FromDead = taken {
             // Relaxed: read by the owner only (us now, and later owners after our
             // unlock's Release).
@@ -610,9 +612,7 @@ impl<T, P: Platform> Mutex<T, P> {
         let held = self.word.load(Ordering::Relaxed);
         // SeqCst: Release, our writes to the value before the next holder's
         // Acquire; and the waker's step (a) in "No lost wake-up" (`sync`).
-        if held & WAITERS != 0
-            || self.word.compare_exchange(held, 0, Ordering::SeqCst, Ordering::Relaxed).is_err()
-        {
+        if held & WAITERS != 0 || self.word.compare_exchange(held, 0, Ordering::SeqCst, Ordering::Relaxed).is_err() {
             self.unlock_contended(held & TID_MASK);
         }
         // SeqCst, the load and the bump: the waker's steps (c) and (b).

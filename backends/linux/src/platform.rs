@@ -54,9 +54,7 @@ unsafe impl Platform for Linux {
             Ok(()) => LockWait::Acquired,
             Err(rustix::io::Errno::SRCH) => LockWait::NoSuchHolder,
             Err(rustix::io::Errno::DEADLK) => LockWait::HeldByCaller,
-            Err(rustix::io::Errno::NOSYS | rustix::io::Errno::INVAL | rustix::io::Errno::PERM) => {
-                LockWait::Unsupported
-            }
+            Err(rustix::io::Errno::NOSYS | rustix::io::Errno::INVAL | rustix::io::Errno::PERM) => LockWait::Unsupported,
             Err(_) => LockWait::Again,
         }
     }
