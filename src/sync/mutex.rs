@@ -238,8 +238,16 @@ impl<T, P: Platform> Mutex<T, P> {
             }
         } else if let Err(kind) = self.judge(me, seen) {
             return Err(LockError { kind, guard: None });
-        } else if self.holder_dead(seen, me).is_some_and(|dead| self.take_dead(me, seen, dead)) {
-            return self.acquired(Taken::FromDead);
+        } else if let Some(dead) = self.holder_dead(seen, me) {
+            if self.take_dead(me, seen, dead, false) {
+                return self.acquired(Taken::FromDead);
+            }
+            // A sleeper may be queued in the kernel: ask it, without waiting.
+            if me.tid != FOREIGN && seen & WAITERS != 0 {
+                if let Ok(Some(taken)) = self.wait_in_kernel(me, seen, Some(Duration::ZERO)) {
+                    return self.acquired(taken);
+                }
+            }
         }
         Err(LockError { kind: ErrorKind::Busy, guard: None })
     }
@@ -325,7 +333,13 @@ impl<T, P: Platform> Mutex<T, P> {
     /// value, as a foreign word is) fails. Then the word, if it still holds
     /// `seen`'s tid, takes ours; if not (the kernel handed it to a sleeper
     /// meanwhile), `holder` gets `dead` back unless that sleeper named itself.
-    fn take_dead(&self, me: Locker, seen: u32, dead: Word) -> bool {
+    ///
+    /// Never from a domain word with the waiters bit unless `no_sleeper` (the
+    /// kernel just found no thread with its tid, so none can sleep on it): a thread
+    /// may sleep on it in the kernel, which, when the holder's task exits, hands
+    /// it the word by overwriting whatever tid is there, ours included (found by
+    /// review: two holders). Such a word is the kernel's to hand over.
+    fn take_dead(&self, me: Locker, seen: u32, dead: Word, no_sleeper: bool) -> bool {
         let mine = me.thread.id() as Word;
         // SeqCst: the decision, in the one order with the word's changes.
         if self.holder.compare_exchange(dead, mine, Ordering::SeqCst, Ordering::Relaxed).is_err() {
@@ -334,7 +348,8 @@ impl<T, P: Platform> Mutex<T, P> {
         loop {
             // SeqCst: as in `try_acquire`.
             let now = self.word.load(Ordering::SeqCst);
-            if now & TID_MASK != seen & TID_MASK {
+            let kernels = now & WAITERS != 0 && now & TID_MASK != FOREIGN && !no_sleeper;
+            if now & TID_MASK != seen & TID_MASK || kernels {
                 // SeqCst: as the decision.
                 let _ = self.holder.compare_exchange(mine, dead, Ordering::SeqCst, Ordering::Relaxed);
                 return false;
@@ -432,7 +447,8 @@ impl<T, P: Platform> Mutex<T, P> {
         }
         // How long a portable sleep lasts: growing, so that a dead holder is
         // noticed soon in a short wait and a long wait costs a wake-up a second.
-        let mut slice = OWNER_CHECK_INTERVAL;
+        // In microseconds: `Duration` arithmetic carries a panic path.
+        let mut slice = OWNER_CHECK_INTERVAL.as_micros() as u32;
         // How many looks in a row found the word as one value and no holder named.
         let mut unnamed = (0u32, 0u32);
         // Whether to sleep in the kernel: a domain thread does once a portable
@@ -461,6 +477,10 @@ impl<T, P: Platform> Mutex<T, P> {
             let out_of_time = left.is_some_and(|left| left.is_zero());
             // Sleep, unless out of time (a provably dead holder's lock is still
             // taken over then, as `try_lock` would, before giving up).
+            // Whether to look at the holder after this round: out of time, or after
+            // a sleep no unlock ended (not after each wake-up of a busy lock: a
+            // look reads `/proc`).
+            let mut look = true;
             if !out_of_time {
                 let kernel = in_kernel && me.tid != FOREIGN && seen & TID_MASK != FOREIGN;
                 match kernel.then(|| self.wait_in_kernel(me, seen, left)) {
@@ -469,9 +489,11 @@ impl<T, P: Platform> Mutex<T, P> {
                     // Refused, or our own tid (see `wait_in_kernel`): sleep
                     // portably, never spin.
                     _ => {
-                        let unlocked = self.wait_portably(seen, left.map_or(slice, |left| left.min(slice)));
+                        let this = Duration::from_micros(slice as u64);
+                        let unlocked = self.wait_portably(seen, left.map_or(this, |left| left.min(this)));
                         in_kernel |= !unlocked && !kernel;
-                        slice = (slice * 2).min(UNTIMED_RECHECK);
+                        look = !unlocked;
+                        slice = (slice * 2).min(UNTIMED_RECHECK.as_micros() as u32);
                     }
                 }
             }
@@ -480,15 +502,16 @@ impl<T, P: Platform> Mutex<T, P> {
             // another thread than the holder (reused after its death).
             // SeqCst: as in `try_acquire`.
             let now = self.word.load(Ordering::SeqCst);
-            if now & TID_MASK == seen & TID_MASK {
+            if look && now & TID_MASK == seen & TID_MASK {
                 match self.holder_of(now) {
                     Some(holder) => {
                         unnamed = (0, 0);
-                        if holder.id() != me.thread.id()
-                            && P::thread_liveness(holder) == Liveness::Dead
-                            && self.take_dead(me, now, holder.id() as Word)
-                        {
-                            return Ok(Taken::FromDead);
+                        if holder.id() != me.thread.id() && P::thread_liveness(holder) == Liveness::Dead {
+                            if self.take_dead(me, now, holder.id() as Word, false) {
+                                return Ok(Taken::FromDead);
+                            }
+                            // The kernel's to hand over (see `take_dead`).
+                            in_kernel = true;
                         }
                     }
                     // Held with no holder named, look after look, for longer than
@@ -533,7 +556,7 @@ impl<T, P: Platform> Mutex<T, P> {
                 let now = self.word.load(Ordering::Acquire);
                 let dead = self.holder.load(Ordering::Acquire);
                 let same = |word: u32| word & TID_MASK == seen & TID_MASK;
-                let taken = same(now) && same(self.word.load(Ordering::Acquire)) && self.take_dead(me, now, dead);
+                let taken = same(now) && same(self.word.load(Ordering::Acquire)) && self.take_dead(me, now, dead, true);
                 Ok(taken.then_some(Taken::FromDead))
             }
             // Woken without the lock: the caller looks at the holder.
