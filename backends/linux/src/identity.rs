@@ -196,8 +196,9 @@ fn incomplete(pid: u32, wiped_on_fork: bool) -> ProcessId {
 /// `boottime` line in `/proc/self/timens_offsets`, or no such file (a kernel without
 /// time namespaces). The kernel shifts the start times every reader sees by the
 /// reader's own offset, so only processes whose offset is zero agree on them; any
-/// other identity is left incomplete, never judged (and a process's time namespace
-/// never changes while it runs).
+/// other identity is left incomplete, never judged. A process may `setns` into
+/// another time namespace later, so a judge checks its own clock again each time
+/// (`judge`), and a thread's start time is recorded only while it is unshifted.
 /// [time_namespaces(7)](https://man7.org/linux/man-pages/man7/time_namespaces.7.html)
 fn boot_clock_unshifted() -> io::Result<bool> {
     let mut buf = [0; 1024];
@@ -264,7 +265,10 @@ fn judge(pid: u32, namespace: u64, start: Option<(u64, u32)>, thread: bool) -> L
     // incomplete identity has pid field 0): its pid means nothing here. Ours being
     // complete also means our `/proc` was shown to be our pid namespace's, and our
     // boot clock unshifted.
-    if pid == 0 || own_pid == 0 || namespace != ours {
+    // Our boot clock must be unshifted *now*: a process can `setns` into a time
+    // namespace after its identity was settled, and would then read every start
+    // time shifted (found by review: a live holder judged dead).
+    if pid == 0 || own_pid == 0 || namespace != ours || !boot_clock_unshifted().unwrap_or(false) {
         return Liveness::Unknown;
     }
     // Both identities complete: both boot clocks unshifted, so both see start
@@ -337,7 +341,9 @@ fn compute_thread(start: bool) -> ThreadId {
     let (pid, namespace, _) = unpack(current());
     // Our namespace only if our own identity is complete (its pid field is set).
     let namespace = if pid == 0 { 0 } else { namespace };
-    let started = match start && namespace != 0 {
+    // Not in a shifted time namespace (a `setns` after the process identity was
+    // settled): the start time would read shifted; it is then unknown.
+    let started = match start && namespace != 0 && boot_clock_unshifted().unwrap_or(false) {
         true => read_file(c"/proc/thread-self/stat", &mut [0; 1024]).ok().and_then(parse_stat),
         false => None,
     };
