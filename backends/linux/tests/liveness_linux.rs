@@ -2,7 +2,8 @@
 //! one test per finding, each asserting the sound behaviour. A process out of
 //! descriptors at its first shmptr call, processes without `/proc`, under `hidepid`,
 //! in hundreds of pid namespaces, a holder that execs, a process whose main thread
-//! exited, and the counts of a killed holder.
+//! exited, the counts of a killed holder, and a process that setns into a shifted
+//! time namespace after its identity was settled.
 //!
 //! Children are this test binary re-executed with a role (see `linux_support`),
 //! some through `unshare` or with a mount namespace, `/proc` and user ids set up
@@ -1480,4 +1481,217 @@ fn a_child_forked_inside_create_with_returns_an_error_and_leaves_the_object() {
     let forker = Proc::spawn(command(&scope, &[], TEST, "forker"), "the forking role").unwrap();
     forker_succeeds(forker.status());
     assert!(!Scope::exists(&name), "the parent's drop destroyed the object");
+}
+
+// ---------------------------------------------------------------------------------
+// 13. setns into a shifted time namespace after the identity was settled.
+// ---------------------------------------------------------------------------------
+
+/// The host pid of a process in a time namespace whose boot clock is
+/// `OWNER_BOOTTIME` ahead: a role joins it with setns(2).
+const TIMENS_PID: &str = "SHMPTR_TEST_TIMENS_PID";
+/// Exit statuses of a role whose forked child setns into that time namespace (any
+/// other nonzero status is a failure, its message printed by the child).
+const SETNS_REFUSED: i32 = 77;
+const SETNS_TOOK_LIVE_LOCK: i32 = 1;
+const SETNS_UNEXPECTED: i32 = 2;
+const SETNS_NOT_SHIFTED: i32 = 4;
+
+fn describe_setns(bits: i32) -> Vec<&'static str> {
+    [
+        (SETNS_TOOK_LIVE_LOCK, "the shifted process took the lock of a live holder (judged it dead)"),
+        (SETNS_UNEXPECTED, "the shifted process got an unexpected answer (printed above)"),
+        (SETNS_NOT_SHIFTED, "after setns the boot clock was not shifted (the test would not test its claim)"),
+        (FORK_CHILD_FAILED, "the forked child panicked, was killed or did not finish"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| bits & bit != 0)
+    .map(|(_, text)| text)
+    .collect()
+}
+
+/// In a forked (so single-threaded) child whose shmptr identity is settled: joins
+/// the time namespace of `TIMENS_PID` with setns(2) and checks that its boot clock
+/// now reads `OWNER_BOOTTIME` ahead. Exits with `SETNS_REFUSED` if the kernel
+/// refuses, `SETNS_NOT_SHIFTED` if the clock is not shifted.
+fn setns_into_the_shifted_time_namespace() {
+    let pid = std::env::var(TIMENS_PID).expect("the time namespace's pid");
+    let path = format!("/proc/{pid}/ns/time");
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("[child] opening {path}: {e}");
+            // SAFETY: _exit(2) ends the forked child at once.
+            unsafe { libc::_exit(SETNS_REFUSED) }
+        }
+    };
+    use std::os::fd::AsRawFd;
+    // SAFETY: setns(2) with a descriptor of a time namespace we keep open; this
+    // forked child is single-threaded, as setns into a time namespace requires.
+    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWTIME) } != 0 {
+        eprintln!("[child] setns(CLONE_NEWTIME): {}", io::Error::last_os_error());
+        // SAFETY: as above.
+        unsafe { libc::_exit(SETNS_REFUSED) }
+    }
+    let offset = boottime_offset();
+    if offset.as_deref() != Some(OWNER_BOOTTIME) {
+        eprintln!("[child] after setns the boottime offset is {offset:?}, not {OWNER_BOOTTIME}");
+        // SAFETY: as above.
+        unsafe { libc::_exit(SETNS_NOT_SHIFTED) }
+    }
+}
+
+/// A lock call's error kind, or `None` for `Ok` (the guard is dropped).
+fn lock_kind(
+    result: Result<shmptr_linux::MutexGuard<'_, u32>, shmptr::LockError<'_, u32, shmptr_linux::Linux>>,
+) -> Option<ErrorKind> {
+    result.err().map(|e| e.kind())
+}
+
+/// A process may setns(2) into a time namespace with a shifted boot clock after its
+/// shmptr identity was settled (unshifted): every start time it reads from `/proc`
+/// is then shifted. That must never make a live holder dead, either way round:
+/// a holder that locks after such a setns (its thread's start time read shifted)
+/// is `Busy` for `try_lock` and `Timeout` for `lock_timeout` here, and a process
+/// that judges after such a setns finds this process's live holder `Busy` and
+/// `Timeout` too (found by review: `try_lock` took a live holder's lock,
+/// `OwnerDied`). The setns is made in a forked, single-threaded child of a role
+/// process, into the time namespace of an `unshare --time --boottime 100` child.
+/// Without time namespaces or the privilege: `SKIPPED`.
+#[test]
+fn setns_into_a_shifted_time_namespace_after_the_identity_is_settled_never_makes_a_live_holder_dead() {
+    const TEST: &str =
+        "setns_into_a_shifted_time_namespace_after_the_identity_is_settled_never_makes_a_live_holder_dead";
+    let scope = Scope::new(TEST);
+    let (holder_control, holder_mutex) = (scope.name("holder.control"), scope.name("holder.mutex"));
+    let judge_mutex = scope.name("judge.mutex");
+    if let Some(role) = role() {
+        // Nothing of shmptr is touched before the fork: the child settles its own
+        // identity, unshifted, by opening the objects.
+        let child = fork_role();
+        if child == 0 {
+            forked_child_exits_with(|| {
+                // SAFETY: prctl(2): this child dies with the thread that forked it.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+                match role.as_str() {
+                    "shifted-holder" => {
+                        let control = Shared::<Control>::open(&holder_control).unwrap();
+                        let m = Shared::<Mutex<u32>>::open(&holder_mutex).unwrap();
+                        setns_into_the_shifted_time_namespace();
+                        let mut guard = m.lock().unwrap();
+                        *guard = 7;
+                        control.ready.store(1, Ordering::Release);
+                        wait_for(&control.go, 1);
+                        drop(guard);
+                        0
+                    }
+                    "shifted-judge" => {
+                        let m = Shared::<Mutex<u32>>::open(&judge_mutex).unwrap();
+                        setns_into_the_shifted_time_namespace();
+                        let tried = lock_kind(m.try_lock());
+                        let timed = lock_kind(m.lock_timeout(Duration::from_millis(300)));
+                        eprintln!("[shifted judge] try_lock: {tried:?}, lock_timeout(300 ms): {timed:?}");
+                        let mut bits = 0;
+                        for (call, got, expected) in
+                            [("try_lock", tried, ErrorKind::Busy), ("lock_timeout", timed, ErrorKind::Timeout)]
+                        {
+                            match got {
+                                Some(kind) if kind == expected => {}
+                                None | Some(ErrorKind::OwnerDied) => bits |= SETNS_TOOK_LIVE_LOCK,
+                                Some(kind) => {
+                                    eprintln!("[shifted judge] {call} gave {kind:?}, not {expected:?}");
+                                    bits |= SETNS_UNEXPECTED;
+                                }
+                            }
+                        }
+                        bits
+                    }
+                    other => panic!("unknown role {other}"),
+                }
+            });
+        }
+        std::process::exit(reap_forked(child));
+    }
+    let probe = Command::new("unshare")
+        .args(in_time_namespace(OWNER_BOOTTIME))
+        .arg("true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !probe.as_ref().is_ok_and(ExitStatus::success) {
+        println!("SKIPPED: cannot run `unshare --time --boottime` (Linux 5.6+ with CONFIG_TIME_NS, root): {probe:?}");
+        return;
+    }
+    let started = Instant::now();
+    // A process in the shifted time namespace, for the roles to setns into.
+    let mut namespace = Command::new("unshare");
+    namespace.args(in_time_namespace(OWNER_BOOTTIME)).args(["sleep", "30"]).stdout(Stdio::null());
+    let namespace = Proc::spawn(namespace, "the time namespace's `unshare`").unwrap();
+    let mut sleeper = None;
+    wait_until("the `sleep` in the time namespace", || {
+        sleeper = sleeping_child_of(namespace.pid());
+        sleeper.is_some()
+    });
+    let sleeper = sleeper.unwrap().to_string();
+    let role_command = |role: &str| {
+        let mut cmd = command(&scope, &[], TEST, role);
+        cmd.env(TIMENS_PID, &sleeper);
+        cmd
+    };
+    let skipped = |status: &ExitStatus| {
+        let refused = status.code() == Some(SETNS_REFUSED);
+        if refused {
+            println!("SKIPPED: setns(CLONE_NEWTIME) into another time namespace is refused here (printed above)");
+        }
+        refused
+    };
+    let role_failed = |role: &str, status: ExitStatus| match status.code() {
+        Some(bits) if (1..128).contains(&bits) && bits != 101 => format!("the {role}: {:?}", describe_setns(bits)),
+        _ => format!("the {role} failed: {status} (its message is above)"),
+    };
+    let mut failures = Vec::new();
+
+    // A holder that locks after its setns, judged from here (unshifted).
+    let control = Shared::<Control>::create(&holder_control, Control::new()).unwrap();
+    let m = Shared::<Mutex<u32>>::create(&holder_mutex, Mutex::new(0)).unwrap();
+    let mut holder = Proc::spawn(role_command("shifted-holder"), "the shifted holder").unwrap();
+    if let Some(status) = ready_or_exit(&control.ready, 1, &mut holder) {
+        if skipped(&status) {
+            return;
+        }
+        panic!("{}", role_failed("shifted holder, before it was ready", status));
+    }
+    let tried = lock_kind(m.try_lock());
+    let timed = lock_kind(m.lock_timeout(Duration::from_millis(300)));
+    println!("a live holder that setns after settling: try_lock {tried:?}, lock_timeout(300 ms) {timed:?}");
+    if tried != Some(ErrorKind::Busy) {
+        failures.push(format!("try_lock on the live shifted holder's lock gave {tried:?} (None = Ok), not Busy"));
+    }
+    if timed != Some(ErrorKind::Timeout) {
+        failures
+            .push(format!("lock_timeout on the live shifted holder's lock gave {timed:?} (None = Ok), not Timeout"));
+    }
+    control.go.store(1, Ordering::Release);
+    let status = holder.status();
+    if !status.success() {
+        failures.push(role_failed("shifted holder", status));
+    }
+
+    // A process that judges after its setns, a live holder here (this thread).
+    let judged = Shared::<Mutex<u32>>::create(&judge_mutex, Mutex::new(0)).unwrap();
+    let mut guard = judged.lock().unwrap();
+    *guard = 7;
+    let status = Proc::spawn(role_command("shifted-judge"), "the shifted judge").unwrap().status();
+    if !status.success() && !skipped(&status) {
+        failures.push(role_failed("shifted judge", status));
+    }
+    drop(guard);
+    drop(namespace);
+    println!("both ways in {:?}", started.elapsed());
+    assert!(
+        failures.is_empty(),
+        "BUG: a process that setns into a shifted time namespace after its identity was settled judged a live \
+         holder dead:\n{}",
+        failures.join("\n")
+    );
 }

@@ -3,8 +3,9 @@
 //! exits holding the lock is reported while its process lives, locking twice from
 //! one thread is `Deadlock`, a holder in another pid namespace is waited for and
 //! never judged dead, a dead holder's tid on an unrelated live process delays a
-//! waiter by a bounded time only, and hostile lock words give an answer within a
-//! bounded time.
+//! waiter by a bounded time only, hostile lock words give an answer within a
+//! bounded time, and a holder killed while a thread sleeps in the kernel on its
+//! lock is never also taken over by `try_lock` or `lock_timeout`.
 //!
 //! Children are this test binary re-executed with a role (see `linux_support`); the
 //! pid-namespace tests fork a grandchild that is pid 1 of a new pid namespace with
@@ -1011,5 +1012,301 @@ fn a_forged_word_naming_the_caller_with_a_live_holder_is_waited_on_asleep_not_sp
         "BUG: a waiter on a word naming its own tid (a live holder named beside it) spins instead of sleeping: \
          {cpu:?} of CPU in a {took:?} lock_timeout (FUTEX_LOCK_PI2 answers EDEADLK at once, the live holder is \
          not taken over, and the loop calls the kernel again without sleeping; an untimed lock() spins for good)"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// 7. A holder killed while a thread sleeps in the kernel on its lock.
+// ---------------------------------------------------------------------------------
+
+/// What the lockers of [`a_holder_killed_while_a_thread_sleeps_in_the_kernel_on_its_lock_is_never_also_taken_over`]
+/// share besides the mutex: which round's mutex to open, the CPUs to pin to, the
+/// in-lock flag, and counts.
+#[repr(C)]
+struct Board {
+    /// The round: the lockers open the mutex `m<round>`.
+    round: AtomicU32,
+    /// The CPU the sleeper and the spinner share, and the trier's.
+    shared_cpu: AtomicU32,
+    trier_cpu: AtomicU32,
+    /// The holder holds the lock; the trier is about to try.
+    held: AtomicU32,
+    trier_ready: AtomicU32,
+    /// How many threads are inside the lock now, and how often one found another
+    /// inside.
+    inside: AtomicU32,
+    overlaps: AtomicU32,
+    /// Successful lock calls (each adds 1 to the value under the lock).
+    holders: AtomicU32,
+    /// Lock calls that gave what they never may (printed by the locker).
+    errors: AtomicU32,
+    /// 1 + the ErrorKind-or-Ok of each locker's acquisition, for the report.
+    sleeper_got: AtomicU32,
+    trier_got: AtomicU32,
+}
+shmptr::shm_safe!(Board {
+    round,
+    shared_cpu,
+    trier_cpu,
+    held,
+    trier_ready,
+    inside,
+    overlaps,
+    holders,
+    errors,
+    sleeper_got,
+    trier_got
+});
+
+impl Board {
+    fn new() -> Self {
+        let zero = || AtomicU32::new(0);
+        Board {
+            round: zero(),
+            shared_cpu: zero(),
+            trier_cpu: zero(),
+            held: zero(),
+            trier_ready: zero(),
+            inside: zero(),
+            overlaps: zero(),
+            holders: zero(),
+            errors: zero(),
+            sleeper_got: zero(),
+            trier_got: zero(),
+        }
+    }
+
+    /// Clears everything for round `round`.
+    fn reset(&self, round: u32) {
+        for field in [
+            &self.held,
+            &self.trier_ready,
+            &self.inside,
+            &self.overlaps,
+            &self.holders,
+            &self.errors,
+            &self.sleeper_got,
+            &self.trier_got,
+        ] {
+            field.store(0, Ordering::SeqCst);
+        }
+        self.round.store(round, Ordering::SeqCst);
+    }
+}
+
+/// How long each locker holds the lock (read, sleep, write + 1).
+const RACE_HOLD: Duration = Duration::from_millis(60);
+/// Acquisitions as recorded in `Board::sleeper_got`/`trier_got`.
+const GOT_OK: u32 = 1;
+const GOT_OWNER_DIED: u32 = 2;
+
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Vec<u32> {
+    // SAFETY: `cpu_set_t` is plain bits, valid all-zero; sched_getaffinity(2) fills
+    // it for the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as u32).filter(|&cpu| libc::CPU_ISSET(cpu as usize, &set)).collect()
+    }
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin_to(cpu: u32) {
+    // SAFETY: as in `allowed_cpus`; sched_setaffinity(2) on the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu as usize, &mut set);
+        let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(rc, 0, "pinning to CPU {cpu}: {}", io::Error::last_os_error());
+    }
+}
+
+/// The lock `result` as a guard (`OwnerDied` repaired) and how it was had, or the
+/// error's kind.
+fn held_or_kind<'a>(
+    result: Result<MutexGuard<'a, u32>, shmptr::LockError<'a, u32, Linux>>,
+) -> Result<(MutexGuard<'a, u32>, u32), ErrorKind> {
+    match result {
+        Ok(guard) => Ok((guard, GOT_OK)),
+        Err(e) if e.kind() == ErrorKind::OwnerDied => {
+            let mut guard = e.into_guard().expect("OwnerDied comes with the guard");
+            MutexGuard::make_consistent(&mut guard);
+            Ok((guard, GOT_OWNER_DIED))
+        }
+        Err(e) => Err(e.kind()),
+    }
+}
+
+/// Inside the lock: flags itself inside (counting an overlap if another thread
+/// is), reads the value, sleeps, writes it + 1, and counts itself a holder.
+fn critical_section(board: &Board, guard: &mut MutexGuard<'_, u32>) {
+    if board.inside.fetch_add(1, Ordering::SeqCst) != 0 {
+        board.overlaps.fetch_add(1, Ordering::SeqCst);
+        eprintln!("[{}] inside the lock while another thread is", std::process::id());
+    }
+    let value = **guard;
+    std::thread::sleep(RACE_HOLD);
+    **guard = value + 1;
+    board.holders.fetch_add(1, Ordering::SeqCst);
+    board.inside.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// The roles of the race test, in a re-executed child.
+fn race_role(scope: &Scope, role: &str) {
+    let board = Shared::<Board>::open(&scope.name("board")).unwrap();
+    let m = Shared::<M>::open(&scope.name(&format!("m{}", board.round.load(Ordering::SeqCst)))).unwrap();
+    match role {
+        "holder" => {
+            let guard = m.lock().unwrap();
+            board.held.store(1, Ordering::SeqCst);
+            std::thread::sleep(HANG); // SIGKILLed first
+            drop(guard);
+        }
+        "spinner" => {
+            pin_to(board.shared_cpu.load(Ordering::SeqCst));
+            let started = Instant::now();
+            while started.elapsed() < HANG {
+                for _ in 0..100_000 {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+        "sleeper" => {
+            pin_to(board.shared_cpu.load(Ordering::SeqCst));
+            let param = libc::sched_param { sched_priority: 0 };
+            // SAFETY: sched_setscheduler(2) on the calling thread, with a valid
+            // parameter; lowering one's own policy needs no privilege.
+            let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+            assert_eq!(rc, 0, "SCHED_IDLE: {}", io::Error::last_os_error());
+            match held_or_kind(m.lock()) {
+                Ok((mut guard, how)) => {
+                    board.sleeper_got.store(how, Ordering::SeqCst);
+                    critical_section(&board, &mut guard);
+                }
+                Err(kind) => {
+                    eprintln!("[sleeper] lock() gave {kind:?}");
+                    board.errors.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        "trier-try_lock" | "trier-lock_timeout" => {
+            pin_to(board.trier_cpu.load(Ordering::SeqCst));
+            board.trier_ready.store(1, Ordering::SeqCst);
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(3) {
+                let result = match role {
+                    "trier-try_lock" => m.try_lock(),
+                    _ => m.lock_timeout(Duration::from_millis(1)),
+                };
+                match held_or_kind(result) {
+                    Ok((mut guard, how)) => {
+                        board.trier_got.store(how, Ordering::SeqCst);
+                        critical_section(&board, &mut guard);
+                        return;
+                    }
+                    Err(ErrorKind::Busy | ErrorKind::Timeout) => {}
+                    Err(kind) => {
+                        eprintln!("[{role}] gave {kind:?}");
+                        board.errors.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// A holder SIGKILLed while a thread of another process sleeps in the kernel on
+/// its lock: the kernel hands the lock to that sleeper (`OwnerDied`) when the
+/// holder's task exits, so `try_lock` and `lock_timeout` in a third process, which
+/// see the dead holder meanwhile, must never also take it over in user space (the
+/// review found two holders that way). To make the window wide, the sleeper runs
+/// `SCHED_IDLE` on a CPU it shares with a spinning process (it is slow to run once
+/// woken), and the trier loops on `try_lock` (even rounds) or `lock_timeout(1 ms)`
+/// (odd rounds) on another CPU. Each locker that gets the lock checks an in-lock
+/// flag, reads the value, sleeps and writes it + 1: no round may find two inside,
+/// and the value must equal the number of holders. Ten rounds at most, within
+/// about 8 s; fewer than 2 CPUs: `SKIPPED`.
+#[test]
+fn a_holder_killed_while_a_thread_sleeps_in_the_kernel_on_its_lock_is_never_also_taken_over() {
+    const TEST: &str = "a_holder_killed_while_a_thread_sleeps_in_the_kernel_on_its_lock_is_never_also_taken_over";
+    let scope = Scope::new(TEST);
+    if let Some(role) = role() {
+        race_role(&scope, &role);
+        return;
+    }
+    let cpus = allowed_cpus();
+    if cpus.len() < 2 {
+        println!("SKIPPED: the race needs 2 CPUs, this process may use {cpus:?}");
+        return;
+    }
+    let board = Shared::<Board>::create(&scope.name("board"), Board::new()).unwrap();
+    board.shared_cpu.store(cpus[0], Ordering::SeqCst);
+    board.trier_cpu.store(cpus[1], Ordering::SeqCst);
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    let mut rounds = 0;
+    while rounds < 10 && started.elapsed() < Duration::from_secs(8) {
+        let round = rounds;
+        rounds += 1;
+        board.reset(round);
+        let m = Shared::<M>::create(&scope.name(&format!("m{round}")), Mutex::new(0)).unwrap();
+        let mut holder = Proc::spawn(&scope, TEST, "holder");
+        if let Some(status) = holder.ready_or_exit(&board.held, 1) {
+            panic!("the holder exited before it locked: {status} (its message is above)");
+        }
+        let spinner = Proc::spawn(&scope, TEST, "spinner");
+        let sleeper = Proc::spawn(&scope, TEST, "sleeper");
+        // The kernel sets the waiters bit once the sleeper sleeps in FUTEX_LOCK_PI2.
+        wait_until(HANG, "the sleeper to sleep in the kernel", || raw(&m).word.load(Ordering::SeqCst) & WAITERS != 0);
+        let trier_role = if round % 2 == 0 { "trier-try_lock" } else { "trier-lock_timeout" };
+        let mut trier = Proc::spawn(&scope, TEST, trier_role);
+        if let Some(status) = trier.ready_or_exit(&board.trier_ready, 1) {
+            panic!("the trier exited before it tried: {status} (its message is above)");
+        }
+        std::thread::sleep(Duration::from_millis(5)); // the trier is in its loop
+        let word_before = raw(&m).word.load(Ordering::SeqCst);
+        drop(holder); // SIGKILL, reaped
+        std::thread::sleep(Duration::from_millis(100));
+        drop(spinner);
+        let sleeper_status = sleeper.status();
+        let trier_status = trier.status();
+        let how = |got: u32| match got {
+            GOT_OK => "Ok",
+            GOT_OWNER_DIED => "OwnerDied",
+            _ => "nothing",
+        };
+        let (overlaps, holders, errors) = (
+            board.overlaps.load(Ordering::SeqCst),
+            board.holders.load(Ordering::SeqCst),
+            board.errors.load(Ordering::SeqCst),
+        );
+        let handle = m.clone();
+        let value = bounded(HANG, "locking after the round", move || match held_or_kind(handle.lock_timeout(HANG)) {
+            Ok((guard, _)) => Ok(*guard),
+            Err(kind) => Err(kind),
+        });
+        let line = format!(
+            "round {round} ({trier_role}): word before the kill {word_before:#x}; sleeper {} ({sleeper_status}), \
+             trier {} ({trier_status}); {holders} holders, {overlaps} overlaps, value {value:?}",
+            how(board.sleeper_got.load(Ordering::SeqCst)),
+            how(board.trier_got.load(Ordering::SeqCst)),
+        );
+        println!("{line}");
+        if overlaps != 0 || value != Ok(holders) || errors != 0 || !sleeper_status.success() || !trier_status.success()
+        {
+            failures.push(line);
+        }
+    }
+    println!("{rounds} rounds in {:?}", started.elapsed());
+    assert!(
+        failures.is_empty(),
+        "BUG: a dead holder's lock, which the kernel hands to the thread asleep on it, was also taken over in user \
+         space (two holders, or a lost update):\n{}",
+        failures.join("\n")
     );
 }
