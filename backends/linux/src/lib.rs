@@ -19,12 +19,11 @@
 //! assert!(Shared::<AtomicU64>::open(&name).is_err());
 //! # Ok::<(), shmptr_linux::Error>(())
 //! ```
-#![no_std]
+// `no_std` unless the `std` feature (on by default) is: it only caches each
+// thread's identity in a `thread_local!`; the backend never allocates either way.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
-
-#[cfg(feature = "std")]
-extern crate std;
 
 mod identity;
 mod mappings;
