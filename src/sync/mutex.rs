@@ -81,11 +81,6 @@ const WAITERS: u32 = 1 << 31;
 /// finds no holder.
 const FOREIGN: u32 = TID_MASK;
 
-/// How many looks in a row may find a held word with no holder named before
-/// `lock` calls it `Corrupt`: with portable sleeps growing from
-/// [`OWNER_CHECK_INTERVAL`], about two seconds; in the kernel, 12 rechecks.
-const UNNAMED_LOOKS: u32 = 12;
-
 const CONSISTENT: u32 = 0;
 /// The owner died; the current owner got `OwnerDied` and has not called
 /// `make_consistent` yet.
@@ -449,8 +444,6 @@ impl<T, P: Platform> Mutex<T, P> {
         // noticed soon in a short wait and a long wait costs a wake-up a second.
         // In microseconds: `Duration` arithmetic carries a panic path.
         let mut slice = OWNER_CHECK_INTERVAL.as_micros() as u32;
-        // How many looks in a row found the word as one value and no holder named.
-        let mut unnamed = (0u32, 0u32);
         // Whether to sleep in the kernel: a domain thread does once a portable
         // sleep ran out with no unlock (a holder that keeps the lock a while), not
         // before: an unlock in the kernel hands the lock to its sleeper strictly,
@@ -502,24 +495,18 @@ impl<T, P: Platform> Mutex<T, P> {
             // another thread than the holder (reused after its death).
             // SeqCst: as in `try_acquire`.
             let now = self.word.load(Ordering::SeqCst);
+            // A held word with no holder named (0: between a locker's taking the
+            // word and naming itself, or a release's two steps) is waited on: it is
+            // also what a holder killed between those two steps leaves, and what
+            // a peer can forge, and no time bound tells those apart from a holder
+            // preempted there (a simulated platform's waits take no time at all).
             if look && now & TID_MASK == seen & TID_MASK {
-                match self.holder_of(now) {
-                    Some(holder) => {
-                        unnamed = (0, 0);
-                        if holder.id() != me.thread.id() && P::thread_liveness(holder) == Liveness::Dead {
-                            if self.take_dead(me, now, holder.id() as Word, false) {
-                                return Ok(Taken::FromDead);
-                            }
-                            // The kernel's to hand over (see `take_dead`).
-                            in_kernel = true;
-                        }
+                if let Some(dead) = self.holder_dead(now, me) {
+                    if self.take_dead(me, now, dead, false) {
+                        return Ok(Taken::FromDead);
                     }
-                    // Held with no holder named, look after look, for longer than
-                    // any locker stays between taking the word and naming itself
-                    // (a stopped one aside): a peer wrote it.
-                    None if unnamed.0 == now && unnamed.1 >= UNNAMED_LOOKS => return Err(ErrorKind::Corrupt),
-                    None if unnamed.0 == now => unnamed.1 += 1,
-                    None => unnamed = (now, 1),
+                    // The kernel's to hand over (see `take_dead`).
+                    in_kernel = true;
                 }
             }
             if out_of_time {
