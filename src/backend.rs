@@ -366,6 +366,15 @@ pub unsafe trait Platform: 'static {
         LockWait::Unsupported
     }
 
+    /// Whether the calling thread is unwinding from a panic. A `MutexGuard` dropped
+    /// while it is leaves the mutex as a dead owner would (the next `lock` gets
+    /// `OwnerDied`), as `std` poisons its mutex. The default: never (a platform
+    /// without unwinding, or that cannot tell).
+    #[inline]
+    fn panicking() -> bool {
+        false
+    }
+
     /// Releases a lock word the calling thread holds and whose "waiters" bit is set:
     /// hands it to a thread sleeping in [`lock_wait`](Platform::lock_wait), or
     /// clears it. False if the platform refused (the word does not hold the

@@ -5,7 +5,7 @@
 //!
 //! | primitive | when a process dies holding it |
 //! |---|---|
-//! | `Mutex` | the next `lock` gets `OwnerDied` with the guard (on Linux also when only the holding thread died); repair and call `MutexGuard::make_consistent`, or the mutex becomes `NotRecoverable` for everyone |
+//! | `Mutex` | the next `lock` gets `OwnerDied` with the guard (on Linux also when only the holding thread died, or unwound from a panic with the guard held); repair and call `MutexGuard::make_consistent`, or the mutex becomes `NotRecoverable` for everyone |
 //! | `Condvar` | nothing is held; waiters in other processes keep waiting for a notify |
 //! | `Semaphore` | permits it had acquired are **not** returned (a semaphore has no owner) |
 //!

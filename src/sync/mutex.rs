@@ -96,7 +96,9 @@ const NOT_RECOVERABLE: u32 = 2;
 /// the kernel hands it the lock as soon as the holder dies).
 ///
 /// If the owning thread dies holding the lock (its process killed, or on Linux the
-/// thread alone exiting), the next `lock` returns a [`LockError`] of kind
+/// thread alone exiting), or unwinds from a panic with the guard held (where the
+/// platform can tell: [`Platform::panicking`], `shmptr-linux` with its default
+/// `std` feature), the next `lock` returns a [`LockError`] of kind
 /// [`ErrorKind::OwnerDied`] that carries the guard: repair the data, then call
 /// [`MutexGuard::make_consistent`]. Dropping that guard without it makes the mutex
 /// [`ErrorKind::NotRecoverable`] for everyone, for good.
@@ -700,8 +702,16 @@ impl<T, P: Platform> Drop for MutexGuard<'_, T, P> {
             // Inherited across `fork()`: the parent holds the lock; leave it so.
             return;
         }
-        // Relaxed: we own the lock.
-        if self.mutex.state.load(Ordering::Relaxed) == INCONSISTENT {
+        // Relaxed, the state: we own the lock; the unlock's Release publishes it.
+        let state = self.mutex.state.load(Ordering::Relaxed);
+        if P::panicking() {
+            // Unwinding with the guard held: the update may be half done, as when
+            // a holder dies, and the next holder is told so (`OwnerDied`), as
+            // `std` poisons its mutex. A state already suspect stays so.
+            if state == CONSISTENT {
+                self.mutex.state.store(INCONSISTENT, Ordering::Relaxed);
+            }
+        } else if state == INCONSISTENT {
             // Not repaired: nobody may trust the data again.
             self.mutex.state.store(NOT_RECOVERABLE, Ordering::Relaxed);
         }

@@ -59,6 +59,16 @@ unsafe impl Platform for Linux {
         }
     }
 
+    /// `std::thread::panicking()` with the `std` feature; without it, never (a
+    /// `no_std` program aborts on panic).
+    #[inline]
+    fn panicking() -> bool {
+        #[cfg(feature = "std")]
+        return std::thread::panicking();
+        #[cfg(not(feature = "std"))]
+        false
+    }
+
     /// `futex(FUTEX_UNLOCK_PI)`: the kernel hands the word to its highest-priority
     /// sleeper, or clears it.
     fn unlock_wake(word: &AtomicU32) -> bool {

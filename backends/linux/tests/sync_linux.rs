@@ -322,3 +322,61 @@ fn a_zeroed_waiter_count_delays_a_condvar_wake_up_by_at_most_a_second() {
     drop(pair);
     assert!(!Scope::exists(&name));
 }
+
+/// A thread unwinding from a panic with the guard held leaves the mutex as a dead
+/// owner would (issue 15, poisoning): the next `lock` gets `OwnerDied` with the
+/// half-done value, in this process and in another.
+#[test]
+fn a_thread_that_panics_holding_the_lock_leaves_it_owner_died() {
+    let scope = Scope::new("a_thread_that_panics_holding_the_lock_leaves_it_owner_died");
+    if role().is_some() {
+        return;
+    }
+    let m = Shared::<Mutex<(u64, u64)>>::create(&scope.name("mutex"), Mutex::new((0, 0))).unwrap();
+    std::thread::scope(|s| {
+        let panicked = s
+            .spawn(|| {
+                let mut guard = m.lock().unwrap();
+                guard.0 = 1; // half an update
+                panic!("panicking with the guard held (expected by the test)");
+            })
+            .join();
+        assert!(panicked.is_err(), "the thread panicked");
+    });
+    let error = m.lock().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::OwnerDied);
+    let mut guard = error.into_guard().expect("OwnerDied carries the guard");
+    assert_eq!(*guard, (1, 0));
+    guard.1 = 1;
+    shmptr::MutexGuard::make_consistent(&mut guard);
+    drop(guard);
+    assert_eq!(*m.lock().unwrap(), (1, 1), "repaired, usable again");
+    // A guard dropped normally, even while another thread panics elsewhere, does not
+    // poison: only the unwinding thread's own guard does.
+    drop(m.lock().unwrap());
+    assert!(m.try_lock().is_ok());
+}
+
+#[test]
+fn a_process_that_panics_and_unwinds_holding_the_lock_leaves_it_owner_died() {
+    const TEST: &str = "a_process_that_panics_and_unwinds_holding_the_lock_leaves_it_owner_died";
+    let scope = Scope::new(TEST);
+    if role().is_some() {
+        let m = Shared::<Mutex<(u64, u64)>>::open(&scope.name("mutex")).unwrap();
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut guard = m.lock().unwrap();
+            guard.0 = 7; // half an update
+            panic!("panicking with the guard held (expected by the test)");
+        }));
+        assert!(unwound.is_err(), "the closure panicked and unwound");
+        return; // exits 0, its handles dropped normally
+    }
+    let m = Shared::<Mutex<(u64, u64)>>::create(&scope.name("mutex"), Mutex::new((0, 0))).unwrap();
+    scope.spawn(TEST, "panicker").succeeds();
+    let error = m.lock().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::OwnerDied, "the other process's unwinding poisons it");
+    let mut guard = error.into_guard().expect("OwnerDied carries the guard");
+    assert_eq!(*guard, (7, 0));
+    drop(guard); // not repaired: NotRecoverable for every process, as after a death
+    assert_eq!(m.lock().unwrap_err().kind(), ErrorKind::NotRecoverable);
+}
