@@ -375,7 +375,7 @@ fn a_process_that_panics_and_unwinds_holding_the_lock_leaves_it_owner_died() {
     scope.spawn(TEST, "panicker").succeeds();
     let error = m.lock().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::OwnerDied, "the other process's unwinding poisons it");
-    let mut guard = error.into_guard().expect("OwnerDied carries the guard");
+    let guard = error.into_guard().expect("OwnerDied carries the guard");
     assert_eq!(*guard, (7, 0));
     drop(guard); // not repaired: NotRecoverable for every process, as after a death
     assert_eq!(m.lock().unwrap_err().kind(), ErrorKind::NotRecoverable);
