@@ -107,6 +107,10 @@ unsafe impl Region for BlockRegion {
         block.owned_by = Some(self.mapping);
         Ok(())
     }
+    /// The same block: a block is not given to a new object while a region maps it.
+    fn same_object(&self, other: &Self) -> bool {
+        self.index == other.index
+    }
 }
 
 impl Drop for BlockRegion {

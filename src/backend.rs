@@ -40,6 +40,10 @@ use crate::primitive::{AtomicU32, AtomicUsize};
 ///   calls [`disown`](Region::disown) or is dropped (or, in a simulation of several processes in one address space, until
 ///   the simulated process that made it is declared dead). The record of it lies in
 ///   memory no other process can write.
+///
+/// [`same_object`](Region::same_object) is not part of this contract: only
+/// [`Shared::ptr_eq`](crate::Shared::ptr_eq) asks it, and nothing unsafe rests on
+/// its answer.
 pub unsafe trait Region: Send + Sync + Sized {
     /// The alignment [`as_ptr`](Region::as_ptr) always has: at least 64, a power of
     /// two. shmptr refuses (`Unsupported`) a value whose type needs more, since
@@ -79,6 +83,20 @@ pub unsafe trait Region: Send + Sync + Sized {
     /// without one links none of the bookkeeping. The default does nothing: for a
     /// backend whose `Drop` ends the ownership.
     fn disown(&self) {}
+
+    /// Whether `other` is another mapping, in this address space, of the object this
+    /// region maps. Answer from what this process recorded when it mapped them (the
+    /// Linux backend: the file's device and inode; the arena: the object's place),
+    /// never from bytes of the object, which a peer can write; both regions are
+    /// alive, so such an identity cannot have been reused meanwhile.
+    ///
+    /// [`Shared::ptr_eq`](crate::Shared::ptr_eq) asks it only for two regions at
+    /// different addresses (one mapping shared by clones is recognised by its
+    /// address). The default, false ("cannot tell"), makes `ptr_eq` false for two
+    /// separate opens of one object, never true for two different objects.
+    fn same_object(&self, _other: &Self) -> bool {
+        false
+    }
 }
 
 /// A process identity that is never reused while anyone can still see it: on Linux

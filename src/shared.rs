@@ -1,6 +1,9 @@
 //! `Shared<T>`: `std::shared_ptr` across processes.
 
+use core::borrow::Borrow;
+use core::cmp::Ordering;
 use core::fmt;
+use core::hash::{Hash, Hasher};
 use core::ops::Deref;
 
 use crate::backend::Backend;
@@ -108,6 +111,28 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
     pub fn process_count(this: &Self) -> u32 {
         this.handle.process_count()
     }
+
+    /// Whether `this` and `other` are handles on the same object, like
+    /// `Arc::ptr_eq`: true for clones, and also for handles from two separate
+    /// `open`s in one process, which map the object at different addresses; false
+    /// for different objects, even with equal values. The backend tells mappings of
+    /// one object apart from its own records ([`Region::same_object`](crate::Region::same_object)),
+    /// never from the object's bytes.
+    ///
+    /// ```
+    /// use shmptr_arena::Shared;
+    /// let a = Shared::<u32>::create("ptr_eq.a", 7)?;
+    /// let b = Shared::<u32>::open("ptr_eq.a")?;
+    /// let c = Shared::<u32>::create("ptr_eq.c", 7)?;
+    /// assert!(Shared::ptr_eq(&a, &a.clone()));
+    /// assert!(Shared::ptr_eq(&a, &b));
+    /// assert!(!Shared::ptr_eq(&a, &c)); // a == c: equal values, two objects
+    /// assert_eq!(a, c);
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    pub fn ptr_eq(this: &Self, other: &Self) -> bool {
+        this.handle.same_object(&other.handle)
+    }
 }
 
 impl<T: ShmSafe, B: Backend> Options<Shared<T, B>> {
@@ -184,5 +209,108 @@ impl<T: ShmSafe, B: Backend> Deref for Shared<T, B> {
 impl<T: ShmSafe + fmt::Debug, B: Backend> fmt::Debug for Shared<T, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
+    }
+}
+
+// What `Arc` forwards to its value, forwarded the same way: comparisons, hashing
+// and `Display` see the values, as `Deref` does; `ptr_eq` is the identity.
+
+impl<T: ShmSafe + PartialEq, B: Backend> PartialEq for Shared<T, B> {
+    /// Compares the values, as `Arc` does: two objects with equal values are equal
+    /// (use [`Shared::ptr_eq`] for identity).
+    ///
+    /// ```
+    /// use shmptr_arena::Shared;
+    /// let a = Shared::<u32>::create("eq.a", 7)?;
+    /// let b = Shared::<u32>::create("eq.b", 7)?;
+    /// assert!(a == b && !Shared::ptr_eq(&a, &b));
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: ShmSafe + Eq, B: Backend> Eq for Shared<T, B> {}
+
+impl<T: ShmSafe + PartialOrd, B: Backend> PartialOrd for Shared<T, B> {
+    /// Compares the values, as `Arc` does.
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        (**self).partial_cmp(&**other)
+    }
+    #[inline]
+    fn lt(&self, other: &Self) -> bool {
+        **self < **other
+    }
+    #[inline]
+    fn le(&self, other: &Self) -> bool {
+        **self <= **other
+    }
+    #[inline]
+    fn gt(&self, other: &Self) -> bool {
+        **self > **other
+    }
+    #[inline]
+    fn ge(&self, other: &Self) -> bool {
+        **self >= **other
+    }
+}
+
+impl<T: ShmSafe + Ord, B: Backend> Ord for Shared<T, B> {
+    /// Compares the values, as `Arc` does.
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl<T: ShmSafe + Hash, B: Backend> Hash for Shared<T, B> {
+    /// Hashes the value, as `Arc` does (consistent with `PartialEq` and `Borrow`).
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl<T: ShmSafe + fmt::Display, B: Backend> fmt::Display for Shared<T, B> {
+    /// Displays the value.
+    ///
+    /// ```
+    /// let n = shmptr_arena::Shared::<u32>::create("display", 42)?;
+    /// assert_eq!(n.to_string(), "42");
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: ShmSafe, B: Backend> fmt::Pointer for Shared<T, B> {
+    /// The address of the value in this handle's mapping (another `open` of the
+    /// object, here or in another process, may map it elsewhere).
+    ///
+    /// ```
+    /// let n = shmptr_arena::Shared::<u32>::create("pointer", 42)?;
+    /// assert_eq!(format!("{n:p}"), format!("{:p}", &*n));
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Pointer::fmt(&core::ptr::from_ref::<T>(self), f)
+    }
+}
+
+impl<T: ShmSafe, B: Backend> AsRef<T> for Shared<T, B> {
+    #[inline]
+    fn as_ref(&self) -> &T {
+        self
+    }
+}
+
+impl<T: ShmSafe, B: Backend> Borrow<T> for Shared<T, B> {
+    #[inline]
+    fn borrow(&self) -> &T {
+        self
     }
 }

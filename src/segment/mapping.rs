@@ -600,6 +600,14 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn process_count(&self) -> u32 {
         self.mapping.members().process_count::<B>()
     }
+
+    /// Whether `other` is a handle on the same object: on the same mapping (clones
+    /// share it), or on another mapping of it here, as the backend tells from its
+    /// private records ([`Region::same_object`]), never from the segment's bytes.
+    pub(crate) fn same_object(&self, other: &Self) -> bool {
+        let (mine, theirs) = (&*self.mapping.region, &*other.mapping.region);
+        mine.as_ptr() == theirs.as_ptr() || mine.same_object(theirs)
+    }
 }
 
 impl<T: ShmSafe, B: Backend> Clone for SharedHandle<T, B> {

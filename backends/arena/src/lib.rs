@@ -422,6 +422,11 @@ unsafe impl<S: Space> Region for ArenaRegion<S> {
             Ok(())
         })
     }
+    /// The same object's place in the arena (an object's memory is not reused
+    /// while a region maps it; `others` uses the same identity).
+    fn same_object(&self, other: &Self) -> bool {
+        self.offset == other.offset
+    }
 }
 
 // SAFETY: the region is a pointer into static memory plus numbers.

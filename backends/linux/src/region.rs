@@ -76,6 +76,12 @@ unsafe impl Region for LinuxRegion {
     fn disown(&self) {
         ownership::disown(self.dev, self.ino);
     }
+    /// The same file: device and inode, as `fstat` gave them when it was mapped
+    /// (kept in this process's memory). Both mappings hold the file, so its inode
+    /// number cannot have gone to another file meanwhile.
+    fn same_object(&self, other: &Self) -> bool {
+        (self.dev, self.ino) == (other.dev, other.ino)
+    }
 }
 
 // SAFETY: a mapping may be used and unmapped from any thread.

@@ -1,0 +1,240 @@
+//! `Shared` and `Unique` implement what `Arc` and `Box` do, forwarded to the value
+//! the same way (comparisons, hashing, `Display`, `AsRef`, `Borrow`), so a struct
+//! holding them derives the usual traits; `fmt::Pointer` prints the value's
+//! address; `Shared::ptr_eq` is identity. On the arena backend (the Linux test of
+//! `ptr_eq` across two mappings of one object is `backends/linux/tests/parity_linux.rs`).
+
+use std::borrow::{Borrow, BorrowMut};
+use std::cmp::Ordering;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use shmptr::ProcessId;
+use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
+
+/// Runs `f` as `process`.
+///
+/// Safe here: every space in this file is used by one test's thread alone, so no
+/// other thread is inside an operation on it when the identity changes (all that
+/// `Arena::enter` needs; it checks itself that the process is alive).
+fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
+    // SAFETY: see above: only this thread uses `S`.
+    let previous = unsafe { Arena::<S>::enter(process) };
+    let result = f();
+    // SAFETY: as above.
+    unsafe { Arena::<S>::enter(previous) };
+    result
+}
+
+fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+// Used only by `a_struct_holding_both_derives_the_usual_traits`.
+arena_space!(DeriveSpace, 1 << 20);
+
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+struct Job {
+    counter: Shared<u32, DeriveSpace>,
+    payload: Unique<[u8; 4], DeriveSpace>,
+}
+
+#[test]
+fn a_struct_holding_both_derives_the_usual_traits() {
+    let job = |tag: &str, counter: u32, payload: [u8; 4]| Job {
+        counter: Shared::create(&format!("derive.{tag}.counter"), counter).unwrap(),
+        payload: Unique::create(&format!("derive.{tag}.payload"), payload).unwrap(),
+    };
+    let a = job("a", 1, *b"aaaa");
+    let a2 = job("a2", 1, *b"aaaa");
+    let b = job("b", 1, *b"bbbb");
+    let c = job("c", 2, *b"aaaa");
+
+    // PartialEq / Eq: the values, not the objects.
+    assert_eq!(a, a2);
+    assert_ne!(a, b);
+    assert!(!Shared::ptr_eq(&a.counter, &a2.counter), "equal values, two objects");
+    // PartialOrd / Ord: field by field, by value.
+    assert_eq!(a.cmp(&a2), Ordering::Equal);
+    assert!(a < b && b < c);
+    assert_eq!(b.partial_cmp(&a), Some(Ordering::Greater));
+    // Hash: equal values hash equally.
+    assert_eq!(hash_of(&a), hash_of(&a2));
+    assert_eq!(hash_of(&a), hash_of(&(1u32, *b"aaaa")), "the fields' values, in order");
+    // Debug: the values.
+    assert_eq!(format!("{a:?}"), "Job { counter: 1, payload: [97, 97, 97, 97] }");
+
+    let mut set = HashSet::new();
+    assert!(set.insert(a));
+    assert!(!set.insert(a2), "an equal value is already in the set");
+    assert!(set.insert(b));
+    let sorted: BTreeSet<Job> = [c, job("d", 0, *b"zzzz")].into_iter().collect();
+    let counters: Vec<u32> = sorted.iter().map(|j| *j.counter).collect();
+    assert_eq!(counters, [0, 2]);
+}
+
+#[test]
+fn shared_compares_hashes_and_displays_its_value() {
+    arena_space!(S, 1 << 20);
+    let one = Shared::<u32, S>::create("one", 1).unwrap();
+    let also_one = Shared::<u32, S>::create("also_one", 1).unwrap();
+    let two = Shared::<u32, S>::create("two", 2).unwrap();
+
+    assert!(one == also_one && one != two);
+    assert!(one < two);
+    assert!(one <= also_one);
+    assert!(two > one);
+    assert!(two >= one);
+    assert!(!one.lt(&also_one) && !one.gt(&also_one));
+    assert_eq!(one.cmp(&two), Ordering::Less);
+    assert_eq!(two.cmp(&one), Ordering::Greater);
+    assert_eq!(one.partial_cmp(&also_one), Some(Ordering::Equal));
+    assert_eq!(std::cmp::max(&one, &two), &two);
+    assert_eq!(hash_of(&one), hash_of(&1u32));
+    assert_eq!(hash_of(&one), hash_of(&also_one));
+    assert_eq!(one.to_string(), "1");
+    assert_eq!(format!("{two:>3}|{:?}", one), "  2|1", "Display honours the formatter's flags");
+
+    // PartialOrd forwards `partial_cmp` and the operators: NaN compares as NaN does.
+    let nan = Shared::<f64, S>::create("nan", f64::NAN).unwrap();
+    let zero = Shared::<f64, S>::create("zero", 0.0).unwrap();
+    assert_eq!(nan.partial_cmp(&zero), None);
+    assert_eq!([nan.lt(&zero), nan.le(&zero), nan.gt(&zero), nan.ge(&zero)], [false; 4]);
+    assert!(nan != nan.clone(), "NaN != NaN, even through one object");
+    assert_eq!(format!("{zero:.1}"), "0.0");
+}
+
+#[test]
+fn shared_borrows_as_its_value_in_maps_and_sets() {
+    arena_space!(S, 1 << 20);
+    let mut set = HashSet::new();
+    set.insert(Shared::<u32, S>::create("seven", 7).unwrap());
+    set.insert(Shared::<u32, S>::create("eight", 8).unwrap());
+    // `Borrow<u32>` with `Hash` and `Eq` consistent with `u32`'s: look up by value.
+    assert!(set.contains(&7u32) && set.contains(&8u32) && !set.contains(&9u32));
+    let mut map = HashMap::new();
+    map.insert(Shared::<u32, S>::create("key", 3).unwrap(), "three");
+    assert_eq!(map.get(&3u32), Some(&"three"));
+    let ordered: BTreeSet<Shared<u32, S>> = set.into_iter().collect();
+    assert!(ordered.contains(&8u32));
+    assert_eq!(ordered.iter().map(|s| **s).collect::<Vec<_>>(), [7, 8]);
+
+    fn read<R: AsRef<u32>>(r: &R) -> u32 {
+        *r.as_ref()
+    }
+    fn borrowed<R: Borrow<u32>>(r: &R) -> u32 {
+        *r.borrow()
+    }
+    let x = Shared::<u32, S>::create("x", 5).unwrap();
+    assert_eq!((read(&x), borrowed(&x)), (5, 5));
+    assert!(std::ptr::eq(x.as_ref(), &*x), "AsRef is the mapped value itself");
+    assert!(std::ptr::eq(Borrow::<u32>::borrow(&x), &*x));
+}
+
+#[test]
+fn pointer_formatting_prints_the_mapped_address() {
+    arena_space!(S, 1 << 20);
+    let shared = Shared::<u64, S>::create("p.shared", 1).unwrap();
+    let unique = Unique::<u64, S>::create("p.unique", 1).unwrap();
+    assert_eq!(format!("{shared:p}"), format!("{:p}", &*shared));
+    assert_eq!(format!("{unique:p}"), format!("{:p}", &*unique));
+    assert_eq!(format!("{shared:p}"), format!("{:p}", shared.clone()), "clones share the mapping");
+    assert_ne!(format!("{shared:p}"), format!("{unique:p}"));
+    assert!(format!("{shared:p}").starts_with("0x"));
+    assert_eq!(format!("{shared:#p}"), format!("{:#p}", &*shared), "flags are honoured");
+}
+
+#[test]
+fn unique_compares_hashes_displays_and_lends_its_value() {
+    arena_space!(S, 1 << 20);
+    let mut a = Unique::<i32, S>::create("a", -1).unwrap();
+    let b = Unique::<i32, S>::create("b", 4).unwrap();
+    let also_b = Unique::<i32, S>::create("also_b", 4).unwrap();
+
+    assert!(b == also_b && a != b);
+    assert!(a < b);
+    assert!(a <= b);
+    assert!(b > a);
+    assert!(b >= also_b);
+    assert!(!b.gt(&also_b));
+    assert_eq!(a.cmp(&b), Ordering::Less);
+    assert_eq!(b.partial_cmp(&also_b), Some(Ordering::Equal));
+    assert_eq!(hash_of(&b), hash_of(&4i32));
+    assert_eq!(a.to_string(), "-1");
+    assert_eq!(format!("{a:?}"), "-1");
+
+    fn read<R: AsRef<i32> + Borrow<i32>>(r: &R) -> (i32, i32) {
+        (*r.as_ref(), *r.borrow())
+    }
+    fn add<R: AsMut<i32>>(r: &mut R, n: i32) {
+        *r.as_mut() += n;
+    }
+    fn sub<R: BorrowMut<i32>>(r: &mut R, n: i32) {
+        *r.borrow_mut() -= n;
+    }
+    assert_eq!(read(&a), (-1, -1));
+    add(&mut a, 10);
+    assert_eq!(*a, 9);
+    sub(&mut a, 2);
+    assert_eq!(*a, 7);
+    assert!(std::ptr::eq(a.as_mut(), &*a), "AsMut is the mapped value itself");
+    assert!(std::ptr::eq(BorrowMut::<i32>::borrow_mut(&mut a), &*a));
+
+    let mut set = HashSet::new();
+    set.insert(b);
+    assert!(set.contains(&4i32), "Borrow<i32> for lookups by value");
+    assert!(!set.insert(also_b));
+}
+
+#[test]
+fn as_mut_and_borrow_mut_check_ownership_as_deref_mut_does() {
+    // What a fork()ed child does with an inherited `Unique`: its parent owns it,
+    // and every way to a `&mut T` refuses (panics) alike.
+    arena_space!(S, 1 << 20);
+    let mut job = Unique::<[u32; 2], S>::create("owned", [1, 2]).unwrap();
+    let child = Arena::<S>::spawn();
+    type Job = Unique<[u32; 2], S>;
+    let mut refused = |f: &mut dyn FnMut(&mut Job)| {
+        as_process::<S, _>(child, || catch_unwind(AssertUnwindSafe(|| f(&mut job))).is_err())
+    };
+    assert!(refused(&mut |j| j[0] = 9), "DerefMut");
+    assert!(refused(&mut |j| j.as_mut()[0] = 9), "AsMut");
+    assert!(refused(&mut |j| BorrowMut::<[u32; 2]>::borrow_mut(j)[0] = 9), "BorrowMut");
+    assert_eq!(*job, [1, 2], "nothing was written");
+    // Reading is not refused: the child may read, as from any peer.
+    assert_eq!(as_process::<S, _>(child, || (*job.as_ref(), *Borrow::<[u32; 2]>::borrow(&job))), ([1, 2], [1, 2]));
+    job.as_mut()[0] = 9;
+    assert_eq!(*job, [9, 2], "the owner writes");
+}
+
+#[test]
+fn ptr_eq_is_identity_not_equality() {
+    arena_space!(S, 1 << 20);
+    let a = Shared::<u32, S>::create("a", 7).unwrap();
+    let same_value = Shared::<u32, S>::create("same_value", 7).unwrap();
+    let opened = Shared::<u32, S>::open("a").unwrap();
+    assert!(Shared::ptr_eq(&a, &a));
+    assert!(Shared::ptr_eq(&a, &a.clone()));
+    assert!(Shared::ptr_eq(&a, &opened), "a second open of the same object");
+    assert!(Shared::ptr_eq(&opened, &a), "symmetric");
+    assert!(!Shared::ptr_eq(&a, &same_value), "equal values, different objects");
+    assert_eq!(a, same_value);
+
+    // A handle of another (simulated) process on the same object.
+    let p = Arena::<S>::spawn();
+    let theirs = as_process::<S, _>(p, || Shared::<u32, S>::open("a").unwrap());
+    assert!(Shared::ptr_eq(&a, &theirs));
+    assert!(!Shared::ptr_eq(&same_value, &theirs));
+    as_process::<S, _>(p, || drop(theirs));
+
+    // Created again under the same name after the last handle went: its handles
+    // are one object with each other, and never with a different one.
+    drop((a, opened));
+    let again = Shared::<u32, S>::create("a", 7).unwrap();
+    assert!(!Shared::ptr_eq(&again, &same_value));
+    assert!(Shared::ptr_eq(&again, &Shared::<u32, S>::open("a").unwrap()));
+}
