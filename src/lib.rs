@@ -83,7 +83,7 @@ pub use options::{Access, Options};
 pub use segment::MAX_SLOTS;
 pub use shared::Shared;
 pub use shm_safe::{fingerprint, ShmSafe, Zeroable};
-pub use sync::{Condvar, LockError, Mutex, MutexGuard, Semaphore};
+pub use sync::{Condvar, LockError, MappedMutexGuard, Mutex, MutexGuard, Semaphore, WaitTimeoutResult};
 pub use unique::Unique;
 
 /// The size of a segment's header and of one holder slot, in bytes: the per-object

@@ -7,7 +7,7 @@ use crate::backend::Platform;
 use crate::primitive::{AtomicU32, Ordering};
 use crate::shm_safe::{fingerprint, ShmSafe, Zeroable};
 
-use super::{deadline, remaining, LockError, Mutex, MutexGuard, UNTIMED_RECHECK};
+use super::{deadline, remaining, LockError, Mutex, MutexGuard, WaitTimeoutResult, UNTIMED_RECHECK};
 
 /// Waits for a condition guarded by a [`Mutex`], across processes.
 ///
@@ -76,6 +76,42 @@ impl<P: Platform> Condvar<P> {
         Ok(guard)
     }
 
+    /// Waits while `condition` holds, for at most `timeout` in all, as `std`'s:
+    /// [`WaitTimeoutResult::timed_out`] is true if the time ran out with the
+    /// condition still holding. Fails like [`Mutex::lock`] if the mutex's owner
+    /// died meanwhile.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use shmptr_arena::{arena_space, Condvar, Mutex, Shared};
+    ///
+    /// arena_space!(S, 1 << 16);
+    /// type Pair = (Mutex<u32, S>, Condvar<S>);
+    /// let pair = Shared::<Pair, S>::create("cv-doc", (Mutex::new(0), Condvar::new())).unwrap();
+    /// // Nobody sets the flag: the wait times out with the condition still true.
+    /// let guard = pair.0.lock().unwrap();
+    /// let (guard, result) = pair.1.wait_timeout_while(guard, Duration::from_millis(1), |ready| *ready == 0).unwrap();
+    /// assert!(result.timed_out());
+    /// assert_eq!(*guard, 0);
+    /// ```
+    pub fn wait_timeout_while<'a, T>(
+        &self,
+        mut guard: MutexGuard<'a, T, P>,
+        timeout: Duration,
+        mut condition: impl FnMut(&mut T) -> bool,
+    ) -> Result<(MutexGuard<'a, T, P>, WaitTimeoutResult), LockError<'a, T, P>> {
+        let deadline = deadline::<P>(Some(timeout));
+        loop {
+            if !condition(&mut guard) {
+                return Ok((guard, WaitTimeoutResult(false)));
+            }
+            if remaining::<P>(deadline).is_some_and(|left| left.is_zero()) {
+                return Ok((guard, WaitTimeoutResult(true)));
+            }
+            guard = self.wait_until(guard, deadline)?.0;
+        }
+    }
+
     fn wait_until<'a, T>(
         &self,
         guard: MutexGuard<'a, T, P>,
@@ -105,23 +141,31 @@ impl<P: Platform> Condvar<P> {
         mutex.lock().map(|guard| (guard, timed_out))
     }
 
-    /// Wakes one waiter, in any process.
-    pub fn notify_one(&self) {
-        self.notify(1);
+    /// Wakes one waiter, in any process. Returns whether a waiter was counted, so
+    /// that one may have been woken (as `parking_lot`'s): false means nobody was
+    /// waiting, and no system call was made. The count includes a waiter about to
+    /// sleep or just woken, and a waiter whose process was killed.
+    pub fn notify_one(&self) -> bool {
+        self.notify(1) != 0
     }
 
-    /// Wakes every waiter, in every process.
-    pub fn notify_all(&self) {
-        self.notify(u32::MAX);
+    /// Wakes every waiter, in every process. Returns how many waiters were counted
+    /// (as `parking_lot`'s): an upper bound of those woken, with the caveats of
+    /// [`notify_one`](Condvar::notify_one).
+    pub fn notify_all(&self) -> usize {
+        self.notify(u32::MAX) as usize
     }
 
-    fn notify(&self, count: u32) {
+    /// The waiter count it loaded.
+    fn notify(&self, count: u32) -> u32 {
         // SeqCst, the bump and the load: the waker's steps in "No lost wake-up"
         // (`sync`).
         self.sequence.fetch_add(1, Ordering::SeqCst);
-        if self.waiters.load(Ordering::SeqCst) != 0 {
+        let waiters = self.waiters.load(Ordering::SeqCst);
+        if waiters != 0 {
             P::wake(&self.sequence, count);
         }
+        waiters
     }
 }
 

@@ -70,7 +70,7 @@ mod semaphore;
 mod tests;
 
 pub use condvar::Condvar;
-pub use mutex::{LockError, Mutex, MutexGuard};
+pub use mutex::{LockError, MappedMutexGuard, Mutex, MutexGuard, WaitTimeoutResult};
 pub use semaphore::Semaphore;
 
 use core::time::Duration;

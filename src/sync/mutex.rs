@@ -51,6 +51,8 @@ use core::cell::UnsafeCell;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
+use core::panic::{RefUnwindSafe, UnwindSafe};
+use core::ptr::NonNull;
 use core::time::Duration;
 
 use crate::backend::{Liveness, LockWait, Platform, ProcessId, ThreadId};
@@ -153,6 +155,16 @@ unsafe impl<T: ShmSafe, P: Platform> ShmSafe for Mutex<T, P> {
 // around a zero `T`.
 unsafe impl<T: Zeroable, P: Platform> Zeroable for Mutex<T, P> {}
 
+/// As `std`'s `Mutex`, which is unwind-safe because a panic with the guard held
+/// poisons it: ours then reports [`ErrorKind::OwnerDied`] to the next locker (see
+/// [`Mutex`]). That needs a platform that can tell it is unwinding
+/// ([`Platform::panicking`]: `shmptr-linux` with its default `std` feature); on one
+/// that cannot (the default, the arena), the data a panic left half-updated is not
+/// flagged.
+impl<T, P> UnwindSafe for Mutex<T, P> {}
+/// As for [`UnwindSafe`].
+impl<T, P> RefUnwindSafe for Mutex<T, P> {}
+
 /// Exclusive access to a [`Mutex`]'s value; unlocks on drop.
 ///
 /// A guard belongs to the thread that locked (`!Send`): in a child created by
@@ -168,8 +180,73 @@ pub struct MutexGuard<'a, T, P: Platform> {
     _not_send: PhantomData<*const ()>,
 }
 
+#[allow(unsafe_code)]
+// SAFETY: through a `&MutexGuard` another thread gets only `&T` (`Deref`, `Debug`,
+// `Display`) and reads the guard's `locked_by` (a plain number): everything that
+// writes the value or releases the lock takes the guard by `&mut` or by value,
+// which stay with the locking thread (the guard is not `Send`). So sharing the
+// guard is sharing a `&T`, sound when `T: Sync`, as for `std`'s guard.
+unsafe impl<T: Sync, P: Platform> Sync for MutexGuard<'_, T, P> {}
+
+/// A [`MutexGuard`] narrowed by [`MutexGuard::map`] to a `U` inside the locked
+/// value (`T` stays in the type: this guard holds the original, which unlocks
+/// once, on drop).
+///
+/// Like the guard it came from, it belongs to the locking thread (`!Send`), and in
+/// a child created by `fork()` it panics when dereferenced and releases nothing
+/// when dropped.
+#[must_use = "dropping the guard unlocks the mutex at once"]
+pub struct MappedMutexGuard<'a, T, U: ?Sized + 'a, P: Platform> {
+    /// The original guard: its drop unlocks (and poisons, while unwinding).
+    guard: MutexGuard<'a, T, P>,
+    /// The projected part of the value, valid while `guard` holds the lock.
+    value: NonNull<U>,
+    /// Borrows the value exclusively, as the `&mut U` it came from did.
+    _value: PhantomData<&'a mut U>,
+}
+
+#[allow(unsafe_code)]
+// SAFETY: as for `MutexGuard`: through a `&MappedMutexGuard` another thread gets
+// only `&U` and reads the inner guard's `locked_by`; writing and unlocking need
+// `&mut` or ownership, which stay with the locking thread (not `Send`).
+unsafe impl<T, U: ?Sized + Sync, P: Platform> Sync for MappedMutexGuard<'_, T, U, P> {}
+
+/// The result of [`Condvar::wait_timeout_while`](super::Condvar::wait_timeout_while),
+/// as `std`'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(pub(super) bool);
+
+impl WaitTimeoutResult {
+    /// Whether the wait ended because the timeout elapsed (with the condition
+    /// still holding).
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
+}
+
 /// Why `lock` did not simply succeed. For [`ErrorKind::OwnerDied`] it carries the
 /// guard: the lock *is* held, the data may be half-updated.
+///
+/// It is a [`core::error::Error`], so `?` turns it into a `Box<dyn Error + 'a>`.
+/// It borrows the mutex (and, for `OwnerDied`, holds its lock until the box is
+/// dropped, which then leaves the mutex [`ErrorKind::NotRecoverable`]): a
+/// `Box<dyn Error>` (`'static`) takes it only for a mutex borrowed for
+/// `'static`; otherwise name the lifetime, or call
+/// [`into_error`](LockError::into_error) for an owned [`Error`].
+///
+/// ```
+/// use std::error::Error;
+/// use shmptr_arena::{arena_space, Mutex, Shared};
+///
+/// arena_space!(S, 1 << 16);
+/// fn increment<'a>(counter: &'a Mutex<u32, S>) -> Result<u32, Box<dyn Error + 'a>> {
+///     let mut guard = counter.lock()?;
+///     *guard += 1;
+///     Ok(*guard)
+/// }
+/// let counter = Shared::<Mutex<u32, S>, S>::create("error-doc", Mutex::new(0)).unwrap();
+/// assert_eq!(increment(&counter).unwrap(), 1);
+/// ```
 pub struct LockError<'a, T, P: Platform> {
     kind: ErrorKind,
     guard: Option<MutexGuard<'a, T, P>>,
@@ -252,6 +329,51 @@ impl<T, P: Platform> Mutex<T, P> {
     /// The value, through `&mut self`: no locking needed.
     pub fn get_mut(&mut self) -> &mut T {
         self.value.get_mut()
+    }
+
+    /// The value, consuming the mutex: no locking needed. The repair state is not
+    /// reported (a mutex owned by value has no other user); use
+    /// [`get_mut`](Mutex::get_mut) and your own check if a dead owner may have left
+    /// the value half-updated.
+    ///
+    /// ```
+    /// use shmptr_arena::{arena_space, Mutex};
+    ///
+    /// arena_space!(S, 1 << 16);
+    /// let m: Mutex<u32, S> = Mutex::new(7);
+    /// assert_eq!(m.into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+
+    /// Locks, repairing the value if its owner died: on [`ErrorKind::OwnerDied`],
+    /// calls `repair` on the value, then [`MutexGuard::make_consistent`], and
+    /// returns the guard. Other errors (`NotRecoverable`, `Deadlock`, `Corrupt`)
+    /// are returned as [`lock`](Mutex::lock) returns them. If `repair` panics, the
+    /// guard is dropped unrepaired while unwinding: the next locker gets
+    /// `OwnerDied` again where the platform can tell it unwound
+    /// ([`Platform::panicking`]), else `NotRecoverable`.
+    ///
+    /// ```
+    /// use shmptr_arena::{arena_space, Mutex, Shared};
+    ///
+    /// arena_space!(S, 1 << 16);
+    /// // Invariant: both halves are equal.
+    /// let m = Shared::<Mutex<(u32, u32), S>, S>::create("repair-doc", Mutex::new((0, 0))).unwrap();
+    /// let mut guard = m.lock_or_repair(|pair| pair.1 = pair.0).unwrap();
+    /// guard.0 += 1;
+    /// guard.1 += 1;
+    /// ```
+    pub fn lock_or_repair(&self, repair: impl FnOnce(&mut T)) -> Result<MutexGuard<'_, T, P>, LockError<'_, T, P>> {
+        match self.lock() {
+            Err(LockError { kind: ErrorKind::OwnerDied, guard: Some(mut guard) }) => {
+                repair(&mut guard);
+                MutexGuard::make_consistent(&mut guard);
+                Ok(guard)
+            }
+            other => other,
+        }
     }
 
     /// The calling thread and what it stores in this mutex's word.
@@ -679,6 +801,45 @@ impl<'a, T, P: Platform> MutexGuard<'a, T, P> {
         this.mutex.state.store(CONSISTENT, Ordering::Relaxed);
     }
 
+    /// Makes a guard for a part of the value, as `std`'s and `parking_lot`'s
+    /// `MutexGuard::map`: the mapped guard keeps the lock (and unlocks it once, on
+    /// drop) and dereferences to what `f` returns.
+    ///
+    /// # Panics
+    /// Through a guard inherited across `fork()` (see [`MutexGuard`]); the mapped
+    /// guard panics likewise when dereferenced in such a child.
+    ///
+    /// ```
+    /// use shmptr::MutexGuard;
+    /// use shmptr_arena::{arena_space, Mutex, Shared};
+    ///
+    /// arena_space!(S, 1 << 16);
+    /// let m = Shared::<Mutex<(u32, u32), S>, S>::create("map-doc", Mutex::new((1, 2))).unwrap();
+    /// let mut second = MutexGuard::map(m.lock().unwrap(), |pair| &mut pair.1);
+    /// *second += 40;
+    /// drop(second);
+    /// assert_eq!(*m.lock().unwrap(), (1, 42));
+    /// ```
+    pub fn map<U: ?Sized + 'a>(mut this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, T, U, P> {
+        // `deref_mut` checks the owner.
+        let value = NonNull::from(f(&mut *this));
+        MappedMutexGuard { guard: this, value, _value: PhantomData }
+    }
+
+    /// Unlocks leaving the repair state as it is: neither poisoned (as a guard
+    /// dropped while unwinding is) nor made `NotRecoverable` (as an unrepaired
+    /// `OwnerDied` guard is). For a lock taken only to look at the value
+    /// (`Mutex`'s `Debug`): an `OwnerDied` taken so stays for the next locker, as
+    /// after a poisoning.
+    fn release_unchanged(this: Self) {
+        let mutex = this.mutex;
+        let here = this.held_here();
+        core::mem::forget(this);
+        if here {
+            mutex.unlock();
+        }
+    }
+
     /// Whether the calling process locked: false in a child created by `fork()`
     /// while this guard was held (the child's identity is its own, read from a page
     /// that `fork` wipes: no system call).
@@ -786,18 +947,106 @@ impl<T, P: Platform> fmt::Display for LockError<'_, T, P> {
     }
 }
 
-impl<T, P: Platform> fmt::Debug for Mutex<T, P> {
-    /// The lock word and the repair state, not the value (reading it would need the
-    /// lock).
+impl<T: fmt::Debug, P: Platform> fmt::Debug for Mutex<T, P> {
+    /// Like `std`'s: the value if [`try_lock`](Mutex::try_lock) takes the lock
+    /// (never blocking), else `<locked>`; and the repair state. A lock taken so
+    /// is released with the state unchanged: a dead holder's lock that `try_lock`
+    /// took over shows `<locked>` and stays `OwnerDied` for the next locker.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Mutex");
+        match self.try_lock() {
+            Ok(guard) => {
+                out.field("data", &&*guard);
+                MutexGuard::release_unchanged(guard);
+            }
+            Err(error) => {
+                if let Some(guard) = error.into_guard() {
+                    MutexGuard::release_unchanged(guard);
+                }
+                out.field("data", &format_args!("<locked>"));
+            }
+        }
         // Relaxed: a snapshot for display.
         let state = match self.state.load(Ordering::Relaxed) {
             CONSISTENT => "consistent",
             INCONSISTENT => "owner died",
             _ => "not recoverable",
         };
-        let locked = self.word.load(Ordering::Relaxed) & TID_MASK != 0;
-        f.debug_struct("Mutex").field("locked", &locked).field("state", &state).finish_non_exhaustive()
+        out.field("state", &state).finish_non_exhaustive()
+    }
+}
+
+impl<T: Default, P: Platform> Default for Mutex<T, P> {
+    /// An unlocked mutex around `T::default()`.
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T, P: Platform> From<T> for Mutex<T, P> {
+    /// An unlocked mutex around `value`.
+    fn from(value: T) -> Self {
+        Mutex::new(value)
+    }
+}
+
+impl<T, P: Platform> core::error::Error for LockError<'_, T, P> {}
+
+impl<T: fmt::Display, P: Platform> fmt::Display for MutexGuard<'_, T, P> {
+    /// # Panics
+    /// Through a guard inherited across `fork()` (see [`MutexGuard`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<'a, T, U: ?Sized + 'a, P: Platform> MappedMutexGuard<'a, T, U, P> {
+    /// Narrows further, as [`MutexGuard::map`].
+    ///
+    /// # Panics
+    /// Through a guard inherited across `fork()` (see [`MutexGuard`]).
+    pub fn map<V: ?Sized + 'a>(mut this: Self, f: impl FnOnce(&mut U) -> &mut V) -> MappedMutexGuard<'a, T, V, P> {
+        // `deref_mut` checks the owner.
+        let value = NonNull::from(f(&mut *this));
+        MappedMutexGuard { guard: this.guard, value, _value: PhantomData }
+    }
+}
+
+impl<T, U: ?Sized, P: Platform> Deref for MappedMutexGuard<'_, T, U, P> {
+    type Target = U;
+    /// # Panics
+    /// Through a guard inherited across `fork()` (see [`MutexGuard`]).
+    #[allow(unsafe_code)] // the projected pointer: see the SAFETY comment
+    fn deref(&self) -> &U {
+        self.guard.check_owner();
+        // SAFETY: `value` came from a `&mut U` borrowed from the locked value (or
+        // outliving it) for `'a`; `guard` holds the lock meanwhile, in this process
+        // (checked just above), and is not used for the value again, so this is the
+        // only path to it, as `MutexGuard::deref` argues for the whole value.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<T, U: ?Sized, P: Platform> DerefMut for MappedMutexGuard<'_, T, U, P> {
+    /// # Panics
+    /// Through a guard inherited across `fork()` (see [`MutexGuard`]).
+    #[allow(unsafe_code)] // the projected pointer: see the SAFETY comment
+    fn deref_mut(&mut self) -> &mut U {
+        self.guard.check_owner();
+        // SAFETY: as in `deref`, and `&mut self` excludes other uses of this guard.
+        unsafe { self.value.as_mut() }
+    }
+}
+
+impl<T, U: ?Sized + fmt::Debug, P: Platform> fmt::Debug for MappedMutexGuard<'_, T, U, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T, U: ?Sized + fmt::Display, P: Platform> fmt::Display for MappedMutexGuard<'_, T, U, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
     }
 }
 

@@ -95,7 +95,7 @@ fn wait_for_flag(signal: &Signal) -> (bool, bool, bool) {
 fn raise_flag(signal: &Signal, under_lock: bool, all: bool) {
     let guard = signal.mutex.lock().expect("locking a mutex with live owners");
     guard.set();
-    let notify = || if all { signal.condvar.notify_all() } else { signal.condvar.notify_one() };
+    let notify = || if all { signal.condvar.notify_all() != 0 } else { signal.condvar.notify_one() };
     if under_lock {
         notify();
         drop(guard);
