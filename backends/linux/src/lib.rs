@@ -19,6 +19,24 @@
 //! assert!(Shared::<AtomicU64>::open(&name).is_err());
 //! # Ok::<(), shmptr_linux::Error>(())
 //! ```
+//!
+//! Everything a program needs comes from this crate, including `shm_safe!` and the
+//! containers:
+//!
+//! ```
+//! use std::sync::atomic::AtomicU32;
+//! use shmptr_linux::{shm_safe, LockError, Mutex, Shared, ShmString};
+//!
+//! #[repr(C)]
+//! struct Board { hits: AtomicU32, title: ShmString<16> }
+//! shm_safe!(Board { hits, title });
+//!
+//! # let name = format!("doc.reexports.{}", std::process::id());
+//! let board = Shared::<Mutex<Board>>::create(&name, Mutex::new(Board { hits: AtomicU32::new(0), title: ShmString::new() }))?;
+//! let guard: Result<_, LockError<'_, Board>> = board.lock();
+//! guard.map_err(|e| e.into_error())?.title.set("ready").unwrap();
+//! # Ok::<(), shmptr_linux::Error>(())
+//! ```
 // `no_std` unless the `std` feature (on by default) is: it only caches each
 // thread's identity in a `thread_local!`; the backend never allocates either way.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -33,7 +51,10 @@ mod region;
 
 pub use mappings::MAX_MAPPINGS;
 pub use region::LinuxRegion;
-pub use shmptr::{Access, Error, ErrorKind, Name, Options, ProcessId, Result, ShmSafe, Zeroable};
+pub use shmptr::{
+    shm_safe, Access, CapacityError, Error, ErrorKind, Name, Options, ProcessId, Result, ShmDeque, ShmSafe, ShmString,
+    ShmVec, WaitTimeoutResult, Zeroable,
+};
 
 /// The Linux backend: `/dev/shm`, `mmap`, futexes, `/proc` for liveness.
 #[derive(Debug)]
@@ -47,6 +68,10 @@ pub type Unique<T> = shmptr::Unique<T, Linux>;
 pub type Mutex<T> = shmptr::Mutex<T, Linux>;
 /// `shmptr::MutexGuard` on Linux.
 pub type MutexGuard<'a, T> = shmptr::MutexGuard<'a, T, Linux>;
+/// `shmptr::MappedMutexGuard` on Linux (from `MutexGuard::map`).
+pub type MappedMutexGuard<'a, T, U> = shmptr::MappedMutexGuard<'a, T, U, Linux>;
+/// `shmptr::LockError` on Linux: why `lock` did not simply succeed.
+pub type LockError<'a, T> = shmptr::LockError<'a, T, Linux>;
 /// `shmptr::Condvar` on Linux.
 pub type Condvar = shmptr::Condvar<Linux>;
 /// `shmptr::Semaphore` on Linux.
