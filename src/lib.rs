@@ -62,6 +62,8 @@
 mod backend;
 mod containers;
 mod error;
+#[macro_use]
+mod forward;
 mod handles;
 #[cfg(all(test, loom))]
 mod loom_support;

@@ -1,9 +1,6 @@
 //! `Shared<T>`: `std::shared_ptr` across processes.
 
-use core::borrow::Borrow;
-use core::cmp::Ordering;
 use core::fmt;
-use core::hash::{Hash, Hasher};
 use core::ops::Deref;
 
 use crate::backend::Backend;
@@ -212,105 +209,4 @@ impl<T: ShmSafe + fmt::Debug, B: Backend> fmt::Debug for Shared<T, B> {
     }
 }
 
-// What `Arc` forwards to its value, forwarded the same way: comparisons, hashing
-// and `Display` see the values, as `Deref` does; `ptr_eq` is the identity.
-
-impl<T: ShmSafe + PartialEq, B: Backend> PartialEq for Shared<T, B> {
-    /// Compares the values, as `Arc` does: two objects with equal values are equal
-    /// (use [`Shared::ptr_eq`] for identity).
-    ///
-    /// ```
-    /// use shmptr_arena::Shared;
-    /// let a = Shared::<u32>::create("eq.a", 7)?;
-    /// let b = Shared::<u32>::create("eq.b", 7)?;
-    /// assert!(a == b && !Shared::ptr_eq(&a, &b));
-    /// # Ok::<(), shmptr::Error>(())
-    /// ```
-    #[inline]
-    fn eq(&self, other: &Self) -> bool {
-        **self == **other
-    }
-}
-
-impl<T: ShmSafe + Eq, B: Backend> Eq for Shared<T, B> {}
-
-impl<T: ShmSafe + PartialOrd, B: Backend> PartialOrd for Shared<T, B> {
-    /// Compares the values, as `Arc` does.
-    #[inline]
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        (**self).partial_cmp(&**other)
-    }
-    #[inline]
-    fn lt(&self, other: &Self) -> bool {
-        **self < **other
-    }
-    #[inline]
-    fn le(&self, other: &Self) -> bool {
-        **self <= **other
-    }
-    #[inline]
-    fn gt(&self, other: &Self) -> bool {
-        **self > **other
-    }
-    #[inline]
-    fn ge(&self, other: &Self) -> bool {
-        **self >= **other
-    }
-}
-
-impl<T: ShmSafe + Ord, B: Backend> Ord for Shared<T, B> {
-    /// Compares the values, as `Arc` does.
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        (**self).cmp(&**other)
-    }
-}
-
-impl<T: ShmSafe + Hash, B: Backend> Hash for Shared<T, B> {
-    /// Hashes the value, as `Arc` does (consistent with `PartialEq` and `Borrow`).
-    #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        (**self).hash(state)
-    }
-}
-
-impl<T: ShmSafe + fmt::Display, B: Backend> fmt::Display for Shared<T, B> {
-    /// Displays the value.
-    ///
-    /// ```
-    /// let n = shmptr_arena::Shared::<u32>::create("display", 42)?;
-    /// assert_eq!(n.to_string(), "42");
-    /// # Ok::<(), shmptr::Error>(())
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
-    }
-}
-
-impl<T: ShmSafe, B: Backend> fmt::Pointer for Shared<T, B> {
-    /// The address of the value in this handle's mapping (another `open` of the
-    /// object, here or in another process, may map it elsewhere).
-    ///
-    /// ```
-    /// let n = shmptr_arena::Shared::<u32>::create("pointer", 42)?;
-    /// assert_eq!(format!("{n:p}"), format!("{:p}", &*n));
-    /// # Ok::<(), shmptr::Error>(())
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Pointer::fmt(&core::ptr::from_ref::<T>(self), f)
-    }
-}
-
-impl<T: ShmSafe, B: Backend> AsRef<T> for Shared<T, B> {
-    #[inline]
-    fn as_ref(&self) -> &T {
-        self
-    }
-}
-
-impl<T: ShmSafe, B: Backend> Borrow<T> for Shared<T, B> {
-    #[inline]
-    fn borrow(&self) -> &T {
-        self
-    }
-}
+forward_to_value!(Shared, "Arc", "shared");

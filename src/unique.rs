@@ -1,9 +1,7 @@
 //! `Unique<T>`: `std::unique_ptr` across processes, with hand-off.
 
-use core::borrow::{Borrow, BorrowMut};
-use core::cmp::Ordering;
+use core::borrow::BorrowMut;
 use core::fmt;
-use core::hash::{Hash, Hasher};
 use core::ops::{Deref, DerefMut};
 
 use crate::backend::Backend;
@@ -95,101 +93,10 @@ impl<T: ShmSafe + fmt::Debug, B: Backend> fmt::Debug for Unique<T, B> {
     }
 }
 
-// What `Box` forwards to its value, forwarded the same way. `AsMut` and
-// `BorrowMut` go through `DerefMut`, the one way to a `&mut T` (with its check
-// that this process owns the value).
+forward_to_value!(Unique, "Box", "unique");
 
-impl<T: ShmSafe + PartialEq, B: Backend> PartialEq for Unique<T, B> {
-    /// Compares the values, as `Box` does.
-    ///
-    /// ```
-    /// use shmptr_arena::Unique;
-    /// let a = Unique::<u32>::create("ueq.a", 7)?;
-    /// let b = Unique::<u32>::create("ueq.b", 7)?;
-    /// assert_eq!(a, b);
-    /// # Ok::<(), shmptr::Error>(())
-    /// ```
-    #[inline]
-    fn eq(&self, other: &Self) -> bool {
-        **self == **other
-    }
-}
-
-impl<T: ShmSafe + Eq, B: Backend> Eq for Unique<T, B> {}
-
-impl<T: ShmSafe + PartialOrd, B: Backend> PartialOrd for Unique<T, B> {
-    /// Compares the values, as `Box` does.
-    #[inline]
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        (**self).partial_cmp(&**other)
-    }
-    #[inline]
-    fn lt(&self, other: &Self) -> bool {
-        **self < **other
-    }
-    #[inline]
-    fn le(&self, other: &Self) -> bool {
-        **self <= **other
-    }
-    #[inline]
-    fn gt(&self, other: &Self) -> bool {
-        **self > **other
-    }
-    #[inline]
-    fn ge(&self, other: &Self) -> bool {
-        **self >= **other
-    }
-}
-
-impl<T: ShmSafe + Ord, B: Backend> Ord for Unique<T, B> {
-    /// Compares the values, as `Box` does.
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        (**self).cmp(&**other)
-    }
-}
-
-impl<T: ShmSafe + Hash, B: Backend> Hash for Unique<T, B> {
-    /// Hashes the value, as `Box` does (consistent with `PartialEq` and `Borrow`).
-    #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        (**self).hash(state)
-    }
-}
-
-impl<T: ShmSafe + fmt::Display, B: Backend> fmt::Display for Unique<T, B> {
-    /// Displays the value.
-    ///
-    /// ```
-    /// let n = shmptr_arena::Unique::<u32>::create("udisplay", 42)?;
-    /// assert_eq!(n.to_string(), "42");
-    /// # Ok::<(), shmptr::Error>(())
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
-    }
-}
-
-impl<T: ShmSafe, B: Backend> fmt::Pointer for Unique<T, B> {
-    /// The address of the value in this process's mapping (a process that claims
-    /// it later may map it elsewhere).
-    ///
-    /// ```
-    /// let n = shmptr_arena::Unique::<u32>::create("upointer", 42)?;
-    /// assert_eq!(format!("{n:p}"), format!("{:p}", &*n));
-    /// # Ok::<(), shmptr::Error>(())
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Pointer::fmt(&core::ptr::from_ref::<T>(self), f)
-    }
-}
-
-impl<T: ShmSafe, B: Backend> AsRef<T> for Unique<T, B> {
-    #[inline]
-    fn as_ref(&self) -> &T {
-        self
-    }
-}
+// `AsMut` and `BorrowMut` go through `DerefMut`, the one way to a `&mut T` (with
+// its check that this process owns the value).
 
 impl<T: ShmSafe, B: Backend> AsMut<T> for Unique<T, B> {
     /// The value, through [`DerefMut`].
@@ -207,13 +114,6 @@ impl<T: ShmSafe, B: Backend> AsMut<T> for Unique<T, B> {
     #[inline]
     fn as_mut(&mut self) -> &mut T {
         DerefMut::deref_mut(self)
-    }
-}
-
-impl<T: ShmSafe, B: Backend> Borrow<T> for Unique<T, B> {
-    #[inline]
-    fn borrow(&self) -> &T {
-        self
     }
 }
 
