@@ -103,25 +103,83 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// The error of every shmptr operation: a kind, the operation that failed and, for
-/// OS failures, the raw error code. It is `Copy` and allocation-free.
+/// The error of every shmptr operation: a kind, the operation that failed, for
+/// OS failures the raw error code, and for a [`TypeMismatch`](ErrorKind::TypeMismatch)
+/// the value sizes expected and found. It is `Copy` and allocation-free.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Error {
+    detail: Detail,
     kind: ErrorKind,
-    during: &'static str,
     os_code: i32,
 }
+
+/// What an [`Error`] says beyond its kind. The sizes share the bytes of the phrase
+/// (the enum is as large as a `&str`: its null pointer tells them apart), so that
+/// `Error` stays 24 bytes: eight bytes more per `Error` cost `examples/constrained`
+/// about 300 bytes of code in stores and copies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    During(&'static str),
+    /// A type mismatch found in a header: the value sizes expected and found, each
+    /// saturated to `u32::MAX` ("4 GiB or more").
+    Sizes {
+        expected: u32,
+        found: u32,
+    },
+}
+
+// On 64-bit targets; a 32-bit one has no room for the sizes beside the null
+// pointer, and pays four bytes.
+#[cfg(target_pointer_width = "64")]
+static_assertions::assert_eq_size!(Error, [u64; 3]);
 
 impl Error {
     /// An error of `kind` raised while doing `during` (a short phrase such as
     /// `"opening the segment"`).
     pub const fn new(kind: ErrorKind, during: &'static str) -> Self {
-        Error { kind, during, os_code: 0 }
+        Error { detail: Detail::During(during), kind, os_code: 0 }
     }
 
     /// An error carrying the OS error code `code` (an errno value).
     pub const fn with_os_code(kind: ErrorKind, during: &'static str, code: i32) -> Self {
-        Error { kind, during, os_code: code }
+        Error { detail: Detail::During(during), kind, os_code: code }
+    }
+
+    /// A [`TypeMismatch`](ErrorKind::TypeMismatch) found while checking an object's
+    /// type: the caller asked for a value of `expected` bytes, and the object holds
+    /// one of `found` bytes (equal sizes: another type of the same size, or the other
+    /// kind of object). Sizes above `u32::MAX` are kept as `u32::MAX`.
+    pub const fn type_mismatch(expected: u64, found: u64) -> Self {
+        const fn saturate(size: u64) -> u32 {
+            if size > u32::MAX as u64 {
+                u32::MAX
+            } else {
+                size as u32
+            }
+        }
+        let detail = Detail::Sizes { expected: saturate(expected), found: saturate(found) };
+        Error { detail, kind: ErrorKind::TypeMismatch, os_code: 0 }
+    }
+
+    /// For a [`TypeMismatch`](ErrorKind::TypeMismatch) found in an object's header,
+    /// the value sizes `(expected, found)` in bytes, each at most `u32::MAX` (which
+    /// stands for "4 GiB or more"); `None` for any other error.
+    ///
+    /// ```
+    /// use shmptr::ErrorKind;
+    /// use shmptr_arena::Shared;
+    /// let _made = Shared::<u64>::create("mismatch.sizes", 7)?;
+    /// let error = Shared::<[u64; 4]>::open("mismatch.sizes").unwrap_err();
+    /// assert_eq!(error.kind(), ErrorKind::TypeMismatch);
+    /// assert_eq!(error.sizes(), Some((32, 8)));
+    /// assert!(error.to_string().contains("expected a value of 32 bytes, found 8 bytes"), "{error}");
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    pub const fn sizes(&self) -> Option<(u64, u64)> {
+        match self.detail {
+            Detail::Sizes { expected, found } => Some((expected as u64, found as u64)),
+            Detail::During(_) => None,
+        }
     }
 
     /// What went wrong.
@@ -131,7 +189,10 @@ impl Error {
 
     /// What the operation was doing when it failed.
     pub const fn during(&self) -> &'static str {
-        self.during
+        match self.detail {
+            Detail::During(during) => during,
+            Detail::Sizes { .. } => "checking the object's type",
+        }
     }
 
     /// The OS error code (errno), if the OS reported this error.
@@ -147,9 +208,12 @@ impl Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("during", &self.during);
+        d.field("kind", &self.kind).field("during", &self.during());
         if let Some(code) = self.os_code() {
             d.field("os_code", &code);
+        }
+        if let Some((expected, found)) = self.sizes() {
+            d.field("expected_size", &expected).field("found_size", &found);
         }
         d.finish()
     }
@@ -157,15 +221,37 @@ impl fmt::Debug for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} while {}", self.kind.description(), self.during)?;
+        write!(f, "{} while {}", self.kind.description(), self.during())?;
         if let Some(code) = self.os_code() {
             write!(f, " (OS error {code})")?;
+        }
+        match self.sizes() {
+            Some((expected, found)) if expected == found => write!(
+                f,
+                " (expected a value of {}, found one of that size but another type or kind)",
+                Bytes(expected)
+            )?,
+            Some((expected, found)) => write!(f, " (expected a value of {}, found {})", Bytes(expected), Bytes(found))?,
+            None => {}
         }
         write!(f, "; {}.", self.kind.advice())
     }
 }
 
 impl core::error::Error for Error {}
+
+/// A size from [`Error::sizes`], where `u32::MAX` stands for "4 GiB or more".
+struct Bytes(u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == u32::MAX as u64 {
+            f.write_str("4 GiB or more")
+        } else {
+            write!(f, "{} bytes", self.0)
+        }
+    }
+}
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -28,10 +28,16 @@ pub(crate) const JOINING: usize = 1 << (usize::BITS - 1);
 /// value a second time. A bit of its own, as [`JOINING`].
 pub(crate) const DESTROYING: usize = 1 << (usize::BITS - 2);
 
+/// Beside a count of 1, while the attachment's one handle lends out the value
+/// exclusively (`Shared::get_mut`): another mapping of the object here then does
+/// not join (`Busy`), and does not drop the value (it counts as holding). A bit of
+/// its own, as [`JOINING`].
+pub(crate) const SOLE: usize = 1 << (usize::BITS - 3);
+
 /// The most handles one attachment may have. As with `Arc`, going past it means
 /// clones are leaked in a loop; shmptr panics before the count could wrap.
-/// Below [`DESTROYING`] and [`JOINING`], so the three never mix.
-pub(crate) const MAX_HANDLES: usize = DESTROYING - 1;
+/// Below [`SOLE`], [`DESTROYING`] and [`JOINING`], so they never mix.
+pub(crate) const MAX_HANDLES: usize = SOLE - 1;
 
 /// One more handle, made from an existing one; `publish` then copies the new count
 /// to the segment, for other processes. Returns the new count.

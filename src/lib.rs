@@ -83,7 +83,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use name::{Name, NAME_MAX};
 pub use options::{Access, Options};
 pub use segment::MAX_SLOTS;
-pub use shared::Shared;
+pub use shared::{Shared, SoleMut};
 pub use shm_safe::{fingerprint, ShmSafe, Zeroable};
 pub use sync::{Condvar, LockError, MappedMutexGuard, Mutex, MutexGuard, Semaphore, WaitTimeoutResult};
 pub use unique::Unique;

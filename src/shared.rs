@@ -1,13 +1,13 @@
 //! `Shared<T>`: `std::shared_ptr` across processes.
 
 use core::fmt;
-use core::ops::Deref;
+use core::ops::{Deref, DerefMut};
 
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::name::Name;
 use crate::options::Options;
-use crate::segment::{Abandoned, SharedHandle};
+use crate::segment::{Abandoned, Lent, SharedHandle};
 use crate::shm_safe::{ShmSafe, Zeroable};
 
 /// A reference-counted `T` in shared memory, shared by handles in any number of
@@ -129,6 +129,117 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
     /// ```
     pub fn ptr_eq(this: &Self, other: &Self) -> bool {
         this.handle.same_object(&other.handle)
+    }
+
+    /// The value, mutably, if this handle is the only one on the object: no clone
+    /// of it, no other open of the object in this process, no other live holder in
+    /// any process (dead holders are reclaimed first). `None` otherwise, and in a
+    /// child created by `fork()` through a handle inherited from the parent.
+    ///
+    /// It is a guard, not `Arc::get_mut`'s bare `&mut T`: the object keeps its
+    /// name, so a thread of this process may open it while the `&mut` lives, and a
+    /// `&T` from that open would alias it. While the guard lives, such opens are
+    /// `Busy`; dropping it ends that. Other processes are not kept out: one that
+    /// opens the object meanwhile reads the writes as they happen, as it would a
+    /// [`Unique`](crate::Unique) owner's. Where exclusion across processes
+    /// matters, use a `Unique`, a [`Mutex`](crate::Mutex), or
+    /// [`try_unwrap`](Shared::try_unwrap).
+    ///
+    /// ```
+    /// use shmptr_arena::Shared;
+    /// let mut a = Shared::<[u32; 2]>::create("get_mut.a", [1, 2])?;
+    /// Shared::get_mut(&mut a).expect("the only handle")[0] = 10;
+    /// assert_eq!(*a, [10, 2]);
+    ///
+    /// let b = a.clone();
+    /// assert!(Shared::get_mut(&mut a).is_none(), "a clone shares it");
+    /// drop(b);
+    /// let mut guard = Shared::get_mut(&mut a).expect("the only handle again");
+    /// guard[1] = 20;
+    /// let opened = Shared::<[u32; 2]>::open("get_mut.a");
+    /// assert_eq!(opened.unwrap_err().kind(), shmptr::ErrorKind::Busy); // would alias `guard`
+    /// drop(guard);
+    /// assert_eq!(*Shared::<[u32; 2]>::open("get_mut.a")?, [10, 20]);
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    pub fn get_mut(this: &mut Self) -> Option<SoleMut<'_, T, B>> {
+        this.handle.lend().map(|lent| SoleMut { lent })
+    }
+
+    /// The value, if this handle is the only one on the object in any process:
+    /// the object is then removed (its name goes, as when the last handle drops)
+    /// and its value moved out, not dropped. Otherwise `Err` with this handle,
+    /// unchanged, like `Arc::try_unwrap`. "No other holder" and leaving are one
+    /// atomic step: a process opening the object at the same moment either joins
+    /// first (then this is `Err`) or finds it gone (`NotFound`).
+    ///
+    /// `Err` also for a handle inherited across `fork()` (the parent's), and when
+    /// this process holds another handle or open of the object.
+    ///
+    /// ```
+    /// use shmptr_arena::Shared;
+    /// let a = Shared::<u64>::create("try_unwrap.a", 7)?;
+    /// let b = Shared::<u64>::open("try_unwrap.a")?;
+    /// let a = Shared::try_unwrap(a).expect_err("b holds it too");
+    /// drop(b);
+    /// assert_eq!(Shared::try_unwrap(a).ok(), Some(7));
+    /// let gone = Shared::<u64>::open("try_unwrap.a").unwrap_err();
+    /// assert_eq!(gone.kind(), shmptr::ErrorKind::NotFound); // the name went with it
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    pub fn try_unwrap(this: Self) -> core::result::Result<T, Self> {
+        this.handle.try_unwrap().map_err(|handle| Shared { handle })
+    }
+
+    /// Drops this handle and, if it was the last one in any process, returns the
+    /// object's value instead of dropping it (the name goes, as on drop); `None`
+    /// otherwise. Like `Arc::into_inner`: of the last handles dropped at once
+    /// through `into_inner`, in any processes, exactly one gets the value.
+    ///
+    /// ```
+    /// use shmptr_arena::Shared;
+    /// let a = Shared::<u64>::create("into_inner.a", 7)?;
+    /// let b = a.clone();
+    /// assert_eq!(Shared::into_inner(a), None); // b still holds it
+    /// assert_eq!(Shared::into_inner(b), Some(7));
+    /// assert!(Shared::<u64>::open("into_inner.a").is_err());
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    pub fn into_inner(this: Self) -> Option<T> {
+        this.handle.into_inner()
+    }
+}
+
+/// The value of a [`Shared`], borrowed mutably through the object's only handle:
+/// what [`Shared::get_mut`] returns. While it lives, other opens of the object in
+/// this process are `Busy`.
+pub struct SoleMut<'a, T: ShmSafe, B: Backend> {
+    lent: Lent<'a, T, B>,
+}
+
+impl<T: ShmSafe, B: Backend> Deref for SoleMut<'_, T, B> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.lent.value()
+    }
+}
+
+impl<T: ShmSafe, B: Backend> DerefMut for SoleMut<'_, T, B> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.lent.value_mut()
+    }
+}
+
+impl<T: ShmSafe + fmt::Debug, B: Backend> fmt::Debug for SoleMut<'_, T, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ShmSafe + fmt::Display, B: Backend> fmt::Display for SoleMut<'_, T, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
     }
 }
 

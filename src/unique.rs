@@ -55,6 +55,24 @@ impl<T: ShmSafe, B: Backend> Unique<T, B> {
     pub fn release(this: Self) {
         this.handle.release()
     }
+
+    /// Moves the value out and removes the object (its name goes, as on drop); the
+    /// value is not dropped: the caller has it. Like `Box::into_inner`.
+    ///
+    /// # Panics
+    /// In a child created by `fork()` through a handle inherited from the parent,
+    /// which owns the value.
+    ///
+    /// ```
+    /// use shmptr_arena::Unique;
+    /// let job = Unique::<[u32; 3]>::create("into_inner.job", [1, 2, 3])?;
+    /// assert_eq!(Unique::into_inner(job), [1, 2, 3]);
+    /// assert!(Unique::<[u32; 3]>::claim("into_inner.job").is_err()); // gone
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    pub fn into_inner(this: Self) -> T {
+        this.handle.into_inner()
+    }
 }
 
 impl<T: ShmSafe, B: Backend> Options<Unique<T, B>> {

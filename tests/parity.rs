@@ -238,3 +238,106 @@ fn ptr_eq_is_identity_not_equality() {
     assert!(!Shared::ptr_eq(&again, &same_value));
     assert!(Shared::ptr_eq(&again, &Shared::<u32, S>::open("a").unwrap()));
 }
+
+// Sole-holder operations: `Shared::get_mut`, `try_unwrap`, `into_inner`,
+// `Unique::into_inner`. The Linux tests with real processes, fork and a forged
+// member word are in `backends/linux/tests/sole_linux.rs`.
+
+#[test]
+fn get_mut_lends_only_the_only_handle_in_any_process() {
+    arena_space!(S, 1 << 20);
+    let mut a = Shared::<[u32; 2], S>::create("x", [1, 2]).unwrap();
+    Shared::get_mut(&mut a).expect("the only handle")[0] = 10;
+    assert_eq!(*a, [10, 2]);
+
+    let clone = a.clone();
+    assert!(Shared::get_mut(&mut a).is_none(), "a clone shares the attachment");
+    drop(clone);
+    let second = Shared::<[u32; 2], S>::open("x").unwrap();
+    assert!(Shared::get_mut(&mut a).is_none(), "a second open in this process");
+    drop(second);
+
+    // A holder in another (simulated) process, alive then dead.
+    let p = Arena::<S>::spawn();
+    let theirs = as_process::<S, _>(p, || Shared::<[u32; 2], S>::open("x").unwrap());
+    assert!(Shared::get_mut(&mut a).is_none(), "another process holds it");
+    std::mem::forget(theirs); // a killed process runs no destructor
+                              // SAFETY: `p` is not the process this thread acts as, and its handle is leaked.
+    unsafe { Arena::<S>::kill(p) };
+    let mut guard = Shared::get_mut(&mut a).expect("the dead holder is reclaimed first");
+    guard[1] = 20;
+    assert_eq!(format!("{guard:?}"), "[10, 20]");
+
+    // While the guard lives, an open here would alias it: refused, not waited for.
+    let opened = Shared::<[u32; 2], S>::open("x").unwrap_err();
+    assert_eq!(opened.kind(), shmptr::ErrorKind::Busy, "{opened}");
+    drop(guard);
+    let reopened = Shared::<[u32; 2], S>::open("x").unwrap();
+    assert_eq!(*reopened, [10, 20]);
+    assert_eq!(Shared::strong_count(&a), 2, "the loan left the count as it was");
+    drop((a, reopened));
+    assert!(!Arena::<S>::exists("x"));
+}
+
+#[test]
+fn try_unwrap_takes_the_value_and_the_name_only_from_the_only_handle() {
+    arena_space!(S, 1 << 20);
+    let a = Shared::<u64, S>::create("x", 7).unwrap();
+    let clone = a.clone();
+    let a = Shared::try_unwrap(a).expect_err("a clone shares it");
+    drop(clone);
+    let p = Arena::<S>::spawn();
+    let theirs = as_process::<S, _>(p, || Shared::<u64, S>::open("x").unwrap());
+    let a = Shared::try_unwrap(a).expect_err("another process holds it");
+    assert_eq!(*a, 7, "the handle comes back unchanged");
+    assert_eq!(Shared::strong_count(&a), 2);
+    as_process::<S, _>(p, || drop(theirs));
+
+    assert_eq!(Shared::try_unwrap(a).ok(), Some(7));
+    assert!(!Arena::<S>::exists("x"), "the name went with it");
+    assert_eq!(Shared::<u64, S>::open("x").unwrap_err().kind(), shmptr::ErrorKind::NotFound);
+    // The name is free for a new object.
+    let again = Shared::<u64, S>::create("x", 8).unwrap();
+    assert_eq!(*again, 8);
+}
+
+#[test]
+fn into_inner_gives_the_value_to_the_last_handle_only() {
+    arena_space!(S, 1 << 20);
+    let a = Shared::<u64, S>::create("x", 7).unwrap();
+    let b = a.clone();
+    let p = Arena::<S>::spawn();
+    let theirs = as_process::<S, _>(p, || Shared::<u64, S>::open("x").unwrap());
+    assert_eq!(Shared::into_inner(a), None, "b and another process hold it");
+    assert_eq!(Shared::into_inner(b), None, "another process holds it");
+    assert!(Arena::<S>::exists("x"));
+    assert_eq!(as_process::<S, _>(p, || Shared::into_inner(theirs)), Some(7), "the last handle anywhere");
+    assert!(!Arena::<S>::exists("x"));
+}
+
+#[test]
+fn unique_into_inner_moves_the_value_out_and_removes_the_name() {
+    arena_space!(S, 1 << 20);
+    let mut job = Unique::<[u32; 3], S>::create("job", [1, 2, 3]).unwrap();
+    job[2] = 30;
+    assert_eq!(Unique::into_inner(job), [1, 2, 30]);
+    assert!(!Arena::<S>::exists("job"));
+    assert_eq!(Unique::<[u32; 3], S>::claim("job").unwrap_err().kind(), shmptr::ErrorKind::NotFound);
+
+    // A claimed object, too; in another process than its creator.
+    let job = Unique::<u32, S>::create("job", 5).unwrap();
+    Unique::release(job);
+    let p = Arena::<S>::spawn();
+    assert_eq!(as_process::<S, _>(p, || Unique::into_inner(Unique::<u32, S>::claim("job").unwrap())), 5);
+    assert!(!Arena::<S>::exists("job"));
+
+    // In a forked child (simulated: another process using the parent's handle)
+    // the parent owns the value: refused, as DerefMut is.
+    let job = Unique::<u32, S>::create("job", 6).unwrap();
+    let child = Arena::<S>::spawn();
+    let taken = as_process::<S, _>(child, || catch_unwind(AssertUnwindSafe(|| Unique::into_inner(job))));
+    assert!(taken.is_err(), "a child's into_inner of the parent's Unique must panic");
+    assert!(Arena::<S>::exists("job"), "the parent's object stays");
+    let job = Unique::<u32, S>::claim("job").unwrap_err();
+    assert_eq!(job.kind(), shmptr::ErrorKind::Busy, "the parent still owns it");
+}

@@ -321,13 +321,12 @@ impl Header {
             return Err(corrupt);
         }
         let Some(found_kind) = Kind::from_raw(f.kind) else { return Err(corrupt) };
-        let mismatch = Error::new(ErrorKind::TypeMismatch, DURING);
         if found_kind != kind
             || f.fingerprint != value_fingerprint
             || f.value_size != size as u64
             || f.value_align != align.max(VALUE_MIN_ALIGN) as u64
         {
-            return Err(mismatch);
+            return Err(Error::type_mismatch(size as u64, f.value_size));
         }
         let Some(stored_name) = f.name.get(..f.name_len as usize) else { return Err(corrupt) };
         if stored_name != name.as_bytes() || f.name[stored_name.len()..].iter().any(|&b| b != 0) {

@@ -257,6 +257,22 @@ impl<B: Backend> Mapping<B> {
         destroy::<B>(&self.region, right, Some((drop, self.value)), name);
     }
 
+    /// Moves the value out, then runs the destroy steps this process won the right
+    /// to without dropping it (it lives on in the caller).
+    fn take<T: ShmSafe>(&self, right: DestroyRight<'_>) -> T {
+        // SAFETY: the value lies in this mapping, at the offset, size and alignment
+        // validated for `T` (kept in private memory), mapped until the caller
+        // unmaps it after this returns. Any bytes are a valid `T` (`ShmSafe`), also
+        // if a peer writes them meanwhile, and a `ShmSafe` value owns nothing
+        // outside its own bytes: a copy of them is a whole `T`, even if a peer
+        // forged the member set and another mapping here still reads the object
+        // (reading is all a copy does; nothing drops the original: `destroy` gets
+        // no drop).
+        let value = unsafe { self.value.cast::<T>().as_ptr().read() };
+        destroy::<B>(&self.region, right, None, None);
+        value
+    }
+
     fn from_region(region: B::Region, layout: &SegmentLayout) -> Self {
         // SAFETY: `layout.value_offset` is within the region (validated by the
         // caller: the region holds at least `layout.total_len` bytes).
@@ -347,6 +363,10 @@ impl Others {
     /// One is destroying the object.
     fn destroying(&self) -> bool {
         self.0 & handles::DESTROYING != 0
+    }
+    /// One lends out the value exclusively (`Shared::get_mut`).
+    fn lending(&self) -> bool {
+        self.0 & handles::SOLE != 0
     }
 }
 
@@ -548,9 +568,17 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         fence(Ordering::SeqCst);
         // Unmaps on every way out but success, also if `T`'s drop panics.
         let mapping = Unmapping(ManuallyDrop::new(mapping));
-        let joined = match Others::of::<B>(&mapping.region).destroying() {
-            false => mapping.members().join::<B>(me),
-            true => Err(Refused { error: Error::new(ErrorKind::NotFound, "opening (being destroyed)"), right: None }),
+        let others = Others::of::<B>(&mapping.region);
+        let joined = if others.destroying() || others.lending() {
+            // Lending: another handle here lends the value out as `&mut`
+            // (`Shared::get_mut`), which a `&T` from this mapping would alias.
+            let error = match others.destroying() {
+                true => Error::new(ErrorKind::NotFound, "opening (being destroyed)"),
+                false => Error::new(ErrorKind::Busy, "opening (lent out here by get_mut)"),
+            };
+            Err(Refused { error, right: None })
+        } else {
+            mapping.members().join::<B>(me)
         };
         // Joined: our one handle; refused: none. Relaxed: a destroyer here that
         // waits for us reads it again.
@@ -607,6 +635,112 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn same_object(&self, other: &Self) -> bool {
         let (mine, theirs) = (&*self.mapping.region, &*other.mapping.region);
         mine.as_ptr() == theirs.as_ptr() || mine.same_object(theirs)
+    }
+
+    /// The value as `&mut`, if this handle is the only one on the object: no clone
+    /// of it, no other mapping of the object in this process, no other live member
+    /// in any process. While the [`Lent`] lives, other opens of the object in this
+    /// process are `Busy`.
+    pub(crate) fn lend(&mut self) -> Option<Lent<'_, T, B>> {
+        let me = B::current_process();
+        // Relaxed: `&mut self` and a count of 1 mean no other handle of this
+        // attachment exists, so none can change it; the Acquire load of the member
+        // set below orders our writes after the other members' uses.
+        if me != self.attached_by || self.mapping.handles().load(Ordering::Relaxed) != 1 {
+            return None;
+        }
+        self.mapping.handles().store(1 | handles::SOLE, Ordering::Relaxed);
+        // SeqCst: against a joiner here that marks its mapping, then looks at ours
+        // (`attach`): one of us sees the other's mark.
+        fence(Ordering::SeqCst);
+        let lent = Lent { handle: self };
+        // Any mark of another mapping here (handles, joining, destroying, lending)
+        // means it may read the value: no `&mut`.
+        if Others::of::<B>(&lent.handle.mapping.region).0 != 0
+            || !lent.handle.mapping.members().sole::<B>(lent.handle.slot, me)
+        {
+            return None;
+        }
+        Some(lent)
+    }
+
+    /// The value, and the end of the object, if this handle is its only one in any
+    /// process; else this handle, unchanged.
+    pub(crate) fn try_unwrap(self) -> core::result::Result<T, Self> {
+        let me = B::current_process();
+        // Relaxed: as in `lend`; a count of 1 cannot change under us.
+        if me != self.attached_by
+            || self.mapping.handles().load(Ordering::Relaxed) != 1
+            || Others::of::<B>(&self.mapping.region).0 != 0
+        {
+            return Err(self);
+        }
+        // SAFETY: exactly one copy is unmapped: this one if we leave (then `self` is
+        // forgotten), none otherwise (it is kept: dropping a `Mapping` does nothing).
+        let mapping = Unmapping(ManuallyDrop::new(unsafe { self.mapping.share() }));
+        let Some(right) = mapping.members().leave_if_sole::<B>(self.slot, me) else {
+            let _ = mapping.keep();
+            return Err(self);
+        };
+        // The attachment's last handle goes: its count in private memory, too.
+        self.mapping.handles().store(0, Ordering::Relaxed);
+        core::mem::forget(self);
+        Ok(mapping.take(right))
+    }
+
+    /// Drops this handle, like `Drop`; if it was the last one in any process, the
+    /// object's value is returned instead of dropped.
+    pub(crate) fn into_inner(self) -> Option<T> {
+        let this = ManuallyDrop::new(self);
+        let me = B::current_process();
+        if me != this.attached_by {
+            // Inherited across fork: the parent's attachment; release nothing.
+            return None;
+        }
+        let members = this.mapping.members();
+        if handles::release(this.mapping.handles(), |left| members.publish_count(this.slot, left)) != 0 {
+            return None;
+        }
+        // SAFETY: this handle took the attachment's count to zero, so it is the one
+        // copy that unmaps; `this` is never dropped or used again.
+        let mapping = Unmapping(ManuallyDrop::new(unsafe { this.mapping.share() }));
+        let right = mapping.members().leave::<B>(this.slot, me)?;
+        Some(mapping.take(right))
+    }
+}
+
+/// The value of a `Shared` lent out as `&mut` by its only handle
+/// ([`SharedHandle::lend`]); dropping it ends the loan.
+pub(crate) struct Lent<'a, T, B: Backend> {
+    handle: &'a mut SharedHandle<T, B>,
+}
+
+impl<T: ShmSafe, B: Backend> Lent<'_, T, B> {
+    /// The value.
+    pub(crate) fn value(&self) -> &T {
+        self.handle.value()
+    }
+
+    /// The value, exclusively.
+    pub(crate) fn value_mut(&mut self) -> &mut T {
+        // SAFETY: as in `SharedHandle::value` for the pointer and the bytes. No
+        // other reference to the value exists in this address space: the loan
+        // borrows the attachment's only handle mutably (its private count was 1),
+        // no other mapping of the object here had any mark when the loan began
+        // (after the SeqCst fence that pairs with a joiner's), and while our mark
+        // (`SOLE`) stays, a mapping that joins here is refused before it gets a
+        // reference (`attach`). The forked-child case was refused in `lend`. Other
+        // processes write in their own address spaces: for this process, a peer
+        // writing shared bytes, and any bytes are a `T`.
+        unsafe { self.handle.mapping.value.cast::<T>().as_mut() }
+    }
+}
+
+impl<T, B: Backend> Drop for Lent<'_, T, B> {
+    fn drop(&mut self) {
+        // Release: our writes through the loan happen before the uses of a mapping
+        // here that reads our count (then acquires) to join after it.
+        self.handle.mapping.handles().store(1, Ordering::Release);
     }
 }
 
@@ -756,6 +890,32 @@ impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
         // the parent's handle. Other processes write in their own address spaces,
         // which for this process is a peer writing shared bytes (any bytes are a `T`).
         unsafe { self.mapping.value.cast::<T>().as_mut() }
+    }
+
+    /// Moves the value out and removes the object, as dropping it would, but
+    /// without dropping the value.
+    ///
+    /// # Panics
+    /// In a child created by `fork()` through a handle inherited from the parent.
+    pub(crate) fn into_inner(self) -> T {
+        if B::current_process() != self.owner {
+            panic!("shmptr: taking the value of a Unique inherited across fork(): the parent owns it");
+        }
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped or used again, so the mapping is moved out
+        // (and then unmapped) exactly once.
+        let mapping = Unmapping(ManuallyDrop::new(unsafe { this.mapping.share() }));
+        // Dropped before `mapping`: ends this process's ownership, then `mapping`
+        // unmaps.
+        let _disown = Disown(&mapping);
+        let value = match owner::give_up::<B>(&mapping.members(), this.owner) {
+            Some(right) => mapping.take(right),
+            // A peer forged the destroyer word: the object is theirs to remove, and
+            // its bytes, copied, are still a whole `T` (see `Mapping::take`).
+            // SAFETY: as in `Mapping::take`.
+            None => unsafe { mapping.value.cast::<T>().as_ptr().read() },
+        };
+        value
     }
 }
 

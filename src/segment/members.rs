@@ -137,6 +137,48 @@ impl<'a> Members<'a> {
         self.destroyer_freeing::<P>(me, index)
     }
 
+    /// Leaves the object only if the attachment in `index` is its one member once
+    /// dead holders are reclaimed; the caller, which holds that attachment's last
+    /// handle, is then the destroyer (the slot is freed once it is done). `None`,
+    /// with nothing changed, if any other member remains: a member joining meanwhile
+    /// makes the compare-exchange fail, so leaving and "nobody else holds it" are
+    /// one atomic step.
+    pub(crate) fn leave_if_sole<P: Platform>(&self, index: u32, me: ProcessId) -> Option<DestroyRight<'a>> {
+        let bit: Word = 1 << index;
+        // Our own bit is set, so reclaiming others cannot empty the set.
+        let _ = self.reclaim_dead::<P>(me);
+        // Acquire: as in `detach`, when we go on as the destroyer.
+        let mut current = self.header.members.load(Ordering::Acquire);
+        loop {
+            if current & self.mask() != bit {
+                return None;
+            }
+            // AcqRel: as the `fetch_and` in `detach`: Release hands our uses of the
+            // value to whoever reads the word; Acquire takes every earlier holder's.
+            match self.header.members.compare_exchange_weak(
+                current,
+                current & !bit,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => current = now,
+            }
+        }
+        P::crash_point(CrashPoint::DetachLeft);
+        self.destroyer_freeing::<P>(me, index)
+    }
+
+    /// Whether the attachment in `index` is the object's one member once dead
+    /// holders are reclaimed (a snapshot: a process may join right after).
+    pub(crate) fn sole<P: Platform>(&self, index: u32, me: ProcessId) -> bool {
+        // Our own bit is set, so reclaiming others cannot empty the set.
+        let _ = self.reclaim_dead::<P>(me);
+        // Acquire: pairs with the Release of the other members' leaving, so their
+        // uses of the value happen before the caller's writes.
+        self.live(Ordering::Acquire) == 1 << index
+    }
+
     /// Reclaims the slots of dead holders ([`reclaim_dead`](Self::reclaim_dead));
     /// returns how many members were reclaimed, and the right to destroy if no live
     /// holder remains (this process emptied the set, or finds it empty and its

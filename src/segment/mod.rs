@@ -20,7 +20,7 @@ pub(crate) mod owner;
 mod tests;
 
 pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Slot};
-pub(crate) use mapping::{Abandoned, SharedHandle, UniqueHandle};
+pub(crate) use mapping::{Abandoned, Lent, SharedHandle, UniqueHandle};
 pub(crate) use members::Members;
 
 /// The most slots a `Shared` object can have: one member bit each in one atomic

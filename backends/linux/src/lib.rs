@@ -62,6 +62,8 @@ pub struct Linux;
 
 /// `shmptr::Shared` on Linux.
 pub type Shared<T> = shmptr::Shared<T, Linux>;
+/// `shmptr::SoleMut` on Linux (from `Shared::get_mut`).
+pub type SoleMut<'a, T> = shmptr::SoleMut<'a, T, Linux>;
 /// `shmptr::Unique` on Linux.
 pub type Unique<T> = shmptr::Unique<T, Linux>;
 /// `shmptr::Mutex` on Linux: robust (reports its owner's death) across processes.

@@ -478,6 +478,96 @@ fn reading_through_an_inherited_shared_keeps_working_in_a_forked_child() {
     assert!(!Scope::exists(&name));
 }
 
+#[test]
+fn sole_holder_operations_refuse_an_inherited_handle_in_a_forked_child() {
+    // The parent's only handle, inherited: to the child it is the parent's
+    // attachment, not a sole holding of its own. `get_mut` would alias the
+    // parent's reads, `try_unwrap`/`into_inner` would remove the parent's object.
+    const TEST: &str = "sole_holder_operations_refuse_an_inherited_handle_in_a_forked_child";
+    let scope = Scope::new(TEST);
+    let (board_name, name, job_name) = (scope.name("board"), scope.name("value"), scope.name("job"));
+    if role().is_some() {
+        let board = Shared::<Board>::open(&board_name).unwrap();
+        let mut value = Shared::<u64>::create(&name, 42).unwrap();
+        let job = Unique::<u64>::create(&job_name, 7).unwrap();
+        let fate = match fork() {
+            0 => child_exits_with(move || {
+                if Shared::get_mut(&mut value).is_some() {
+                    return WROTE;
+                }
+                let value = match Shared::try_unwrap(value) {
+                    Ok(_) => return WROTE,
+                    Err(value) => value,
+                };
+                if Shared::into_inner(value).is_some() {
+                    return WROTE;
+                }
+                match catch_unwind(AssertUnwindSafe(move || Unique::into_inner(job))) {
+                    Err(_) => SOUND, // refused: the parent owns the value
+                    Ok(_) => WROTE,
+                }
+            }),
+            pid => reap(pid),
+        };
+        let mut flags = 0;
+        if Scope::exists(&name) && Scope::exists(&job_name) {
+            flags |= 1;
+        }
+        if *value == 42 && *job == 7 {
+            flags |= 2;
+        }
+        // The parent's handle is still its only one: now it may.
+        if Shared::get_mut(&mut value).map(|mut v| *v = 43).is_some() && Shared::try_unwrap(value) == Ok(43) {
+            flags |= 4;
+        }
+        if Unique::into_inner(job) == 7 {
+            flags |= 8;
+        }
+        board.flags.store(flags, Ordering::Relaxed);
+        board.fate.store(fate.encode(), Ordering::Release);
+        return;
+    }
+    let board = Shared::<Board>::create(&board_name, Board::new()).unwrap();
+    scope.spawn(TEST, "parent").succeeds();
+    assert_eq!(
+        board.fate(),
+        Fate::Exited(SOUND),
+        "in a forked child, get_mut must be None, try_unwrap Err, into_inner None, and Unique::into_inner must \
+         panic (exit 0 = so; {WROTE} = one of them went through)"
+    );
+    let flags = board.flags.load(Ordering::Relaxed);
+    assert!(flags & 1 != 0, "both objects must still exist after the child exits");
+    assert!(flags & 2 != 0, "the parent's values must be unchanged");
+    assert!(flags & 4 != 0, "the parent's get_mut and try_unwrap must then succeed");
+    assert!(flags & 8 != 0, "the parent's Unique::into_inner must return its value");
+    assert!(!Scope::exists(&name) && !Scope::exists(&job_name), "taken: the names went with the values");
+}
+
+#[test]
+fn a_forged_member_word_never_lends_or_takes_a_value_another_open_here_reads() {
+    // Two opens of one object in this process are two members. A peer rewrites the
+    // member word so that only the first seems to hold it: `get_mut` and
+    // `try_unwrap` must still see the second open (this process's own record) and
+    // refuse, or a `&mut` would alias the second handle's `&T`.
+    let scope = Scope::new("a_forged_member_word_never_lends_or_takes_a_value_another_open_here_reads");
+    let name = scope.name("value");
+    let mut first = Shared::<u64>::create(&name, 1).unwrap();
+    let second = Shared::<u64>::open(&name).unwrap();
+    const MEMBERS: u64 = 288;
+    forge(&name, MEMBERS, &1u64.to_le_bytes()); // only slot 0: the first open's
+    assert!(Shared::get_mut(&mut first).is_none(), "a forged member word lent a value another open here reads");
+    let first = Shared::try_unwrap(first)
+        .expect_err("a forged member word let try_unwrap take a value another open here reads");
+    assert_eq!((*first, *second), (1, 1));
+    // The forgery leaves the second open outside the member set: when the first
+    // goes, the object is destroyed under it (its name unlinked), but the second
+    // handle's mapping stays and still reads the value.
+    drop(first);
+    assert_eq!(*second, 1);
+    drop(second);
+    assert!(!Scope::exists(&name));
+}
+
 // ---------------------------------------------------------------------------------
 // Unwinding is not dying: a panic inside `T::drop`.
 
