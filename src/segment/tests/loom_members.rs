@@ -37,6 +37,19 @@
 //!   just after, winning the destroyer word); two processes opening the object both
 //!   get `NotFound` and exactly one of them takes over as destroyer, dropping the
 //!   value the dead one never began to drop.
+//! - [`try_unwrap_races_open`]: the only holder calls `Shared::try_unwrap`
+//!   ([`Members::leave_if_sole`](crate::segment::Members::leave_if_sole)) while a
+//!   second process opens, uses the value and drops its handle: either the unwrap
+//!   takes the value and the opener gets `NotFound` or had left already (never a
+//!   use after the move), or the opener was in, the unwrap leaves everything as it
+//!   was, and the last of the two to drop destroys.
+//! - [`try_unwrap_races_last_detach`]: the other holder drops its last handle while
+//!   the first calls `try_unwrap`: it succeeds only once the other has left (whose
+//!   uses happen before the move), else it fails and the later drop destroys.
+//!   (Weakening `leave_if_sole`'s own orderings to Relaxed passes these two models:
+//!   the reclaim scan just before it acquires every slot's holder word, which a
+//!   leaving holder's `free` releases. The orderings stay as `detach`'s, which
+//!   does not rely on that scan.)
 //!
 //! In every flow, a live process that empties the member set must itself get the
 //! right to destroy: a survivor that took over from it would show as an outcome no
@@ -398,4 +411,72 @@ fn dead_emptier_taken_over() {
             format!("destroyer {}", which(&[(2, won2), (3, won3)]))
         });
     }
+}
+
+#[test]
+fn try_unwrap_races_open() {
+    const OUTCOMES: &[&str] = &[
+        "unwrapped, opener NotFound",
+        "unwrapped, opener attached",
+        "refused, opener attached, destroyer P1",
+        "refused, opener attached, destroyer P2",
+    ];
+    model(OUTCOMES, |main_last| {
+        let seg = Segment::new(2);
+        loom_support::play(1);
+        seg.init_creator();
+
+        let opener = spawn_as(2, &seg, |seg| match seg.open() {
+            Ok(slot) => {
+                seg.use_value();
+                (true, seg.drop_handle(slot))
+            }
+            Err(won) => (false, won),
+        });
+
+        main_turn(main_last);
+        seg.use_value();
+        let unwrapped = seg.try_unwrap(0);
+        let creator_won = !unwrapped && seg.drop_handle(0);
+        let (attached, opener_won) = opener.join().unwrap();
+        // Unwrapped after the opener attached: only if it had left already (its
+        // use of the value, which loom orders before the move, checks that).
+        let destroyers = unwrapped as u32 + creator_won as u32 + opener_won as u32;
+        assert_eq!(destroyers, 1, "not exactly one destroyer");
+        seg.assert_gone();
+        if unwrapped {
+            format!("unwrapped, opener {}", if attached { "attached" } else { "NotFound" })
+        } else {
+            format!("refused, opener attached, destroyer {}", which(&[(1, creator_won), (2, opener_won)]))
+        }
+    });
+}
+
+#[test]
+fn try_unwrap_races_last_detach() {
+    const OUTCOMES: &[&str] = &["unwrapped", "refused, destroyer P1", "refused, destroyer P2"];
+    model(OUTCOMES, |main_last| {
+        let seg = Segment::new(2);
+        loom_support::play(1);
+        seg.init_creator();
+        seg.seat(1, pid(2).word());
+
+        let other = spawn_as(2, &seg, |seg| {
+            seg.use_value();
+            seg.drop_handle(1)
+        });
+
+        main_turn(main_last);
+        seg.use_value();
+        let unwrapped = seg.try_unwrap(0);
+        let creator_won = !unwrapped && seg.drop_handle(0);
+        let other_won = other.join().unwrap();
+        assert!(!(unwrapped && other_won), "the value was taken and dropped");
+        assert_eq!(unwrapped as u32 + creator_won as u32 + other_won as u32, 1, "not exactly one destroyer");
+        seg.assert_gone();
+        match unwrapped {
+            true => "unwrapped".to_string(),
+            false => format!("refused, destroyer {}", which(&[(1, creator_won), (2, other_won)])),
+        }
+    });
 }

@@ -229,6 +229,24 @@ impl Segment {
         self.destroy(self.members().leave::<Model>(slot, Model::current_process()))
     }
 
+    /// `SharedHandle::try_unwrap` (mapping.rs) of the attachment in `slot`, whose
+    /// one handle the current process holds: leave only if no other member remains,
+    /// then move the value out (read it, as a drop would be: loom fails the model if
+    /// a holder's use is not ordered before it) and run the destroy steps with no
+    /// drop. `true` if it took the value; `false` leaves the handle as it was.
+    fn try_unwrap(&self, slot: u32) -> bool {
+        assert_eq!(self.handles[slot as usize].load(Ordering::Relaxed), 1, "try_unwrap needs the only handle");
+        let Some(right) = self.members().leave_if_sole::<Model>(slot, Model::current_process()) else {
+            return false;
+        };
+        self.handles[slot as usize].store(0, Ordering::Relaxed);
+        // `Mapping::take`: the copy out ends the value here (the mark catches any
+        // later use), then `destroy` without a drop: no `begin_drop`.
+        self.drop_value();
+        right.mark_destroyed();
+        true
+    }
+
     /// `SharedHandle::reclaim` (mapping.rs) for the current process: (holders
     /// reclaimed, became destroyer).
     fn reclaim(&self) -> (u32, bool) {
