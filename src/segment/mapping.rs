@@ -643,10 +643,12 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     /// process are `Busy`.
     pub(crate) fn lend(&mut self) -> Option<Lent<'_, T, B>> {
         let me = B::current_process();
-        // Relaxed: `&mut self` and a count of 1 mean no other handle of this
-        // attachment exists, so none can change it; the Acquire load of the member
-        // set below orders our writes after the other members' uses.
-        if me != self.attached_by || self.mapping.handles().load(Ordering::Relaxed) != 1 {
+        // `&mut self` and a count of 1 mean no other handle of this attachment
+        // exists, so none can change it. Acquire, as `Arc::get_mut`'s: pairs with
+        // the Release decrement of a clone dropped in another thread, so its uses
+        // of the value happen before our writes (the other members' uses: the
+        // Acquire load of the member set in `sole`).
+        if me != self.attached_by || self.mapping.handles().load(Ordering::Acquire) != 1 {
             return None;
         }
         self.mapping.handles().store(1 | handles::SOLE, Ordering::Relaxed);
@@ -668,9 +670,9 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     /// process; else this handle, unchanged.
     pub(crate) fn try_unwrap(self) -> core::result::Result<T, Self> {
         let me = B::current_process();
-        // Relaxed: as in `lend`; a count of 1 cannot change under us.
+        // Acquire: as in `lend`; a count of 1 cannot change under us.
         if me != self.attached_by
-            || self.mapping.handles().load(Ordering::Relaxed) != 1
+            || self.mapping.handles().load(Ordering::Acquire) != 1
             || Others::of::<B>(&self.mapping.region).0 != 0
         {
             return Err(self);
