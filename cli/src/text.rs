@@ -1,0 +1,200 @@
+//! The text output: renders the reports of `report.rs`, fact for fact.
+
+use std::fmt::Write as _;
+
+use crate::report::{Listing, ObjectReport, OwnerBrief, OwnerReport, Process, Reclaim, ReclaimAll, Removal};
+
+/// Columns separated by two spaces, each as wide as its widest cell (the last one
+/// unpadded), every line starting with `indent`.
+fn table(indent: &str, rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::from(indent);
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<width$}  ", width = widths[c]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn or_dash<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// A pid, or `?` for an identity without one.
+fn pid(pid: Option<u32>) -> String {
+    pid.map_or_else(|| "?".to_owned(), |p| p.to_string())
+}
+
+/// `1234 (dead)`, `1234 (alive, sleep)`, `? (unknown)` for an identity without pid.
+fn process(p: &Process) -> String {
+    let pid = pid(p.pid);
+    match &p.command {
+        Some(command) => format!("{pid} ({}, {command})", p.liveness),
+        None => format!("{pid} ({})", p.liveness),
+    }
+}
+
+fn owner_brief(owner: Option<&OwnerBrief>) -> String {
+    match owner {
+        None => "-".to_owned(),
+        Some(OwnerBrief { released: true, .. }) => "released".to_owned(),
+        Some(OwnerBrief { pid, liveness, .. }) => {
+            format!("{} ({})", self::pid(*pid), liveness.unwrap_or("unknown"))
+        }
+    }
+}
+
+/// `shmptr ls`: a header line and one row per entry; an entry that is not a
+/// shmptr object shows `-` and, last, why.
+pub fn listing(listing: &Listing) -> String {
+    let mut rows =
+        vec![["NAME", "KIND", "STATE", "VALUE", "HOLDERS", "OWNER", "MODE", "UID", "NOTE"].map(str::to_owned).to_vec()];
+    for row in &listing.objects {
+        let holders = match (row.holders_live, row.holders_dead) {
+            (Some(live), Some(dead)) => format!("{live} live, {dead} dead"),
+            _ => "-".to_owned(),
+        };
+        rows.push(vec![
+            row.name.clone(),
+            or_dash(row.kind),
+            or_dash(row.state),
+            or_dash(row.value_size.map(|s| format!("{s} B"))),
+            holders,
+            owner_brief(row.owner.as_ref()),
+            or_dash(row.mode.as_ref()),
+            or_dash(row.uid),
+            row.error.as_ref().map_or_else(String::new, |e| format!("{}: {}", e.kind, e.message)),
+        ]);
+    }
+    table("", &rows)
+}
+
+fn owner(owner: Option<&OwnerReport>) -> String {
+    match owner {
+        None => "- (a shared object has no owner)".to_owned(),
+        Some(OwnerReport { released: true, .. }) => "released (parked for a claim)".to_owned(),
+        Some(OwnerReport { process: Some(p), .. }) => format!("pid {}, identity {}", process(p), p.identity),
+        Some(OwnerReport { process: None, .. }) => "unknown".to_owned(),
+    }
+}
+
+/// `shmptr inspect NAME`: one fact a line, then the holders, one a line.
+pub fn object(o: &ObjectReport) -> String {
+    let file = match &o.file {
+        Some(f) => format!("{}, mode {}, uid {}, {} bytes", crate::report::path(&o.name), f.mode, f.uid, f.size),
+        None => format!("{} (gone)", crate::report::path(&o.name)),
+    };
+    let creator = match &o.creator {
+        Some(p) => format!("pid {}, identity {}", process(p), p.identity),
+        None => "-".to_owned(),
+    };
+    let holders = format!("{} ({} live, {} dead)", o.holders.len(), o.holders_live, o.holders_dead);
+    let mut out = table(
+        "",
+        &[
+            vec!["name".into(), o.name.clone()],
+            vec!["kind".into(), o.kind.into()],
+            vec!["state".into(), o.state.into()],
+            vec!["format version".into(), o.format_version.to_string()],
+            vec!["value".into(), format!("{} bytes, align {}", o.value_size, o.value_align)],
+            vec!["fingerprint".into(), o.fingerprint.clone()],
+            vec!["total length".into(), format!("{} bytes", o.total_len)],
+            vec!["file".into(), file],
+            vec!["creator".into(), creator],
+            vec!["slot capacity".into(), o.slot_capacity.to_string()],
+            vec!["owner".into(), owner(o.owner.as_ref())],
+            vec!["holders".into(), holders],
+        ],
+    );
+    if !o.holders.is_empty() {
+        let mut rows = vec![["SLOT", "PID", "COMMAND", "LIVENESS", "HANDLES", "MEMBER", "RECLAIMING", "IDENTITY"]
+            .map(str::to_owned)
+            .to_vec()];
+        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+        for h in &o.holders {
+            rows.push(vec![
+                h.slot.to_string(),
+                pid(h.process.pid),
+                or_dash(h.process.command.as_ref()),
+                h.process.liveness.to_owned(),
+                h.handles.to_string(),
+                yes_no(h.member),
+                yes_no(h.reclaiming),
+                h.process.identity.clone(),
+            ]);
+        }
+        out.push_str(&table("  ", &rows));
+    }
+    out
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// One line for one object's reclaim.
+pub fn reclaim(r: &Reclaim) -> String {
+    let what = match (&r.error, r.skipped) {
+        (Some(e), true) => format!("skipped: {}", e.message),
+        (Some(e), false) => format!("failed: {}", e.message),
+        (None, _) if r.destroyed => format!(
+            "reclaimed {}; removed the object (no live holder was left, or its creator died; its value's drop did not run)",
+            plural(r.holders_reclaimed.into(), "dead holder", "dead holders")
+        ),
+        (None, _) if r.holders_reclaimed > 0 => {
+            format!("reclaimed {}", plural(r.holders_reclaimed.into(), "dead holder", "dead holders"))
+        }
+        (None, _) => "nothing to reclaim".to_owned(),
+    };
+    format!("{}: {what}\n", r.name)
+}
+
+/// `shmptr reclaim --all`: a line per object, then the totals.
+pub fn reclaim_all(all: &ReclaimAll) -> String {
+    let mut out: String = all.objects.iter().map(reclaim).collect();
+    let _ = writeln!(
+        out,
+        "reclaimed {} and removed {} of {} checked ({} skipped, {} failed)",
+        plural(all.holders_reclaimed, "dead holder", "dead holders"),
+        plural(all.destroyed, "object", "objects"),
+        all.objects.len(),
+        all.skipped,
+        all.failed
+    );
+    out
+}
+
+/// `shmptr rm NAME`.
+pub fn removal(r: &Removal) -> String {
+    if !r.forced {
+        return format!("{}: removed\n", r.name);
+    }
+    let mut out = format!("{}: removed by force (unlinked); bypassed:\n", r.name);
+    for what in &r.bypassed {
+        let _ = writeln!(out, "  {what}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_pads_every_column_but_the_last() {
+        let rows =
+            vec![vec!["A".to_owned(), "BB".to_owned(), "C".to_owned()], vec!["aaa".into(), "b".into(), "".into()]];
+        assert_eq!(table("", &rows), "A    BB  C\naaa  b\n");
+    }
+}
