@@ -65,6 +65,9 @@ mod error;
 #[macro_use]
 mod forward;
 mod handles;
+// Untyped inspection and clean-up (`shmptr::inspect::inspect`, `reclaim`, `remove`).
+#[cfg(not(loom))]
+pub mod inspect;
 #[cfg(all(test, loom))]
 mod loom_support;
 mod name;

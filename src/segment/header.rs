@@ -30,7 +30,7 @@ pub(crate) enum Kind {
 
 impl Kind {
     /// The kind a raw word names; `None` for any other value (garbage).
-    fn from_raw(raw: u32) -> Option<Kind> {
+    pub(crate) fn from_raw(raw: u32) -> Option<Kind> {
         // A `match`, not a search of `[Kind::Shared, Kind::Unique]`: less code.
         match raw {
             r if r == Kind::Shared as u32 => Some(Kind::Shared),
@@ -150,6 +150,24 @@ impl SegmentLayout {
         Self::new(slot_count, size_of::<T>(), align_of::<T>())
             .ok_or(Error::new(ErrorKind::Unsupported, "computing the segment size"))
     }
+}
+
+/// What an opener expects a segment to hold: its kind and the value's size,
+/// alignment and fingerprint ([`Header::inspect`]'s expectations, as one value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ValueType {
+    pub kind: Kind,
+    pub size: usize,
+    pub align: usize,
+    pub fingerprint: u64,
+}
+
+impl ValueType {
+    /// What the untyped operations validate a header against when it names no
+    /// type (blank, being written, or garbage): an unfinished header is still
+    /// "not ready" (the type is checked only once `Ready`), a finished one fails.
+    pub(crate) const NONE: ValueType =
+        ValueType { kind: Kind::Shared, size: 0, align: VALUE_MIN_ALIGN, fingerprint: 0 };
 }
 
 /// The result of looking at a mapped segment.
@@ -344,4 +362,87 @@ impl Header {
         }
         Ok(Inspection::Ready(layout))
     }
+
+    /// A copy of the write-once fields, if their checksum (and the reserved words)
+    /// say a creator wrote them whole; `None` otherwise. Nothing else is checked.
+    pub(crate) fn checked_fixed(&self) -> Option<Fixed> {
+        // SAFETY: the caller maps at least a header (as for `inspect`); a volatile
+        // copy tolerates a peer writing meanwhile, and any bytes are a `Fixed`.
+        let (f, checksum) = unsafe { (read_fixed(self.fixed.get()), self.checksum.get().read_volatile()) };
+        // Relaxed: untrusted words; the caller ordered its reads after the state's.
+        let creator = crate::primitive::widen(self.creator.load(Ordering::Relaxed));
+        let whole = f.checksum(creator) == checksum && self.reserved.load(Ordering::Relaxed) == 0 && f.reserved == 0;
+        whole.then_some(f)
+    }
+
+    /// The kind and value type the checksummed write-once fields name, for the
+    /// untyped operations (`crate::inspect`), which then validate the header
+    /// against it with [`inspect`](Self::inspect) like any opener: `None` if the
+    /// checksum fails, or the fields name no kind or sizes a real create never
+    /// writes (an alignment that is not a power of two of at least 64). Only a
+    /// hint: [`inspect`](Self::inspect) reads the fields again and checks all.
+    pub(crate) fn value_type(&self) -> Option<ValueType> {
+        let f = self.checked_fixed()?;
+        let kind = Kind::from_raw(f.kind)?;
+        let size = usize::try_from(f.value_size).ok()?;
+        let align = usize::try_from(f.value_align).ok()?;
+        if !align.is_power_of_two() || align < VALUE_MIN_ALIGN {
+            return None;
+        }
+        Some(ValueType { kind, size, align, fingerprint: f.fingerprint })
+    }
 }
+
+/// A private copy of a segment's first bytes: the header and a whole slot table
+/// (zeros past the end of the object). Inspection reads only such a copy, never a
+/// peer's live bytes, so what it reports is one consistent snapshot and reading
+/// it can never fault.
+#[cfg(not(loom))]
+#[repr(C)]
+pub(crate) struct Snapshot {
+    pub header: Header,
+    pub slots: [Slot; MAX_SLOTS as usize],
+}
+
+#[cfg(not(loom))]
+impl Snapshot {
+    /// Copies `bytes` (a segment's first bytes; any more than a snapshot holds are
+    /// ignored, any fewer leave zeros).
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Self {
+        let mut out = core::mem::MaybeUninit::<Snapshot>::zeroed();
+        let n = bytes.len().min(size_of::<Snapshot>());
+        // SAFETY: `n` bytes fit in both the source slice and the snapshot, which do
+        // not overlap (the snapshot is a fresh local).
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().cast::<u8>(), n) };
+        // SAFETY: every byte is initialised (zeroed, then copied), and any bytes are
+        // a valid `Snapshot`: atomics and `UnsafeCell`s of plain integers only.
+        unsafe { out.assume_init() }
+    }
+
+    /// Copies the first `len` bytes at `src` (at most a snapshot's worth), one
+    /// volatile read at a time, since other processes may write them meanwhile.
+    ///
+    /// # Safety
+    /// `src` must be 8-aligned and valid for reads of `len` bytes.
+    pub(crate) unsafe fn from_shared(src: *const u8, len: usize) -> Self {
+        let mut out = core::mem::MaybeUninit::<Snapshot>::zeroed();
+        let n = len.min(size_of::<Snapshot>());
+        let to = out.as_mut_ptr().cast::<u8>();
+        let words = n / 8;
+        for i in 0..words {
+            // SAFETY: word `i` lies within the first `n` bytes of both, 8-aligned
+            // (`src` by the caller, the snapshot by its alignment of 64).
+            unsafe { to.cast::<u64>().add(i).write(src.cast::<u64>().add(i).read_volatile()) };
+        }
+        for i in words * 8..n {
+            // SAFETY: byte `i` lies within the first `n` bytes of both.
+            unsafe { to.add(i).write(src.add(i).read_volatile()) };
+        }
+        // SAFETY: as in `from_bytes`.
+        unsafe { out.assume_init() }
+    }
+}
+
+/// How many bytes of a segment inspection reads: a header and a full slot table.
+#[cfg(not(loom))]
+pub(crate) const SNAPSHOT_LEN: usize = size_of::<Snapshot>();

@@ -26,9 +26,11 @@ use crate::primitive::{fence, AtomicU32, AtomicUsize, Ordering};
 use crate::shm_safe::{ShmSafe, Zeroable};
 
 use super::header::Fixed;
+use super::header::ValueType;
 use super::lifecycle::{self, claim_destroyer, Claim, DestroyRight, State};
 use super::members::Refused;
 use super::{owner, read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, MAX_SLOTS};
+use crate::inspect::Reclaimed;
 
 /// How long one wait for a creator lasts before looking again, in nanoseconds.
 const POLL_NANOS: u64 = 5_000_000;
@@ -168,6 +170,21 @@ impl<B: Backend> Mapping<B> {
     /// finishes the job (unlinks it) first.
     fn open<T: ShmSafe, H>(kind: Kind, name: Name<'_>, options: &Options<H>, abandoned: Abandoned) -> Result<Self> {
         check_alignment::<T, B>()?;
+        let ty = ValueType { kind, size: size_of::<T>(), align: align_of::<T>(), fingerprint: T::FINGERPRINT };
+        Self::open_as(name, options, abandoned, |_| Some(ty))
+    }
+
+    /// [`open`](Self::open), validating the segment as the kind and value type
+    /// `expect` names for its header: a constant for a typed opener, the header's
+    /// own ([`Header::value_type`]) for the untyped operations of
+    /// [`crate::inspect`]; `None` is `Corrupt`.
+    #[inline(always)]
+    fn open_as<H>(
+        name: Name<'_>,
+        options: &Options<H>,
+        abandoned: Abandoned,
+        expect: impl Fn(&Header) -> Option<ValueType>,
+    ) -> Result<Self> {
         let start = B::now_nanos();
         let timeout = options.timeout.as_nanos().min(u64::MAX as u128) as u64;
         let deadline = start.saturating_add(timeout);
@@ -209,7 +226,10 @@ impl<B: Backend> Mapping<B> {
                 return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
             }
             let header = header_of::<B>(&region);
-            let inspected = header.inspect(region.len(), kind, name, size_of::<T>(), align_of::<T>(), T::FINGERPRINT);
+            let inspected = match expect(header) {
+                Some(ty) => header.inspect(region.len(), ty.kind, name, ty.size, ty.align, ty.fingerprint),
+                None => Err(Error::new(ErrorKind::Corrupt, "validating the segment")),
+            };
             let error = match inspected {
                 Ok(Inspection::Ready(layout)) => return Ok(Self::from_region(region, &layout)),
                 Ok(Inspection::NotReady(state)) => {
@@ -236,7 +256,7 @@ impl<B: Backend> Mapping<B> {
                         Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment")
                     }
                 }
-                Ok(Inspection::Destroying) => Error::new(ErrorKind::NotFound, "opening (being destroyed)"),
+                Ok(Inspection::Destroying) => Error::new(ErrorKind::NotFound, BEING_DESTROYED),
                 Err(e) => e,
             };
             // Being destroyed, or abandoned and to be removed: finish the job (one
@@ -245,7 +265,7 @@ impl<B: Backend> Mapping<B> {
             if error.kind() == ErrorKind::NotFound || remove {
                 finish_for_dead::<B>(&region, name);
             }
-            return Err(if remove { Error::new(ErrorKind::NotFound, "opening (abandoned: removed)") } else { error });
+            return Err(if remove { Error::new(ErrorKind::NotFound, ABANDONED_REMOVED) } else { error });
         }
     }
 
@@ -279,6 +299,140 @@ impl<B: Backend> Mapping<B> {
         let value = unsafe { region.as_ptr().add(layout.value_offset) };
         Mapping { region: ManuallyDrop::new(region), value, slot_count: layout.slot_count }
     }
+}
+
+/// What `open` says of an object being destroyed (after finishing the job if its
+/// destroyer died).
+const BEING_DESTROYED: &str = "opening (being destroyed)";
+/// What `open` says of an abandoned object it removed.
+const ABANDONED_REMOVED: &str = "opening (abandoned: removed)";
+
+/// Opens `name` untyped, for [`reclaim_any`] and [`remove_any`]: validated as the
+/// kind and type its own checksummed header names (every other check of `open`
+/// applies: the name, the slot count, the layout against the mapped length),
+/// waiting at most `UNTYPED_TIMEOUT` for a creator, and removing the object if its
+/// creator died before `Ready`. A header without the magic is `Corrupt` at once,
+/// never waited on nor removed: such a file need not be ours (a zero-filled file
+/// of someone else), and an untyped operation is never told which object to expect.
+fn open_any<B: Backend>(name: Name<'_>) -> Result<(Mapping<B>, Kind)> {
+    let kind = core::cell::Cell::new(Kind::Shared);
+    let options = Options::<()>::new().timeout(UNTYPED_TIMEOUT);
+    let opened = Mapping::<B>::open_as(name, &options, Abandoned::Remove, |header| {
+        // Relaxed: untrusted, and only a filter; `inspect` checks it again.
+        if header.magic.load(Ordering::Relaxed) != super::header::MAGIC {
+            return None;
+        }
+        let ty = header.value_type().unwrap_or(ValueType::NONE);
+        kind.set(ty.kind);
+        Some(ty)
+    });
+    match opened {
+        Ok(mapping) => Ok((mapping, kind.get())),
+        // The header's own type, so a mismatch is a header that contradicts itself.
+        Err(e) if e.kind() == ErrorKind::TypeMismatch => Err(Error::new(ErrorKind::Corrupt, "validating the segment")),
+        Err(e) => Err(e),
+    }
+}
+
+/// How long the untyped operations wait for an object's creator to finish it.
+const UNTYPED_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// The untyped reclaim behind [`crate::inspect::reclaim`].
+pub(crate) fn reclaim_any<B: Backend>(name: Name<'_>) -> Result<Reclaimed> {
+    let (mapping, kind) = match open_any::<B>(name) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == ErrorKind::NotFound && e.during() == ABANDONED_REMOVED => {
+            return Ok(Reclaimed { holders: 0, destroyed: true })
+        }
+        // Being destroyed (finished here if its destroyer died), or its creator
+        // lives and is still writing it: nothing dead to reclaim.
+        Err(e) if e.kind() == ErrorKind::NotFound && e.during() == BEING_DESTROYED => return Ok(Reclaimed::default()),
+        Err(e) if e.kind() == ErrorKind::Timeout => return Ok(Reclaimed::default()),
+        Err(e) => return Err(e),
+    };
+    let mapping = Unmapping(ManuallyDrop::new(mapping));
+    let me = B::current_process();
+    if kind == Kind::Shared {
+        let (holders, right) = mapping.members().reclaim::<B>(me);
+        let destroyed = right.is_some();
+        if let Some(right) = right {
+            // No drop: without its type, the value's drop is not known here.
+            destroy::<B>(&mapping.region, right, None, Some(name));
+        }
+        return Ok(Reclaimed { holders, destroyed });
+    }
+    match take_unique(&mapping, name, owner::From::Dead) {
+        Ok(()) => Ok(Reclaimed { holders: 1, destroyed: true }),
+        // A live (or unjudgeable) owner, this process included, or a released
+        // object: nothing dead to reclaim. Being destroyed: someone else's job.
+        Err(e) if matches!(e.kind(), ErrorKind::Busy | ErrorKind::NotFound) => Ok(Reclaimed::default()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The untyped remove behind [`crate::inspect::remove`].
+pub(crate) fn remove_any<B: Backend>(name: Name<'_>) -> Result<()> {
+    let (mapping, kind) = match open_any::<B>(name) {
+        Ok(opened) => opened,
+        Err(e)
+            if e.kind() == ErrorKind::NotFound
+                && (e.during() == ABANDONED_REMOVED || e.during() == BEING_DESTROYED) =>
+        {
+            return Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::Timeout => {
+            return Err(Error::new(ErrorKind::Busy, "removing an object whose live creator is still writing it"))
+        }
+        Err(e) => return Err(e),
+    };
+    let mapping = Unmapping(ManuallyDrop::new(mapping));
+    let me = B::current_process();
+    if kind == Kind::Shared {
+        // Dead holders first: only a live (or unjudgeable) one keeps it.
+        let (_, right) = mapping.members().reclaim::<B>(me);
+        return match right {
+            Some(right) => {
+                destroy::<B>(&mapping.region, right, None, Some(name));
+                Ok(())
+            }
+            None if lifecycle::destroying(mapping.header()) => Ok(()),
+            None => Err(Error::new(ErrorKind::Busy, "removing an object a live (or unjudgeable) holder holds")),
+        };
+    }
+    match take_unique(&mapping, name, owner::From::ReleasedOrDead) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == ErrorKind::Busy => {
+            Err(Error::new(ErrorKind::Busy, "removing an object a live (or unjudgeable) owner owns"))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes the `Unique` object `mapping` maps from the owners `from` allows and
+/// destroys it without dropping its value; or, if its destroyer died, finishes
+/// that destroy. `Busy` if a live process owns it (this one included) or it is
+/// released and `from` does not take released objects; `NotFound` if someone
+/// else is destroying it.
+fn take_unique<B: Backend>(mapping: &Mapping<B>, name: Name<'_>, from: owner::From) -> Result<()> {
+    let me = B::current_process();
+    // This process's own record first, as `UniqueHandle::claim` does: a handle of
+    // it here means a live owner, whatever the shared word says.
+    mapping.region.own_exclusively()?;
+    let _disown = Disown(mapping);
+    let members = mapping.members();
+    let right = match owner::claim_object::<B>(&members, me, from) {
+        Ok(()) => owner::give_up::<B>(&members, me),
+        Err(refused) => match refused.right {
+            Some(right) => Some(right),
+            None => return Err(refused.error),
+        },
+    };
+    if let Some(right) = right {
+        // No drop: without its type, the value's drop is not known here.
+        destroy::<B>(&mapping.region, right, None, Some(name));
+    }
+    Ok(())
 }
 
 /// A segment past `Ready` whose destroyer died, or one whose creator died before
@@ -834,7 +988,7 @@ impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
         // This process's own record first: whether it owns the object already must
         // not rest on the shared owner word, which a peer can clear.
         mapping.region.own_exclusively()?;
-        let claimed = owner::claim_object::<B>(&mapping.members(), me);
+        let claimed = owner::claim_object::<B>(&mapping.members(), me, owner::From::ReleasedOrDead);
         let refused = match claimed {
             Ok(()) => {
                 // Ends `claimed`'s borrow of `mapping` (nothing to drop in `Ok`).

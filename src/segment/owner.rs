@@ -12,15 +12,27 @@ use crate::primitive::{AtomicWord, Ordering};
 use super::lifecycle::{claim_destroyer, destroying, Claim, DestroyRight};
 use super::members::{Members, Refused};
 
+/// Which owners a claim takes the object from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum From {
+    /// A released object (no owner) or a dead owner's: `Unique::claim`, and the
+    /// untyped remove.
+    ReleasedOrDead,
+    /// Only a dead owner's: the untyped reclaim, which never takes a released
+    /// object from the hand-off it is parked for.
+    Dead,
+}
+
 /// Claims the `Unique` whose (slotless) member view is `members` for `me`: takes
-/// the owner word, then refuses (`NotFound`) an object being destroyed. If its
-/// destroyer died, the caller gets the right to finish that destroy (the value is
-/// half-dropped: it is not dropped again).
+/// the owner word (from the owners `from` allows), then refuses (`NotFound`) an
+/// object being destroyed. If its destroyer died, the caller gets the right to
+/// finish that destroy (the value is half-dropped: it is not dropped again).
 pub(crate) fn claim_object<'a, P: Platform>(
     members: &Members<'a>,
     me: ProcessId,
+    from: From,
 ) -> core::result::Result<(), Refused<'a>> {
-    claim::<P>(&members.header().owner, me).map_err(|error| Refused { error, right: None })?;
+    claim::<P>(&members.header().owner, me, from).map_err(|error| Refused { error, right: None })?;
     if let Some(right) = claim_destroyer::<P>(members, me, Claim::DeadOnly, None) {
         let error = Error::new(ErrorKind::NotFound, "claiming an object that was being destroyed");
         return Err(Refused { error, right: Some(right) });
@@ -40,13 +52,17 @@ pub(crate) fn give_up<'a, P: Platform>(members: &Members<'a>, me: ProcessId) -> 
     claim_destroyer::<P>(members, me, Claim::Mine, None)
 }
 
-/// Makes `me` the owner if the object is released or its owner is dead; `Busy` if a
-/// live process (this one included) owns it.
-fn claim<P: Platform>(owner: &AtomicWord, me: ProcessId) -> Result<()> {
+/// Makes `me` the owner if the object is released (and `from` allows it) or its
+/// owner is dead; `Busy` if a live process (this one included) owns it, or if it
+/// is released and `from` is [`From::Dead`].
+fn claim<P: Platform>(owner: &AtomicWord, me: ProcessId, from: From) -> Result<()> {
     // Acquire: pairs with the Release of `release`, so the previous owner's writes
     // to the value are visible to us.
     let mut current = owner.load(Ordering::Acquire);
     loop {
+        if current == 0 && from == From::Dead {
+            return Err(Error::new(ErrorKind::Busy, "reclaiming a released object (it waits for a claim)"));
+        }
         if current != 0 {
             match ProcessId::from_word(current) {
                 Some(holder) if holder != me && P::liveness(holder) == Liveness::Dead => {}

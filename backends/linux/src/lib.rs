@@ -44,16 +44,18 @@
 #![warn(missing_docs)]
 
 mod identity;
+pub mod inspect;
 mod mappings;
 mod ownership;
 mod platform;
 mod region;
 
+pub use inspect::{inspect, list, reclaim, remove};
 pub use mappings::MAX_MAPPINGS;
 pub use region::LinuxRegion;
 pub use shmptr::{
-    shm_safe, Access, CapacityError, Error, ErrorKind, Name, Options, ProcessId, Result, ShmDeque, ShmSafe, ShmString,
-    ShmVec, WaitTimeoutResult, Zeroable,
+    shm_safe, Access, CapacityError, Error, ErrorKind, Liveness, Name, Options, ProcessId, Result, ShmDeque, ShmSafe,
+    ShmString, ShmVec, WaitTimeoutResult, Zeroable,
 };
 
 /// The Linux backend: `/dev/shm`, `mmap`, futexes, `/proc` for liveness.

@@ -17,7 +17,7 @@ use shmptr::{Access, Backend, Error, ErrorKind, Liveness, Name, Platform, Proces
 use crate::mappings::{self, Record};
 use crate::{ownership, Linux};
 
-const DIR: &[u8] = b"/dev/shm/";
+pub(crate) const DIR: &[u8] = b"/dev/shm/";
 
 /// One `mmap` of a `/dev/shm` object, with this process's record of it (see
 /// `mappings`); dropping it unmaps (`munmap`) and gives the record back.
@@ -105,10 +105,10 @@ impl Drop for LinuxRegion {
 }
 
 /// `/dev/shm/<name>\0` on the stack, and the length before the NUL.
-struct Path([u8; DIR.len() + NAME_MAX + 1], usize);
+pub(crate) struct Path([u8; DIR.len() + NAME_MAX + 1], usize);
 
 impl Path {
-    fn new(name: Name<'_>) -> Self {
+    pub(crate) fn new(name: Name<'_>) -> Self {
         let mut path = [0; DIR.len() + NAME_MAX + 1];
         let end = DIR.len() + name.as_bytes().len();
         path[..DIR.len()].copy_from_slice(DIR);
@@ -116,7 +116,7 @@ impl Path {
         Path(path, end)
     }
 
-    fn as_c_str(&self) -> &CStr {
+    pub(crate) fn as_c_str(&self) -> &CStr {
         // SAFETY: `..=self.1` is within the buffer (a `Name` is at most `NAME_MAX`
         // bytes), holds `DIR` and a validated name (`[A-Za-z0-9._-]`, so no NUL),
         // and ends with the NUL the zeroed buffer has at `self.1`. (The checked
@@ -129,7 +129,7 @@ impl Path {
 // Callers return `Err(os_error(..))` from a `match` rather than `.map_err(..)?`:
 // the error is then built in the caller's own result instead of being built,
 // checked and copied (about 250 bytes less in `examples/constrained`).
-fn os_error(during: &'static str, errno: Errno) -> Error {
+pub(crate) fn os_error(during: &'static str, errno: Errno) -> Error {
     let kind = match errno {
         Errno::EXIST => ErrorKind::AlreadyExists,
         Errno::NOENT => ErrorKind::NotFound,
@@ -218,10 +218,33 @@ fn creation_locked(name: Name<'_>, region: &LinuxRegion) -> Option<bool> {
     if stat.st_dev != region.dev || stat.st_ino != region.ino {
         return None;
     }
-    match fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
+    locked_by_creator(&fd)
+}
+
+/// Whether the file `fd` is open on is locked by its creator: `flock(LOCK_SH |
+/// LOCK_NB)` fails with `EWOULDBLOCK` exactly while someone holds `LOCK_EX` (see
+/// [`creation_locked`]); a shared lock we get lasts until `fd` is closed. `None`
+/// when the call fails otherwise.
+/// [flock(2)](https://man7.org/linux/man-pages/man2/flock.2.html)
+pub(crate) fn locked_by_creator(fd: &OwnedFd) -> Option<bool> {
+    match fs::flock(fd, FlockOperation::NonBlockingLockShared) {
         Ok(()) => Some(false),
         Err(Errno::WOULDBLOCK) => Some(true),
         Err(_) => None,
+    }
+}
+
+/// The verdict of [`Backend::creator_liveness`] from whether the creation lock is
+/// held (`locked`, `None`: cannot tell) and the creator the header names.
+pub(crate) fn creator_verdict(locked: Option<bool>, creator: Option<ProcessId>) -> Liveness {
+    match (locked, creator) {
+        (Some(true), _) => Liveness::Alive,
+        (None, _) => Liveness::Unknown,
+        (Some(false), None) => Liveness::Dead,
+        (Some(false), Some(creator)) => match Linux::liveness(creator) {
+            Liveness::Alive => Liveness::Alive,
+            Liveness::Dead | Liveness::Unknown => Liveness::Dead,
+        },
     }
 }
 
@@ -372,15 +395,7 @@ impl Backend for Linux {
     /// creator that exec'd, or one that never took the lock): then `Alive`, as a
     /// live process is never judged dead. Cannot tell: `Unknown`.
     fn creator_liveness(name: Name<'_>, region: &LinuxRegion, creator: Option<ProcessId>) -> Liveness {
-        match (creation_locked(name, region), creator) {
-            (Some(true), _) => Liveness::Alive,
-            (None, _) => Liveness::Unknown,
-            (Some(false), None) => Liveness::Dead,
-            (Some(false), Some(creator)) => match Linux::liveness(creator) {
-                Liveness::Alive => Liveness::Alive,
-                Liveness::Dead | Liveness::Unknown => Liveness::Dead,
-            },
-        }
+        creator_verdict(creation_locked(name, region), creator)
     }
 
     /// Releases the creation lock (`flock(LOCK_UN)`) and closes its descriptor
