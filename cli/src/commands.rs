@@ -146,13 +146,13 @@ pub fn rm(name: &str, force: bool) -> Result<Removal, Refusal> {
     };
     let live = live_processes(name);
     if !force || refused.kind() == ErrorKind::NotFound || !plain_file_name(name) {
-        let mut why = refused.to_string();
-        if !live.is_empty() {
-            why = format!("{why} ({})", live.join("; "));
-        }
-        if refused.kind() != ErrorKind::NotFound {
-            why.push_str(" `shmptr rm --force` unlinks it anyway.");
-        }
+        let why = match refused.kind() {
+            ErrorKind::Busy if !live.is_empty() => {
+                format!("it is held by a live process ({}); `shmptr rm --force` unlinks it anyway.", live.join("; "))
+            }
+            ErrorKind::NotFound | ErrorKind::InvalidName => refused.to_string(),
+            _ => format!("{refused} `shmptr rm --force` unlinks it anyway."),
+        };
         return Err(Refusal::new("remove", name, why));
     }
     std::fs::remove_file(report::path(name)).map_err(|e| Refusal::new("remove", name, e))?;

@@ -60,6 +60,11 @@ fn owner_brief(owner: Option<&OwnerBrief>) -> String {
 pub fn listing(listing: &Listing) -> String {
     let mut rows =
         vec![["NAME", "KIND", "STATE", "VALUE", "HOLDERS", "OWNER", "MODE", "UID", "NOTE"].map(str::to_owned).to_vec()];
+    // NOTE (why an entry is not shown as an object) only when some entry has one.
+    let notes = listing.objects.iter().any(|row| row.error.is_some());
+    if !notes {
+        rows[0].pop();
+    }
     for row in &listing.objects {
         let holders = match (row.holders_live, row.holders_dead) {
             (Some(live), Some(dead)) => format!("{live} live, {dead} dead"),
@@ -74,8 +79,11 @@ pub fn listing(listing: &Listing) -> String {
             owner_brief(row.owner.as_ref()),
             or_dash(row.mode.as_ref()),
             or_dash(row.uid),
-            row.error.as_ref().map_or_else(String::new, |e| format!("{}: {}", e.kind, e.message)),
         ]);
+        if notes {
+            let note = row.error.as_ref().map_or_else(String::new, |e| format!("{}: {}", e.kind, e.message));
+            rows.last_mut().expect("just pushed").push(note);
+        }
     }
     table("", &rows)
 }
