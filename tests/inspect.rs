@@ -130,12 +130,12 @@ fn a_unique_shows_its_owner_released_alive_or_dead_and_only_a_dead_owners_is_rec
     assert_eq!((info.kind, info.slot_capacity, info.holders.len()), (ObjectKind::Unique, 0, 0));
     let me = Arena::<S>::current();
     assert_eq!(info.owner, Some(Owner::Process { process: me, liveness: Liveness::Alive }));
-    assert_eq!(inspect::reclaim::<Arena<S>>("owned").unwrap().destroyed, false);
+    assert!(!inspect::reclaim::<Arena<S>>("owned").unwrap().destroyed);
     assert_eq!(inspect::remove::<Arena<S>>("owned").unwrap_err().kind(), ErrorKind::Busy);
 
     Unique::release(owned);
     assert_eq!(inspect::inspect::<Arena<S>>("owned").unwrap().owner, Some(Owner::Released));
-    assert_eq!(inspect::reclaim::<Arena<S>>("owned").unwrap().destroyed, false, "parked for a hand-off");
+    assert!(!inspect::reclaim::<Arena<S>>("owned").unwrap().destroyed, "parked for a hand-off");
     assert!(Arena::<S>::exists("owned"));
     inspect::remove::<Arena<S>>("owned").unwrap();
     assert!(!Arena::<S>::exists("owned"), "remove takes a released one");
