@@ -120,13 +120,13 @@ fn live_processes(name: &str) -> Vec<String> {
         }
     };
     for h in object.holders.iter().filter(|h| h.process.liveness != "dead") {
-        live.push(format!("live holder in slot {}: {}", h.slot, describe(&h.process)));
+        live.push(format!("holder in slot {}: {}", h.slot, describe(&h.process)));
     }
     if let Some(p) = object.owner.as_ref().and_then(|o| o.process.as_ref()).filter(|p| p.liveness != "dead") {
-        live.push(format!("live owner: {}", describe(p)));
+        live.push(format!("owner: {}", describe(p)));
     }
     if let Some(p) = object.creator.as_ref().filter(|p| object.state == "initializing" && p.liveness != "dead") {
-        live.push(format!("creator still initializing: {}", describe(p)));
+        live.push(format!("creator, still initializing it: {}", describe(p)));
     }
     live
 }
@@ -148,7 +148,10 @@ pub fn rm(name: &str, force: bool) -> Result<Removal, Refusal> {
     if !force || refused.kind() == ErrorKind::NotFound || !plain_file_name(name) {
         let why = match refused.kind() {
             ErrorKind::Busy if !live.is_empty() => {
-                format!("it is held by a live process ({}); `shmptr rm --force` unlinks it anyway.", live.join("; "))
+                format!(
+                    "a process that may be alive has it: {}; `shmptr rm --force` unlinks it anyway.",
+                    live.join("; ")
+                )
             }
             ErrorKind::NotFound | ErrorKind::InvalidName => refused.to_string(),
             _ => format!("{refused} `shmptr rm --force` unlinks it anyway."),

@@ -157,7 +157,7 @@ pub fn reclaim(r: &Reclaim) -> String {
         (Some(e), true) => format!("skipped: {}", e.message),
         (Some(e), false) => format!("failed: {}", e.message),
         (None, _) if r.destroyed => format!(
-            "reclaimed {}; removed the object (no live holder was left, or its creator died; its value's drop did not run)",
+            "reclaimed {}; removed the object, which no live process held (its value's drop did not run)",
             plural(r.holders_reclaimed.into(), "dead holder", "dead holders")
         ),
         (None, _) if r.holders_reclaimed > 0 => {
