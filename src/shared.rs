@@ -145,6 +145,12 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
     /// matters, use a `Unique`, a [`Mutex`](crate::Mutex), or
     /// [`try_unwrap`](Shared::try_unwrap).
     ///
+    /// As with a `MutexGuard`, forgetting the guard (`mem::forget`) never ends the
+    /// loan: opens of the object in this process stay `Busy`, a clone of this
+    /// handle panics, and dropping it leaves the object to the other processes'
+    /// reclaim once this one exits. In a child created by `fork()`, writing through
+    /// an inherited guard panics (the parent holds the `&mut`).
+    ///
     /// ```
     /// use shmptr_arena::Shared;
     /// let mut a = Shared::<[u32; 2]>::create("get_mut.a", [1, 2])?;
@@ -174,7 +180,9 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
     /// first (then this is `Err`) or finds it gone (`NotFound`).
     ///
     /// `Err` also for a handle inherited across `fork()` (the parent's), and when
-    /// this process holds another handle or open of the object.
+    /// this process holds another handle or open of the object. If a peer forged
+    /// the object's destroyer word, the value still comes back, and the object is
+    /// left to whoever holds that word.
     ///
     /// ```
     /// use shmptr_arena::Shared;

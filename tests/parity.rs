@@ -341,3 +341,32 @@ fn unique_into_inner_moves_the_value_out_and_removes_the_name() {
     let job = Unique::<u32, S>::claim("job").unwrap_err();
     assert_eq!(job.kind(), shmptr::ErrorKind::Busy, "the parent still owns it");
 }
+
+#[test]
+fn writes_through_get_mut_happen_before_a_later_open_in_another_thread() {
+    // Under Miri this is a data-race check: the end of the loan (a Release store
+    // of the private count) must be acquired by the thread whose open it lets in.
+    arena_space!(S, 1 << 16);
+    let mut value = Shared::<[u64; 2], S>::create("x", [0, 0]).unwrap();
+    let mut guard = Shared::get_mut(&mut value).expect("the only handle");
+    let started = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            started.store(true, std::sync::atomic::Ordering::Relaxed);
+            loop {
+                match Shared::<[u64; 2], S>::open("x") {
+                    Ok(opened) => return opened[0] + opened[1], // plain reads of the value
+                    Err(e) => assert_eq!(e.kind(), shmptr::ErrorKind::Busy, "{e}"),
+                }
+                std::thread::yield_now();
+            }
+        });
+        while !started.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::yield_now();
+        }
+        guard[0] = 40; // plain writes through the `&mut`, while the reader tries
+        guard[1] = 2;
+        drop(guard);
+        assert_eq!(reader.join().unwrap(), 42);
+    });
+}

@@ -28,7 +28,7 @@ use crate::shm_safe::{ShmSafe, Zeroable};
 use super::header::Fixed;
 use super::header::ValueType;
 use super::lifecycle::{self, claim_destroyer, Claim, DestroyRight, State};
-use super::members::Refused;
+use super::members::{Refused, Sole::Left};
 use super::{owner, read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, MAX_SLOTS};
 use crate::inspect::Reclaimed;
 
@@ -278,18 +278,43 @@ impl<B: Backend> Mapping<B> {
     }
 
     /// Moves the value out, then runs the destroy steps this process won the right
-    /// to without dropping it (it lives on in the caller).
-    fn take<T: ShmSafe>(&self, right: DestroyRight<'_>) -> T {
+    /// to (if it did: `right`), without dropping the value: it lives on in the
+    /// caller.
+    ///
+    /// The value is claimed as `destroy` claims it for a drop: this mapping is
+    /// marked as destroying first, so that no other mapping here drops it in place
+    /// while we copy it (a peer that forges the member set or the destroyer word can
+    /// make another thread here a destroyer too); if one here destroys it already,
+    /// we wait until that mapping is gone.
+    fn take<T: ShmSafe>(&self, right: Option<DestroyRight<'_>>) -> T {
+        if may_drop::<B>(&self.region) {
+            // Moves the state on, for peers and for a destroyer here that comes
+            // later (its `may_drop` also sees our mark). Whether it succeeds changes
+            // nothing here: no mapping here drops the value.
+            let _ = right.as_ref().map(DestroyRight::begin_drop);
+        } else {
+            // Another mapping here holds the object (it only reads: a copy is
+            // fine) or destroys it (its drop writes the bytes we copy): wait for
+            // the destroyer, a thread of this process, to finish and unmap.
+            while Others::of::<B>(&self.region).destroying() {
+                B::yield_now();
+            }
+            // Acquire: its drop's writes happen before our copy.
+            fence(Ordering::Acquire);
+        }
         // SAFETY: the value lies in this mapping, at the offset, size and alignment
         // validated for `T` (kept in private memory), mapped until the caller
-        // unmaps it after this returns. Any bytes are a valid `T` (`ShmSafe`), also
-        // if a peer writes them meanwhile, and a `ShmSafe` value owns nothing
-        // outside its own bytes: a copy of them is a whole `T`, even if a peer
-        // forged the member set and another mapping here still reads the object
-        // (reading is all a copy does; nothing drops the original: `destroy` gets
-        // no drop).
+        // unmaps it after this returns. No mapping here drops it during the copy:
+        // ours is marked destroying (so another's `may_drop` refuses), and one that
+        // was destroying before is gone (the wait above). Any bytes are a valid `T`
+        // (`ShmSafe`), also if a peer writes them meanwhile or a drop here already
+        // ran over them, and a `ShmSafe` value owns nothing outside its own bytes:
+        // a copy of them is a whole `T`, and reading is all a copy does, also while
+        // another mapping here reads the object (a forged member set).
         let value = unsafe { self.value.cast::<T>().as_ptr().read() };
-        destroy::<B>(&self.region, right, None, None);
+        if let Some(right) = right {
+            destroy::<B>(&self.region, right, None, None);
+        }
         value
     }
 
@@ -723,6 +748,9 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         // Unmaps on every way out but success, also if `T`'s drop panics.
         let mapping = Unmapping(ManuallyDrop::new(mapping));
         let others = Others::of::<B>(&mapping.region);
+        // Acquire: pairs with the Release store that ends a loan (`Lent`'s drop),
+        // so the writes made through it happen before our reads of the value.
+        fence(Ordering::Acquire);
         let joined = if others.destroying() || others.lending() {
             // Lending: another handle here lends the value out as `&mut`
             // (`Shared::get_mut`), which a `&T` from this mapping would alias.
@@ -809,7 +837,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         // SeqCst: against a joiner here that marks its mapping, then looks at ours
         // (`attach`): one of us sees the other's mark.
         fence(Ordering::SeqCst);
-        let lent = Lent { handle: self };
+        let lent = Lent { handle: self, lender: me };
         // Any mark of another mapping here (handles, joining, destroying, lending)
         // means it may read the value: no `&mut`.
         if Others::of::<B>(&lent.handle.mapping.region).0 != 0
@@ -834,12 +862,13 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         // SAFETY: exactly one copy is unmapped: this one if we leave (then `self` is
         // forgotten), none otherwise (it is kept: dropping a `Mapping` does nothing).
         let mapping = Unmapping(ManuallyDrop::new(unsafe { self.mapping.share() }));
-        let Some(right) = mapping.members().leave_if_sole::<B>(self.slot, me) else {
+        let Left(right) = mapping.members().leave_if_sole::<B>(self.slot, me) else {
             let _ = mapping.keep();
             return Err(self);
         };
-        // The attachment's last handle goes: its count in private memory, too.
-        self.mapping.handles().store(0, Ordering::Relaxed);
+        // The count stays 1 until `take` marks the mapping as destroying: a mapping
+        // here that a forged destroyer word makes a destroyer meanwhile sees it
+        // holding, and leaves the value alone.
         core::mem::forget(self);
         Ok(mapping.take(right))
     }
@@ -861,7 +890,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         // copy that unmaps; `this` is never dropped or used again.
         let mapping = Unmapping(ManuallyDrop::new(unsafe { this.mapping.share() }));
         let right = mapping.members().leave::<B>(this.slot, me)?;
-        Some(mapping.take(right))
+        Some(mapping.take(Some(right)))
     }
 }
 
@@ -869,6 +898,8 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
 /// ([`SharedHandle::lend`]); dropping it ends the loan.
 pub(crate) struct Lent<'a, T, B: Backend> {
     handle: &'a mut SharedHandle<T, B>,
+    /// The process that borrowed; in a child created by `fork()`, the parent.
+    lender: ProcessId,
 }
 
 impl<T: ShmSafe, B: Backend> Lent<'_, T, B> {
@@ -878,14 +909,22 @@ impl<T: ShmSafe, B: Backend> Lent<'_, T, B> {
     }
 
     /// The value, exclusively.
+    ///
+    /// # Panics
+    /// In a child created by `fork()` through a loan inherited from the parent.
     pub(crate) fn value_mut(&mut self) -> &mut T {
+        if B::current_process() != self.lender {
+            panic!(
+                "shmptr: writing through a Shared::get_mut guard inherited across fork(): the parent holds the &mut"
+            );
+        }
         // SAFETY: as in `SharedHandle::value` for the pointer and the bytes. No
         // other reference to the value exists in this address space: the loan
         // borrows the attachment's only handle mutably (its private count was 1),
         // no other mapping of the object here had any mark when the loan began
         // (after the SeqCst fence that pairs with a joiner's), and while our mark
         // (`SOLE`) stays, a mapping that joins here is refused before it gets a
-        // reference (`attach`). The forked-child case was refused in `lend`. Other
+        // reference (`attach`). A forked child was refused in `lend` and above. Other
         // processes write in their own address spaces: for this process, a peer
         // writing shared bytes, and any bytes are a `T`.
         unsafe { self.handle.mapping.value.cast::<T>().as_mut() }
@@ -894,8 +933,11 @@ impl<T: ShmSafe, B: Backend> Lent<'_, T, B> {
 
 impl<T, B: Backend> Drop for Lent<'_, T, B> {
     fn drop(&mut self) {
+        if B::current_process() != self.lender {
+            return; // inherited across fork: the parent's loan
+        }
         // Release: our writes through the loan happen before the uses of a mapping
-        // here that reads our count (then acquires) to join after it.
+        // here that reads our count (then acquires, in `attach`) to join after it.
         self.handle.mapping.handles().store(1, Ordering::Release);
     }
 }
@@ -1064,14 +1106,10 @@ impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
         // Dropped before `mapping`: ends this process's ownership, then `mapping`
         // unmaps.
         let _disown = Disown(&mapping);
-        let value = match owner::give_up::<B>(&mapping.members(), this.owner) {
-            Some(right) => mapping.take(right),
-            // A peer forged the destroyer word: the object is theirs to remove, and
-            // its bytes, copied, are still a whole `T` (see `Mapping::take`).
-            // SAFETY: as in `Mapping::take`.
-            None => unsafe { mapping.value.cast::<T>().as_ptr().read() },
-        };
-        value
+        // `None` if a peer forged the destroyer word: the object is theirs to
+        // remove, and its bytes, copied, are still a whole `T` (see `Mapping::take`).
+        let right = owner::give_up::<B>(&mapping.members(), this.owner);
+        mapping.take(right)
     }
 }
 

@@ -63,6 +63,15 @@ pub(crate) struct Reclaimed {
     pub emptied_through: Option<u32>,
 }
 
+/// What [`Members::leave_if_sole`] did.
+pub(crate) enum Sole<'a> {
+    /// Another member remains; nothing changed.
+    Not,
+    /// Left the member set, emptying it, with the right to destroy (`None` only if
+    /// a peer forged the destroyer word).
+    Left(Option<DestroyRight<'a>>),
+}
+
 /// The member bitmap and slot table of one mapped segment.
 #[derive(Clone, Copy)]
 pub(crate) struct Members<'a> {
@@ -138,12 +147,13 @@ impl<'a> Members<'a> {
     }
 
     /// Leaves the object only if the attachment in `index` is its one member once
-    /// dead holders are reclaimed; the caller, which holds that attachment's last
-    /// handle, is then the destroyer (the slot is freed once it is done). `None`,
-    /// with nothing changed, if any other member remains: a member joining meanwhile
-    /// makes the compare-exchange fail, so leaving and "nobody else holds it" are
-    /// one atomic step.
-    pub(crate) fn leave_if_sole<P: Platform>(&self, index: u32, me: ProcessId) -> Option<DestroyRight<'a>> {
+    /// dead holders are reclaimed: [`Sole::Left`], with the right to destroy (the
+    /// caller, which held that attachment's last handle, is the destroyer, and the
+    /// slot is freed once it is done; `None` only if a peer forged the destroyer
+    /// word). [`Sole::Not`], with nothing changed, if any other member remains: a
+    /// member joining meanwhile makes the compare-exchange fail, so leaving and
+    /// "nobody else holds it" are one atomic step.
+    pub(crate) fn leave_if_sole<P: Platform>(&self, index: u32, me: ProcessId) -> Sole<'a> {
         let bit: Word = 1 << index;
         // Our own bit is set, so reclaiming others cannot empty the set.
         let _ = self.reclaim_dead::<P>(me);
@@ -151,7 +161,7 @@ impl<'a> Members<'a> {
         let mut current = self.header.members.load(Ordering::Acquire);
         loop {
             if current & self.mask() != bit {
-                return None;
+                return Sole::Not;
             }
             // AcqRel: as the `fetch_and` in `detach`: Release hands our uses of the
             // value to whoever reads the word; Acquire takes every earlier holder's.
@@ -166,7 +176,7 @@ impl<'a> Members<'a> {
             }
         }
         P::crash_point(CrashPoint::DetachLeft);
-        self.destroyer_freeing::<P>(me, index)
+        Sole::Left(self.destroyer_freeing::<P>(me, index))
     }
 
     /// Whether the attachment in `index` is the object's one member once dead

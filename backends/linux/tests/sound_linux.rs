@@ -544,6 +544,147 @@ fn sole_holder_operations_refuse_an_inherited_handle_in_a_forked_child() {
 }
 
 #[test]
+fn a_get_mut_guard_inherited_across_fork_refuses_to_write() {
+    // The parent holds `&mut T` through the guard; the child's copy of the guard
+    // must not write the parent's object under it, as with a `MutexGuard`.
+    const TEST: &str = "a_get_mut_guard_inherited_across_fork_refuses_to_write";
+    let scope = Scope::new(TEST);
+    let (board_name, name) = (scope.name("board"), scope.name("value"));
+    if role().is_some() {
+        let board = Shared::<Board>::open(&board_name).unwrap();
+        let mut value = Shared::<u64>::create(&name, 1).unwrap();
+        let mut guard = Shared::get_mut(&mut value).expect("the only handle");
+        *guard = 2;
+        let fate = match fork() {
+            0 => child_exits_with(move || {
+                if *guard != 2 {
+                    return MISREAD;
+                }
+                match catch_unwind(AssertUnwindSafe(|| *guard = 666)) {
+                    Err(_) => SOUND,
+                    Ok(()) => WROTE,
+                }
+            }),
+            pid => reap(pid),
+        };
+        board.after.store(*guard, Ordering::Relaxed);
+        board.fate.store(fate.encode(), Ordering::Release);
+        return;
+    }
+    let board = Shared::<Board>::create(&board_name, Board::new()).unwrap();
+    scope.spawn(TEST, "parent").succeeds();
+    assert_eq!(
+        board.fate(),
+        Fate::Exited(SOUND),
+        "a forked child's write through an inherited get_mut guard must panic (exit {WROTE} = it went through)"
+    );
+    assert_eq!(board.after.load(Ordering::Relaxed), 2, "the parent's &mut must still read its own write");
+    assert!(!Scope::exists(&name));
+}
+
+#[test]
+fn try_unwrap_under_a_forged_destroyer_word_still_returns_the_value_and_frees_its_slot_once() {
+    // A peer copies our identity into the destroyer word: after leaving the member
+    // set, `try_unwrap` gets no right to destroy. It must not return `Err` with a
+    // handle that is no longer a member (its drop would free the slot a second
+    // time, maybe under another attachment): it returns the value, and the object
+    // stays for whoever holds the destroyer word (here: the next opener, once the
+    // peer clears the word again).
+    let scope = Scope::new("try_unwrap_under_a_forged_destroyer_word_still_returns_the_value_and_frees_its_slot_once");
+    let name = scope.name("value");
+    let value = Shared::<u64>::create(&name, 5).unwrap();
+    const CREATOR: u64 = 16;
+    const DESTROYER: u64 = 304;
+    let mut creator = [0u8; 8];
+    std::fs::File::open(path(&name)).unwrap().read_exact_at(&mut creator, CREATOR).unwrap();
+    forge(&name, DESTROYER, &creator);
+    assert_eq!(Shared::try_unwrap(value).ok(), Some(5), "the only handle left the member set: it has the value");
+    // An honest process later: the peer puts the word back, and the object is there
+    // for an open, with a free slot 0 and an empty member set (nothing was freed twice).
+    forge(&name, DESTROYER, &[0; 8]);
+    let opened = Shared::<u64>::open(&name).unwrap_err();
+    assert_eq!(opened.kind(), ErrorKind::NotFound, "an object whose member set emptied is never joined again");
+    assert!(!Scope::exists(&name), "the opener, finding the destroyer word free, finished the destroy");
+}
+
+/// 8 MiB, so that moving it out takes long enough for a racing drop to land in it.
+const BIG_WORDS: usize = 1 << 20;
+
+/// A value whose drop overwrites every word, so that a copy made during a drop is
+/// seen torn.
+#[repr(C)]
+struct Overwritten {
+    drops: AtomicU64,
+    data: [u64; BIG_WORDS],
+}
+shmptr::shm_safe!(Overwritten { drops, data }, Zeroable);
+
+impl Drop for Overwritten {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+        self.data.iter_mut().for_each(|word| *word = 0xDEAD);
+    }
+}
+
+#[test]
+fn try_unwrap_never_copies_a_value_another_thread_here_drops() {
+    // As soon as `try_unwrap` empties the member set, a peer writes a dead
+    // process's identity into the destroyer word, and another thread of this
+    // process opens the object: refused, it takes over as the dead destroyer's
+    // survivor. It must not drop the value in place while (or before) `try_unwrap`
+    // copies it out.
+    const TEST: &str = "try_unwrap_never_copies_a_value_another_thread_here_drops";
+    let scope = Scope::new(TEST);
+    let dead_name = scope.name("dead");
+    if role().is_some() {
+        // A process that exits at once: its identity, read from the header of an
+        // object it made, is a dead process's.
+        std::mem::forget(Shared::<u64>::create(&dead_name, 0).unwrap());
+        return;
+    }
+    scope.spawn(TEST, "dies").succeeds();
+    let mut dead = [0u8; 8];
+    std::fs::File::open(path(&dead_name)).unwrap().read_exact_at(&mut dead, 16).unwrap();
+    std::fs::remove_file(path(&dead_name)).unwrap();
+    let name = scope.name("big");
+    let racer = move |name: &str| {
+        // Gone already: `try_unwrap` won the whole race this round.
+        let Ok(file) = std::fs::File::open(path(name)) else { return };
+        let mut members = [0xffu8; 8];
+        while members != [0; 8] {
+            file.read_exact_at(&mut members, 288).unwrap();
+        }
+        forge(name, 304, &dead);
+        let _ = Shared::<Overwritten>::open(name);
+    };
+    // A thread with room for the 8 MiB value on its stack (a debug build copies it).
+    let rounds = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            for round in 0..20 {
+                let value = Shared::<Overwritten>::create_with(&name, |_| {}).unwrap();
+                let taken = std::thread::scope(|s| {
+                    let racing = s.spawn(|| racer(&name));
+                    let taken = Shared::try_unwrap(value).ok().expect("the only handle");
+                    racing.join().unwrap();
+                    taken
+                });
+                let torn = taken.data.iter().filter(|&&word| word == 0xDEAD).count();
+                assert_eq!(
+                    (taken.drops.load(Ordering::SeqCst), torn),
+                    (0, 0),
+                    "round {round}: another thread here dropped the value in place while try_unwrap moved it out"
+                );
+                drop(taken);
+                let _ = std::fs::remove_file(path(&name)); // left by the racer's survivor, if it unlinked nothing
+            }
+        })
+        .unwrap()
+        .join();
+    rounds.unwrap();
+}
+
+#[test]
 fn a_forged_member_word_never_lends_or_takes_a_value_another_open_here_reads() {
     // Two opens of one object in this process are two members. A peer rewrites the
     // member word so that only the first seems to hold it: `get_mut` and

@@ -236,9 +236,11 @@ impl Segment {
     /// drop. `true` if it took the value; `false` leaves the handle as it was.
     fn try_unwrap(&self, slot: u32) -> bool {
         assert_eq!(self.handles[slot as usize].load(Ordering::Relaxed), 1, "try_unwrap needs the only handle");
-        let Some(right) = self.members().leave_if_sole::<Model>(slot, Model::current_process()) else {
+        let super::members::Sole::Left(right) = self.members().leave_if_sole::<Model>(slot, Model::current_process())
+        else {
             return false;
         };
+        let right = right.expect("no peer forges the destroyer word here");
         self.handles[slot as usize].store(0, Ordering::Relaxed);
         // `Mapping::take`: the copy out ends the value here (the mark catches any
         // later use), then `destroy` without a drop: no `begin_drop`.
