@@ -166,6 +166,7 @@ impl ValueType {
     /// What the untyped operations validate a header against when it names no
     /// type (blank, being written, or garbage): an unfinished header is still
     /// "not ready" (the type is checked only once `Ready`), a finished one fails.
+    #[cfg(not(loom))] // only the untyped inspection uses it
     pub(crate) const NONE: ValueType =
         ValueType { kind: Kind::Shared, size: 0, align: VALUE_MIN_ALIGN, fingerprint: 0 };
 }
@@ -365,6 +366,7 @@ impl Header {
 
     /// A copy of the write-once fields, if their checksum (and the reserved words)
     /// say a creator wrote them whole; `None` otherwise. Nothing else is checked.
+    #[cfg(not(loom))] // only the untyped inspection uses it
     pub(crate) fn checked_fixed(&self) -> Option<Fixed> {
         // SAFETY: the caller maps at least a header (as for `inspect`); a volatile
         // copy tolerates a peer writing meanwhile, and any bytes are a `Fixed`.
@@ -381,6 +383,7 @@ impl Header {
     /// checksum fails, or the fields name no kind or sizes a real create never
     /// writes (an alignment that is not a power of two of at least 64). Only a
     /// hint: [`inspect`](Self::inspect) reads the fields again and checks all.
+    #[cfg(not(loom))] // only the untyped inspection uses it
     pub(crate) fn value_type(&self) -> Option<ValueType> {
         let f = self.checked_fixed()?;
         let kind = Kind::from_raw(f.kind)?;

@@ -30,6 +30,7 @@ use super::header::ValueType;
 use super::lifecycle::{self, claim_destroyer, Claim, DestroyRight, State};
 use super::members::{Refused, Sole::Left};
 use super::{owner, read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, MAX_SLOTS};
+#[cfg(not(loom))]
 use crate::inspect::Reclaimed;
 
 /// How long one wait for a creator lasts before looking again, in nanoseconds.
@@ -339,6 +340,7 @@ const ABANDONED_REMOVED: &str = "opening (abandoned: removed)";
 /// creator died before `Ready`. A header without the magic is `Corrupt` at once,
 /// never waited on nor removed: such a file need not be ours (a zero-filled file
 /// of someone else), and an untyped operation is never told which object to expect.
+#[cfg(not(loom))]
 fn open_any<B: Backend>(name: Name<'_>) -> Result<(Mapping<B>, Kind)> {
     let kind = core::cell::Cell::new(Kind::Shared);
     let options = Options::<()>::new().timeout(UNTYPED_TIMEOUT);
@@ -360,9 +362,11 @@ fn open_any<B: Backend>(name: Name<'_>) -> Result<(Mapping<B>, Kind)> {
 }
 
 /// How long the untyped operations wait for an object's creator to finish it.
+#[cfg(not(loom))]
 const UNTYPED_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// The untyped reclaim behind [`crate::inspect::reclaim`].
+#[cfg(not(loom))]
 pub(crate) fn reclaim_any<B: Backend>(name: Name<'_>) -> Result<Reclaimed> {
     let (mapping, kind) = match open_any::<B>(name) {
         Ok(opened) => opened,
@@ -396,6 +400,7 @@ pub(crate) fn reclaim_any<B: Backend>(name: Name<'_>) -> Result<Reclaimed> {
 }
 
 /// The untyped remove behind [`crate::inspect::remove`].
+#[cfg(not(loom))]
 pub(crate) fn remove_any<B: Backend>(name: Name<'_>) -> Result<()> {
     let (mapping, kind) = match open_any::<B>(name) {
         Ok(opened) => opened,
@@ -439,6 +444,7 @@ pub(crate) fn remove_any<B: Backend>(name: Name<'_>) -> Result<()> {
 /// that destroy. `Busy` if a live process owns it (this one included) or it is
 /// released and `from` does not take released objects; `NotFound` if someone
 /// else is destroying it.
+#[cfg(not(loom))]
 fn take_unique<B: Backend>(mapping: &Mapping<B>, name: Name<'_>, from: owner::From) -> Result<()> {
     let me = B::current_process();
     // This process's own record first, as `UniqueHandle::claim` does: a handle of

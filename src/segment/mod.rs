@@ -19,14 +19,18 @@ pub(crate) mod owner;
 #[cfg(all(test, loom))]
 mod tests;
 
-pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Slot, ValueType};
-#[cfg(not(loom))]
-pub(crate) use header::{Snapshot, MAGIC, SNAPSHOT_LEN};
-pub(crate) use lifecycle::State;
-pub(crate) use mapping::{reclaim_any, remove_any};
+pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Slot};
 pub(crate) use mapping::{Abandoned, Lent, SharedHandle, UniqueHandle};
 pub(crate) use members::Members;
-pub(crate) use members::RECLAIMING;
+// The untyped inspection (`crate::inspect`) reads plain copies of the header,
+// which loom's atomics are not: it is left out of the loom models.
+#[cfg(not(loom))]
+pub(crate) use {
+    header::{Snapshot, ValueType, MAGIC, SNAPSHOT_LEN},
+    lifecycle::State,
+    mapping::{reclaim_any, remove_any},
+    members::RECLAIMING,
+};
 
 /// The most slots a `Shared` object can have: one member bit each in one atomic
 /// word (64 on targets with 64-bit atomics, which every Linux target has; 32 on

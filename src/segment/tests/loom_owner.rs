@@ -35,7 +35,7 @@ use crate::segment::owner;
 /// the object; `Busy` otherwise (nobody destroys it in these models).
 fn claim(seg: &Segment) -> Result<(), ErrorKind> {
     let members = seg.members();
-    owner::claim_object::<Model>(&members, Model::current_process()).map_err(|refused| {
+    owner::claim_object::<Model>(&members, Model::current_process(), owner::From::ReleasedOrDead).map_err(|refused| {
         assert!(refused.right.is_none(), "a claim got the right to destroy a live object");
         refused.error.kind()
     })
