@@ -44,6 +44,23 @@ const PID_BITS: u32 = 22;
 const NS_BITS: u32 = 29;
 const START_BITS: u32 = 63 - PID_BITS - NS_BITS;
 
+/// The pid in a process identity made by this backend (the low bits; see the
+/// module docs and FORMAT.md), as the process's own pid namespace numbers it; `None`
+/// for an identity its process could not complete (its pid field is 0).
+///
+/// ```
+/// let me = shmptr_linux::Shared::<u64>::create("identity.pid.doc", 0)?;
+/// let info = shmptr_linux::inspect("identity.pid.doc")?;
+/// let creator = info.creator.expect("a finished object names its creator");
+/// assert_eq!(shmptr_linux::pid(creator), Some(std::process::id()));
+/// # drop(me);
+/// # Ok::<(), shmptr_linux::Error>(())
+/// ```
+pub fn pid(id: ProcessId) -> Option<u32> {
+    let pid = (id.get() & ((1 << PID_BITS) - 1)) as u32;
+    (pid != 0).then_some(pid)
+}
+
 /// The page that caches this process's identity; null until first use.
 static CACHE: AtomicPtr<AtomicU64> = AtomicPtr::new(ptr::null_mut());
 

@@ -50,6 +50,7 @@ mod ownership;
 mod platform;
 mod region;
 
+pub use identity::pid;
 pub use inspect::{inspect, list, reclaim, remove};
 pub use mappings::MAX_MAPPINGS;
 pub use region::LinuxRegion;
