@@ -20,7 +20,28 @@
 //! function's `# Safety` says exactly what it needs.
 //!
 //! Time is simulated too: each timed wait advances the space's clock by the time it
-//! asked for, so timeouts are deterministic and instant.
+//! asked for (at most a second per wait, so a wait for `Duration::MAX` never
+//! exhausts the clock), so timeouts are deterministic and instant.
+//!
+//! # Interrupts and critical sections
+//!
+//! The arena's own bookkeeping (its name table, mapping records and clock) changes
+//! only inside a [`critical_section`], short and bounded, which never waits. On a
+//! single-core microcontroller that masks interrupts, so an interrupt handler may
+//! create, open, clone and drop handles, `claim` and `release` a `Unique`, and
+//! `try_lock` a `Mutex` while the code it interrupted does the same. The firmware
+//! links one implementation of `critical-section` (for example the `cortex-m`
+//! crate's `critical-section-single-core` feature); a part with several cores that
+//! share the arena (an RP2040, an SSE-200) needs a multi-core one, which also
+//! excludes the other cores. On targets with an operating system (`target_os` not
+//! `"none"`) the arena brings `critical-section`'s `std` implementation itself.
+//!
+//! What a handler must not call: anything that waits for another holder, who
+//! cannot run until the handler returns. `Mutex::lock` (and `lock_timeout`) while
+//! the interrupted code holds the lock never returns (or times out having
+//! spun all its time); `Condvar::wait`, `Semaphore::acquire`, and an `open` of an
+//! object the interrupted code is still creating (it waits for `Ready`) likewise.
+//! `Mutex::try_lock` and `Semaphore::try_acquire` are the handler's calls.
 //!
 //! ```
 //! use core::sync::atomic::{AtomicU32, Ordering};
@@ -67,13 +88,18 @@ const ALIGN: usize = 64;
 /// How long one timed wait lasts at most, in simulated time, when the caller
 /// asked for no limit.
 const WAIT_STEP: Duration = Duration::from_millis(1);
+/// How far one timed wait advances the simulated clock at most: a wait for
+/// `Duration::MAX` must not jump the clock to its end (after which no time would
+/// ever pass again, and no timeout or liveness re-check would come). Callers
+/// loop until their deadline, one step of at most this per wait.
+const MAX_WAIT_STEP: Duration = Duration::from_secs(1);
 
 /// Static memory for an arena, aligned to a page.
 #[repr(C, align(4096))]
 pub struct Memory<const N: usize>(UnsafeCell<[u8; N]>);
 
 // SAFETY: the bytes are only reached through an `ArenaState`, which hands out
-// disjoint regions under its table lock; shared access inside a region is the
+// disjoint regions in its critical sections; shared access inside a region is the
 // shmptr core's business (atomics).
 unsafe impl<const N: usize> Sync for Memory<N> {}
 
@@ -108,33 +134,53 @@ impl Entry {
 /// "process-private" memory of the simulation, which no segment write can reach.
 struct Mapping {
     /// The simulated process that made the mapping; 0 when the record is free.
-    /// Written under the table lock.
+    /// Written in the arena's critical sections.
     process: AtomicU32,
     /// The handles sharing the mapping (see `Region::handles`).
     handles: AtomicUsize,
-    /// The mapped object: its offset in the arena. Written under the table lock.
+    /// The mapped object: its offset in the arena. Written in critical sections.
     offset: AtomicUsize,
 }
 
+/// What the arena changes only inside a critical section (see [`ArenaState`]).
+struct Locked {
+    table: heapless::Vec<Entry, MAX_OBJECTS>,
+    /// Simulated nanoseconds (not every target has 64-bit atomics).
+    clock: u64,
+    /// The value of `ArenaState::deaths` when the mappings of dead processes were
+    /// last freed.
+    swept: u32,
+}
+
 /// The state of one arena: its memory, name table, simulated processes and clock.
+///
+/// Its table and clock change only inside a [`critical_section`]: on a
+/// single-core microcontroller that masks interrupts, so an interrupt handler
+/// that creates, opens or drops handles while the interrupted code does the same
+/// never waits for it (a spin lock would: the holder cannot run until the
+/// handler returns). Every critical section is short and bounded (a walk of the
+/// name table or the mapping records); none waits for anything.
 pub struct ArenaState {
     base: *mut u8,
     len: usize,
-    lock: AtomicBool,
-    table: UnsafeCell<heapless::Vec<Entry, MAX_OBJECTS>>,
+    /// Set while a critical section of this arena runs: a nested one is a bug
+    /// (two `&mut` to the table), caught by an assertion.
+    held: AtomicBool,
+    locked: UnsafeCell<Locked>,
     mappings: [Mapping; MAX_MAPPINGS],
     current: AtomicU32,
     next: AtomicU32,
     dead: [AtomicU32; 8],
+    /// How many deaths were declared; the next critical section frees the dead
+    /// processes' mappings when it differs from `Locked::swept`.
+    deaths: AtomicU32,
     crash: AtomicU32,
     /// Calls of `Platform::wait` and `Platform::wake`: what would be futex system
     /// calls on Linux.
     futex_calls: AtomicU32,
-    /// Simulated nanoseconds; under `lock` (not every target has 64-bit atomics).
-    clock: UnsafeCell<u64>,
 }
 
-// SAFETY: the table is only touched under `lock`; everything else is atomic; `base`
+// SAFETY: `locked` is only touched inside a critical section; everything else is atomic; `base`
 // is shared memory handed out in disjoint regions.
 unsafe impl Sync for ArenaState {}
 // SAFETY: as above; nothing in it is tied to a thread.
@@ -174,22 +220,22 @@ impl ArenaState {
         ArenaState {
             base,
             len,
-            lock: AtomicBool::new(false),
-            table: UnsafeCell::new(heapless::Vec::new()),
+            held: AtomicBool::new(false),
+            locked: UnsafeCell::new(Locked { table: heapless::Vec::new(), clock: 0, swept: 0 }),
             mappings: [const {
                 Mapping { process: AtomicU32::new(0), handles: AtomicUsize::new(0), offset: AtomicUsize::new(0) }
             }; MAX_MAPPINGS],
             current: AtomicU32::new(1),
             next: AtomicU32::new(2),
             dead: [const { AtomicU32::new(0) }; 8],
+            deaths: AtomicU32::new(0),
             crash: AtomicU32::new(0),
             futex_calls: AtomicU32::new(0),
-            clock: UnsafeCell::new(0),
         }
     }
 
     fn with_table<R>(&self, f: impl FnOnce(&mut heapless::Vec<Entry, MAX_OBJECTS>) -> R) -> R {
-        self.locked(|table, _| f(table))
+        self.locked(|locked| f(&mut locked.table))
     }
 
     /// Unlinks the first entry that `which` picks; its memory goes with its last
@@ -217,46 +263,99 @@ impl ArenaState {
         let raw = process.get();
         if raw <= MAX_PROCESSES.into() {
             self.dead[(raw / 32) as usize].fetch_or(1 << (raw % 32), Ordering::Relaxed);
+            // Release: the critical section that sees the new count (Acquire in
+            // `locked`) sees the dead bit above and frees the process's mappings.
+            self.deaths.fetch_add(1, Ordering::Release);
         }
     }
 
-    /// A free mapping record for the current process; call under the table lock.
-    /// Records of dead processes are free: a dead process's handles are never used
-    /// again (the contract of [`Arena::kill`]).
+    /// A free mapping record for the current process; call in a critical section.
+    /// The records of dead processes were freed when the section began (`sweep`).
     fn new_mapping(&self, offset: usize) -> Result<usize> {
         let me = self.current.load(Ordering::Relaxed);
         let index = self
             .mappings
             .iter()
-            .position(|m| {
-                let p = m.process.load(Ordering::Relaxed);
-                p == 0 || self.is_dead(p)
-            })
+            .position(|m| m.process.load(Ordering::Relaxed) == 0)
             .ok_or(Error::new(ErrorKind::OutOfMemory, "mapping an arena object (too many mappings)"))?;
-        // Relaxed: written and read under the table lock (handles: before any handle
-        // exists; the region is handed to its first user after the lock's Release).
+        // Relaxed: written and read in critical sections (handles: before any
+        // handle exists; the region is handed to its first user after the
+        // section ends).
         self.mappings[index].process.store(me, Ordering::Relaxed);
         self.mappings[index].handles.store(0, Ordering::Relaxed);
         self.mappings[index].offset.store(offset, Ordering::Relaxed);
         Ok(index)
     }
 
-    fn with_clock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
-        self.locked(|_, clock| f(clock))
+    /// Frees the mapping records of dead processes, as the unmapping a killed
+    /// process's exit does: each one no longer keeps its object's memory (an
+    /// unlinked object without a live mapping goes) nor its exclusive ownership.
+    /// A dead process's regions are never dropped (the contract of
+    /// [`Arena::kill`]); one dropped while a crashing process unwinds finds its
+    /// record already free and does nothing (`ArenaRegion::drop`).
+    fn sweep(&self, table: &mut heapless::Vec<Entry, MAX_OBJECTS>) {
+        for (index, m) in self.mappings.iter().enumerate() {
+            // Relaxed: in a critical section, after the Acquire of `deaths`.
+            let process = m.process.load(Ordering::Relaxed);
+            if process == 0 || !self.is_dead(process) {
+                continue;
+            }
+            let offset = m.offset.load(Ordering::Relaxed);
+            if let Some(i) = table.iter().position(|e| e.offset == offset && e.maps > 0) {
+                release_mapping(table, i, index);
+            }
+            m.process.store(0, Ordering::Relaxed);
+        }
     }
 
-    fn locked<R>(&self, f: impl FnOnce(&mut heapless::Vec<Entry, MAX_OBJECTS>, &mut u64) -> R) -> R {
-        // Acquire: pairs with the Release below, so the previous holder's table
-        // changes are visible.
-        while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            core::hint::spin_loop();
+    fn with_clock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        self.locked(|locked| f(&mut locked.clock))
+    }
+
+    /// Runs `f` on the table and clock inside a critical section, after freeing
+    /// the mappings of processes that died since the last one.
+    fn locked<R>(&self, f: impl FnOnce(&mut Locked) -> R) -> R {
+        /// Clears `held` however the section ends (`f` may panic, and
+        /// `critical_section::with` releases the section then).
+        struct Held<'a>(&'a AtomicBool);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Relaxed);
+            }
         }
-        // SAFETY: the lock is held, so these are the only references to the table
-        // and the clock.
-        let result = f(unsafe { &mut *self.table.get() }, unsafe { &mut *self.clock.get() });
-        // Release: publishes our table changes to the next holder.
-        self.lock.store(false, Ordering::Release);
-        result
+        critical_section::with(|_| {
+            // Relaxed: read and written inside critical sections only, which
+            // order themselves. A load and a store, not a swap: targets without
+            // compare-and-swap (thumbv6m) have no atomic swap.
+            assert!(!self.held.load(Ordering::Relaxed), "shmptr-arena: nested critical section");
+            self.held.store(true, Ordering::Relaxed);
+            let _held = Held(&self.held);
+            // SAFETY: inside the critical section and not nested (checked above),
+            // so this is the only reference to `locked`: every other use is in
+            // another critical section, which excludes this one (interrupts are
+            // masked on a single core; a multi-core implementation of
+            // `critical-section` excludes the other cores too).
+            let locked = unsafe { &mut *self.locked.get() };
+            // Acquire: pairs with the Release in `declare_dead`.
+            let deaths = self.deaths.load(Ordering::Acquire);
+            if deaths != locked.swept {
+                self.sweep(&mut locked.table);
+                locked.swept = deaths;
+            }
+            f(locked)
+        })
+    }
+}
+
+/// Ends mapping record `mapping`'s hold on `table[i]`: its exclusive ownership,
+/// one map count, and the entry itself once unlinked and unmapped.
+fn release_mapping(table: &mut heapless::Vec<Entry, MAX_OBJECTS>, i: usize, mapping: usize) {
+    if table[i].owned_by == mapping + 1 {
+        table[i].owned_by = 0;
+    }
+    table[i].maps -= 1;
+    if !table[i].linked && table[i].maps == 0 {
+        table.remove(i);
     }
 }
 
@@ -372,7 +471,7 @@ pub struct ArenaRegion<S: Space> {
 // is this region's own record in the arena's mapping table, outside every
 // object's bytes, zeroed when the region is made and freed only by its `Drop` (or
 // once its process is declared dead, after which its handles are never used).
-// `own_exclusively` is decided under the table lock against the one mapping
+// `own_exclusively` is decided in a critical section against the one mapping
 // recorded as owner.
 unsafe impl<S: Space> Region for ArenaRegion<S> {
     fn as_ptr(&self) -> NonNull<u8> {
@@ -391,7 +490,7 @@ unsafe impl<S: Space> Region for ArenaRegion<S> {
         state.with_table(|_| {
             let mut or = 0;
             for (index, m) in state.mappings.iter().enumerate() {
-                // Relaxed: under the table lock (process, offset); the counts as
+                // Relaxed: in a critical section (process, offset); the counts as
                 // `Region::others` requires.
                 let process = m.process.load(Ordering::Relaxed);
                 if index != self.mapping
@@ -435,7 +534,7 @@ unsafe impl<S: Space> Send for ArenaRegion<S> {}
 unsafe impl<S: Space> Sync for ArenaRegion<S> {}
 
 impl<S: Space> ArenaRegion<S> {
-    /// A region of `entry`; call under the table lock.
+    /// A region of `entry`; call in a critical section.
     fn new(state: &ArenaState, entry: &Entry) -> Result<Self> {
         let mapping = state.new_mapping(entry.offset)?;
         // SAFETY: entries lie within the arena's memory (`allocate` checks it).
@@ -448,17 +547,17 @@ impl<S: Space> Drop for ArenaRegion<S> {
     fn drop(&mut self) {
         let state = S::state();
         state.with_table(|table| {
-            if let Some(i) = table.iter().position(|e| e.offset == self.offset) {
-                if table[i].owned_by == self.mapping + 1 {
-                    table[i].owned_by = 0;
-                }
-                table[i].maps -= 1;
-                if !table[i].linked && table[i].maps == 0 {
-                    table.remove(i);
-                }
+            // Relaxed: in a critical section. A record already free is one whose
+            // process died while unwinding (a crash point): the critical section
+            // freed it, and its map count with it.
+            let record = &state.mappings[self.mapping];
+            if record.process.load(Ordering::Relaxed) == 0 {
+                return;
             }
-            // Relaxed: under the table lock.
-            state.mappings[self.mapping].process.store(0, Ordering::Relaxed);
+            if let Some(i) = table.iter().position(|e| e.offset == self.offset) {
+                release_mapping(table, i, self.mapping);
+            }
+            record.process.store(0, Ordering::Relaxed);
         });
     }
 }
@@ -517,8 +616,10 @@ impl<S: Space> Arena<S> {
     }
 
     /// Declares `process` dead: its holdings may now be reclaimed by the others (its
-    /// slots, the locks it held, the objects it owned), and the arena reuses its
-    /// mapping records for new mappings.
+    /// slots, the locks it held, the objects it owned), and the arena's next
+    /// operation frees its mappings, as a real process's exit unmaps: an object
+    /// unlinked meanwhile whose only mappings were the dead process's gives its
+    /// memory back then.
     ///
     /// # Safety
     /// Nothing that `process` made is in use or used again: no handle
@@ -678,7 +779,9 @@ unsafe impl<S: Space> Platform for Arena<S> {
             }
             core::hint::spin_loop();
         }
-        let step = timeout.unwrap_or(WAIT_STEP).as_nanos().min(u64::MAX as u128) as u64;
+        // At most a second: the clock (u64 nanoseconds, 584 years) then never
+        // saturates in any run that ends.
+        let step = timeout.unwrap_or(WAIT_STEP).min(MAX_WAIT_STEP).as_nanos() as u64;
         S::state().with_clock(|clock| *clock = clock.saturating_add(step));
     }
 
@@ -754,7 +857,7 @@ impl<S: Space> Backend for Arena<S> {
             // other entry; fresh objects read as zeros.
             unsafe { state.base.add(start).write_bytes(0, len) };
             if table.insert(at, entry).is_err() {
-                // Relaxed: under the table lock.
+                // Relaxed: in a critical section.
                 state.mappings[region.mapping].process.store(0, Ordering::Relaxed);
                 core::mem::forget(region);
                 return Err(no_room);
