@@ -28,7 +28,8 @@ pub enum ErrorKind {
     Corrupt,
     /// The object's creator died before finishing initialisation.
     Abandoned,
-    /// The object is owned by a live process (a `Unique` that is not released).
+    /// A live process has the object: it owns it (a `Unique` that is not
+    /// released), holds it where that excludes the caller, or is destroying it.
     Busy,
     /// A bounded wait ran out.
     Timeout,
@@ -61,7 +62,7 @@ impl ErrorKind {
             ErrorKind::TypeMismatch => "the object holds another type or is of the other kind (Unique/Shared)",
             ErrorKind::Corrupt => "the object's bytes are not a valid shmptr segment",
             ErrorKind::Abandoned => "the object's creator died before finishing it",
-            ErrorKind::Busy => "the object is owned by a live process",
+            ErrorKind::Busy => "a live process has the object (owns, holds or destroys it)",
             ErrorKind::Timeout => "a bounded wait ran out",
             ErrorKind::PermissionDenied => "access was refused",
             ErrorKind::TooManyProcesses => "the object's holder table is full",
@@ -83,7 +84,7 @@ impl ErrorKind {
             ErrorKind::TypeMismatch => "open it with the type and kind it was created with",
             ErrorKind::Corrupt => "do not trust it; remove it once no process uses it",
             ErrorKind::Abandoned => "use open_or_create or reclaim to replace it",
-            ErrorKind::Busy => "wait until its owner releases it, or until the owner exits",
+            ErrorKind::Busy => "wait until that process lets it go or exits",
             ErrorKind::Timeout => "retry, or raise the timeout",
             ErrorKind::PermissionDenied => "check the object's owner and mode, or opt in to foreign owners",
             ErrorKind::TooManyProcesses => "create the object with more slots, or close handles in other processes",

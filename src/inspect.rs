@@ -110,6 +110,18 @@ pub enum Owner {
     },
 }
 
+/// The process that won the right to destroy an object (its header's destroyer
+/// word).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Destroyer {
+    /// The destroying process.
+    pub process: ProcessId,
+    /// Its liveness, as the platform judges it now: a `Dead` destroyer's work is
+    /// finished by the next open, [`reclaim`] or [`remove`].
+    pub liveness: Liveness,
+}
+
 /// What [`inspect`] knows of an object: a snapshot, read once. Holders, owners
 /// and counts may change right after it is taken.
 #[non_exhaustive]
@@ -145,6 +157,31 @@ pub struct Info {
     pub holders: heapless::Vec<Holder, { MAX_SLOTS as usize }>,
     /// `Some` for a `Unique` (and for an `Unknown` kind, `None`), `None` for a `Shared`.
     pub owner: Option<Owner>,
+    /// The process destroying it, if the header names one (a `Destroying`
+    /// object's, or a peer's forgery).
+    pub destroyer: Option<Destroyer>,
+}
+
+impl Info {
+    /// An object whose header is not written yet (shorter than a header, or no
+    /// magic yet) while its creator may still write it.
+    fn unfinished(object_len: u64, creator_liveness: Liveness) -> Self {
+        Info {
+            kind: ObjectKind::Unknown,
+            state: ObjectState::Initializing,
+            format_version: 0,
+            value_size: 0,
+            value_align: 0,
+            fingerprint: 0,
+            total_len: object_len,
+            creator: None,
+            creator_liveness,
+            slot_capacity: 0,
+            holders: heapless::Vec::new(),
+            owner: None,
+            destroyer: None,
+        }
+    }
 }
 
 impl Info {
@@ -223,7 +260,7 @@ pub fn inspect<B: Backend>(name: &str) -> Result<Info> {
     let region = B::open(name, &Access { mode: Access::DEFAULT.mode, allow_foreign_owner: true })?;
     let len = region.len();
     if len < size_of::<Header>() {
-        return Err(not_ours(SHORT));
+        return short(len as u64, B::creator_liveness(name, &region, None));
     }
     // SAFETY: a region is at least 64-aligned and valid for reads of `len` bytes
     // while it lives (the `Region` contract); the copy reads no more than that.
@@ -246,8 +283,10 @@ pub fn inspect<B: Backend>(name: &str) -> Result<Info> {
 /// first `min(object_len, SNAPSHOT_BYTES)` bytes, or fewer if the object shrank
 /// meanwhile: missing bytes read as zeros), for backends that read objects
 /// without mapping them for writing. `creator_liveness` answers, only for an
-/// unfinished object, whether its creator (the process the header names, if any)
-/// may still finish it, as [`Backend::creator_liveness`] does; it should say
+/// unfinished object (also one still shorter than a header or blank), whether its
+/// creator (the process the header names, if any) may still finish it, as
+/// [`Backend::creator_liveness`] does (only `Dead` makes such a file "not a
+/// shmptr object"; anything else is an object being created); it should say
 /// `Alive` if the object's state word changed since the copy was made. Other
 /// liveness comes from `P`.
 ///
@@ -263,8 +302,10 @@ pub fn inspect<B: Backend>(name: &str) -> Result<Info> {
 /// let info = inspect::inspect_bytes::<Arena<Space>>("word", bytes.len() as u64, &bytes, |_| Liveness::Unknown)?;
 /// assert_eq!((info.kind, info.value_size), (ObjectKind::Shared, 2));
 ///
+/// // Too short for a header, and no creator at work on it: not ours. (With a
+/// // creator that may still be writing it, it would be an object being created.)
 /// let text = b"just some text, long enough to be a header? no magic, though.";
-/// let error = inspect::inspect_bytes::<Arena<Space>>("word", 400, text, |_| Liveness::Unknown).unwrap_err();
+/// let error = inspect::inspect_bytes::<Arena<Space>>("word", 400, text, |_| Liveness::Dead).unwrap_err();
 /// assert_eq!(error.kind(), ErrorKind::Corrupt);
 /// assert!(error.during().contains("not a shmptr object"));
 /// # drop(a);
@@ -278,7 +319,7 @@ pub fn inspect_bytes<P: Platform>(
 ) -> Result<Info> {
     let name = Name::new(name)?;
     if object_len < size_of::<Header>() as u64 || bytes.len() < size_of::<Header>() {
-        return Err(not_ours(SHORT));
+        return short(object_len, creator_liveness(None));
     }
     let snapshot = Snapshot::from_bytes(bytes);
     analyze::<P>(name, object_len, &snapshot, creator_liveness)
@@ -352,8 +393,17 @@ pub fn remove<B: Backend>(name: &str) -> Result<()> {
     crate::segment::remove_any::<B>(Name::new(name)?)
 }
 
-/// "shorter than a header".
-const SHORT: &str = "inspecting it (not a shmptr object: shorter than a header)";
+/// An object shorter than a header: one its creator has not sized yet, while the
+/// creator may still do so (`creator_liveness`: not `Dead`), else not ours.
+fn short(object_len: u64, creator_liveness: Liveness) -> Result<Info> {
+    match creator_liveness {
+        Liveness::Dead => Err(not_ours("inspecting it (not a shmptr object: shorter than a header)")),
+        _ => Ok(Info::unfinished(object_len, creator_liveness)),
+    }
+}
+
+/// A blank header (no magic, no state) that no creator is writing.
+const BLANK: &str = "inspecting it (not a shmptr object: no magic; a blank file, or a creator that died at once)";
 
 fn not_ours(during: &'static str) -> Error {
     Error::new(ErrorKind::Corrupt, during)
@@ -381,9 +431,17 @@ fn analyze<P: Platform>(
     let header = &snapshot.header;
     // Relaxed throughout: a private copy nobody else writes.
     let magic = header.magic.load(Ordering::Relaxed);
+    if magic == 0 && header.state.load(Ordering::Relaxed) == 0 {
+        // Blank: a creator that still holds it (a creation lock) writes it now.
+        let verdict = creator_liveness(None);
+        if verdict != Liveness::Dead {
+            return Ok(Info::unfinished(object_len, verdict));
+        }
+        return Err(not_ours(BLANK));
+    }
     if magic != MAGIC {
         return Err(not_ours(match magic {
-            0 => "inspecting it (not a shmptr object: no magic; a blank file, or a creator that died at once)",
+            0 => BLANK,
             _ => "inspecting it (not a shmptr object: wrong magic)",
         }));
     }
@@ -437,6 +495,8 @@ fn analyze<P: Platform>(
         slot_capacity: if kind == ObjectKind::Shared { slot_count } else { 0 },
         holders: heapless::Vec::new(),
         owner: None,
+        destroyer: ProcessId::from_word(header.destroyer.load(Ordering::Relaxed))
+            .map(|process| Destroyer { process, liveness: P::liveness(process) }),
     };
     match kind {
         ObjectKind::Shared => {

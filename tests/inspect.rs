@@ -211,8 +211,17 @@ fn hostile_bytes_give_errors_and_are_never_changed() {
         assert_eq!(&bytes_of::<S>(name), bytes, "{name}: never changed");
         Arena::<S>::remove(name).unwrap();
     }
-    let error = inspect::inspect_bytes::<Arena<S>>("empty", 0, &[], |_| Liveness::Unknown).unwrap_err();
+    let error = inspect::inspect_bytes::<Arena<S>>("empty", 0, &[], |_| Liveness::Dead).unwrap_err();
     assert!(error.during().contains("not a shmptr object"));
+    // The same empty or blank file while a creator may still write it (its
+    // creation lock is held, or cannot be judged): an object being created.
+    for liveness in [Liveness::Alive, Liveness::Unknown] {
+        let info = inspect::inspect_bytes::<Arena<S>>("empty", 0, &[], |_| liveness).unwrap();
+        assert_eq!((info.kind, info.state), (inspect::ObjectKind::Unknown, inspect::ObjectState::Initializing));
+        let blank = [0u8; 4424];
+        let info = inspect::inspect_bytes::<Arena<S>>("blank", 4424, &blank, |_| liveness).unwrap();
+        assert_eq!((info.kind, info.state), (inspect::ObjectKind::Unknown, inspect::ObjectState::Initializing));
+    }
 }
 
 arena_space!(PropSpace, 1 << 20);

@@ -21,6 +21,8 @@ use crate::backend::{Backend, CrashPoint, Liveness, Platform, ProcessId, Region}
 use crate::error::{Error, ErrorKind, Result};
 use crate::handles;
 use crate::name::{Name, NAME_MAX};
+#[cfg(not(loom))]
+use crate::options::Access;
 use crate::options::Options;
 use crate::primitive::{fence, AtomicU32, AtomicUsize, Ordering};
 use crate::shm_safe::{ShmSafe, Zeroable};
@@ -373,9 +375,12 @@ pub(crate) fn reclaim_any<B: Backend>(name: Name<'_>) -> Result<Reclaimed> {
         Err(e) if e.kind() == ErrorKind::NotFound && e.during() == ABANDONED_REMOVED => {
             return Ok(Reclaimed { holders: 0, destroyed: true })
         }
-        // Being destroyed (finished here if its destroyer died), or its creator
-        // lives and is still writing it: nothing dead to reclaim.
-        Err(e) if e.kind() == ErrorKind::NotFound && e.during() == BEING_DESTROYED => return Ok(Reclaimed::default()),
+        // Being destroyed: finished here if its destroyer died (then the name is
+        // gone), else its live destroyer's job.
+        Err(e) if e.kind() == ErrorKind::NotFound && e.during() == BEING_DESTROYED => {
+            return Ok(Reclaimed { holders: 0, destroyed: gone::<B>(name) })
+        }
+        // Its creator lives and is still writing it: nothing dead to reclaim.
         Err(e) if e.kind() == ErrorKind::Timeout => return Ok(Reclaimed::default()),
         Err(e) => return Err(e),
     };
@@ -404,12 +409,9 @@ pub(crate) fn reclaim_any<B: Backend>(name: Name<'_>) -> Result<Reclaimed> {
 pub(crate) fn remove_any<B: Backend>(name: Name<'_>) -> Result<()> {
     let (mapping, kind) = match open_any::<B>(name) {
         Ok(opened) => opened,
-        Err(e)
-            if e.kind() == ErrorKind::NotFound
-                && (e.during() == ABANDONED_REMOVED || e.during() == BEING_DESTROYED) =>
-        {
-            return Ok(())
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound && e.during() == ABANDONED_REMOVED => return Ok(()),
+        // Finished here if its destroyer died; else a live destroyer still has it.
+        Err(e) if e.kind() == ErrorKind::NotFound && e.during() == BEING_DESTROYED => return removed::<B>(name),
         Err(e) if e.kind() == ErrorKind::Timeout => {
             return Err(Error::new(ErrorKind::Busy, "removing an object whose live creator is still writing it"))
         }
@@ -425,17 +427,38 @@ pub(crate) fn remove_any<B: Backend>(name: Name<'_>) -> Result<()> {
                 destroy::<B>(&mapping.region, right, None, Some(name));
                 Ok(())
             }
-            None if lifecycle::destroying(mapping.header()) => Ok(()),
+            // A destroyer that is not dead (the reclaim took over a dead one's).
+            None if lifecycle::destroying(mapping.header()) => removed::<B>(name),
             None => Err(Error::new(ErrorKind::Busy, "removing an object a live (or unjudgeable) holder holds")),
         };
     }
     match take_unique(&mapping, name, owner::From::ReleasedOrDead) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        // Another process destroys it.
+        Err(e) if e.kind() == ErrorKind::NotFound => removed::<B>(name),
         Err(e) if e.kind() == ErrorKind::Busy => {
             Err(Error::new(ErrorKind::Busy, "removing an object a live (or unjudgeable) owner owns"))
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Whether `name` names no object any more (an error other than `NotFound`, such
+/// as a full mapping table, counts as "still there").
+#[cfg(not(loom))]
+fn gone<B: Backend>(name: Name<'_>) -> bool {
+    let access = Access { mode: Access::DEFAULT.mode, allow_foreign_owner: true };
+    matches!(B::open(name, &access), Err(e) if e.kind() == ErrorKind::NotFound)
+}
+
+/// The end of a remove that found another process destroying the object: `Ok`
+/// once its name is gone, `Busy` while that destroyer (alive, or not judged dead)
+/// has not finished.
+#[cfg(not(loom))]
+fn removed<B: Backend>(name: Name<'_>) -> Result<()> {
+    match gone::<B>(name) {
+        true => Ok(()),
+        false => Err(Error::new(ErrorKind::Busy, "removing an object a live (or unjudgeable) process is destroying")),
     }
 }
 

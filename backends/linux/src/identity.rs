@@ -61,6 +61,24 @@ pub fn pid(id: ProcessId) -> Option<u32> {
     (pid != 0).then_some(pid)
 }
 
+/// Whether the process identity `id` (made by this backend) belongs to this
+/// process's pid namespace, so that its [`pid`] names the same process here (in
+/// `/proc`, to `kill`); `None` if either identity is incomplete (its namespace
+/// could not be read).
+///
+/// ```
+/// let me = shmptr_linux::Shared::<u64>::create("identity.ns.doc", 0)?;
+/// let creator = shmptr_linux::inspect("identity.ns.doc")?.creator.unwrap();
+/// assert_eq!(shmptr_linux::same_pid_namespace(creator), Some(true));
+/// # drop(me);
+/// # Ok::<(), shmptr_linux::Error>(())
+/// ```
+pub fn same_pid_namespace(id: ProcessId) -> Option<bool> {
+    let (pid, namespace, _) = unpack(id);
+    let (own_pid, ours, _) = unpack(current());
+    (pid != 0 && own_pid != 0).then_some(namespace == ours)
+}
+
 /// The page that caches this process's identity; null until first use.
 static CACHE: AtomicPtr<AtomicU64> = AtomicPtr::new(ptr::null_mut());
 

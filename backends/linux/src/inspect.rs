@@ -13,7 +13,9 @@ use rustix::fd::OwnedFd;
 use rustix::fs::{self, FileType, Mode, OFlags, RawDir, CWD};
 use rustix::io::{self, Errno};
 
-pub use shmptr::inspect::{Holder, Info, ObjectKind, ObjectState, Owner, Reclaimed, MAX_SLOTS, SNAPSHOT_BYTES};
+pub use shmptr::inspect::{
+    Destroyer, Holder, Info, ObjectKind, ObjectState, Owner, Reclaimed, MAX_SLOTS, SNAPSHOT_BYTES,
+};
 use shmptr::{Error, ErrorKind, Liveness, Name, Result};
 
 use crate::region::{creator_verdict, locked_by_creator, os_error, Path};
@@ -30,10 +32,13 @@ use crate::Linux;
 /// unfinished object, the creation lock (`flock(LOCK_SH | LOCK_NB)` on the same
 /// descriptor) tells whether its creator may still finish it.
 ///
-/// Errors: `InvalidName`; `NotFound`; `PermissionDenied` (unreadable, or a
-/// symbolic link); `Corrupt` for a file that is not a shmptr object (not a regular
-/// file, shorter than a header, wrong magic: its `during` says "not a shmptr
-/// object") and for a shmptr object whose header does not validate ("damaged").
+/// Errors: `InvalidName`; `NotFound`; `PermissionDenied` (unreadable); `Corrupt`
+/// for a file that is not a shmptr object (a symbolic link or anything else that is
+/// not a regular file, shorter than a header, wrong magic: its `during` says "not
+/// a shmptr object") and for a shmptr object whose header does not validate
+/// ("damaged"). A file shorter than a header, or still blank, whose creator holds
+/// its creation lock is an object being created: `Ok`, kind `Unknown`, state
+/// `Initializing`.
 ///
 /// ```
 /// use shmptr_linux::{inspect, Shared};
@@ -55,6 +60,9 @@ pub fn inspect(name: &str) -> Result<Info> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = match fs::openat(CWD, path.as_c_str(), flags, Mode::empty()) {
         Ok(fd) => fd,
+        // A symbolic link (`O_NOFOLLOW`), a socket or a device without a driver:
+        // things a shmptr object never is.
+        Err(Errno::LOOP | Errno::NXIO | Errno::NODEV | Errno::OPNOTSUPP) => return Err(NOT_A_FILE),
         Err(e) => return Err(os_error("inspecting it (open O_RDONLY)", e)),
     };
     let stat = match fs::fstat(&fd) {
@@ -62,7 +70,7 @@ pub fn inspect(name: &str) -> Result<Info> {
         Err(e) => return Err(os_error("inspecting it (fstat)", e)),
     };
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Err(Error::new(ErrorKind::Corrupt, "inspecting it (not a shmptr object: not a regular file)"));
+        return Err(NOT_A_FILE);
     }
     let size = u64::try_from(stat.st_size).unwrap_or(0);
     let mut buf = [0u8; SNAPSHOT_BYTES];
@@ -175,6 +183,9 @@ pub fn list(mut each: impl FnMut(&str, Result<Info>)) -> Result<()> {
     }
     Ok(())
 }
+
+/// What [`inspect`] says of a symbolic link, FIFO, socket, directory or device.
+const NOT_A_FILE: Error = Error::new(ErrorKind::Corrupt, "inspecting it (not a shmptr object: not a regular file)");
 
 /// `pread` until `buf` is full or the file ends; returns how many bytes were read.
 fn read_at(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> io::Result<usize> {

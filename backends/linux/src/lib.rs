@@ -50,7 +50,7 @@ mod ownership;
 mod platform;
 mod region;
 
-pub use identity::pid;
+pub use identity::{pid, same_pid_namespace};
 pub use inspect::{inspect, list, reclaim, remove};
 pub use mappings::MAX_MAPPINGS;
 pub use region::LinuxRegion;

@@ -200,3 +200,100 @@ fn hostile_files_give_errors_are_listed_and_are_never_changed() {
     }
     assert!(scope.leftovers().is_empty());
 }
+
+/// A value whose drop, in whichever process runs it, says so in the control
+/// object and then waits (bounded) for `go`: a destroyer caught mid-drop.
+#[repr(C)]
+struct SlowDrop {
+    control: shmptr::ShmString<220>,
+}
+shmptr::shm_safe!(SlowDrop { control });
+
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        let name = self.control.get().expect("the control name is UTF-8");
+        let control = Shared::<Control>::open(&name).expect("the control object outlives the value");
+        control.drops.fetch_add(1, Ordering::SeqCst);
+        linux_support::wait_for(&control.go, 1);
+    }
+}
+
+#[test]
+fn an_object_a_live_process_is_destroying_is_busy_for_remove_and_gone_once_that_process_dies() {
+    // A process drops the last handle and is inside the value's drop: the object
+    // is Destroying, its destroyer alive. `remove` must not say it removed it (the
+    // name is still there); once the destroyer is killed, `remove` (or `reclaim`)
+    // finishes its work: the name goes, and the value is not dropped again.
+    const TEST: &str = "an_object_a_live_process_is_destroying_is_busy_for_remove_and_gone_once_that_process_dies";
+    let scope = Scope::new(TEST);
+    let (control_name, name) = (scope.name("control"), scope.name("value"));
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let value = Shared::<SlowDrop>::create(&name, SlowDrop { control: control_name.as_str().try_into().unwrap() });
+        control.ready.store(1, Ordering::Release);
+        drop(value); // waits in the drop until killed
+        unreachable!("killed first");
+    }
+    for finisher in ["remove", "reclaim"] {
+        let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+        let kid = scope.spawn(TEST, "destroyer");
+        linux_support::wait_for(&control.drops, 1); // inside the drop
+        let info = shmptr_linux::inspect(&name).unwrap();
+        assert_eq!(info.state, ObjectState::Destroying);
+        let destroyer = info.destroyer.expect("a destroying object names its destroyer");
+        assert_eq!(shmptr_linux::pid(destroyer.process), Some(kid.pid()));
+        assert_eq!(destroyer.liveness, Liveness::Alive);
+        let busy = shmptr_linux::remove(&name).unwrap_err();
+        assert_eq!(busy.kind(), ErrorKind::Busy, "{busy}");
+        assert!(!shmptr_linux::reclaim(&name).unwrap().destroyed, "a live destroyer's object is its own");
+        assert!(Scope::exists(&name), "a live destroyer is still at work");
+
+        kid.kill();
+        match finisher {
+            "remove" => shmptr_linux::remove(&name).unwrap(),
+            _ => assert!(shmptr_linux::reclaim(&name).unwrap().destroyed, "reclaim finished the dead destroyer's work"),
+        }
+        assert!(!Scope::exists(&name), "{finisher}: the dead destroyer's object is gone");
+        assert_eq!(control.drops.load(Ordering::SeqCst), 1, "{finisher}: the value's drop is not run twice");
+        drop(control);
+    }
+}
+
+#[test]
+fn a_blank_file_is_being_created_while_its_creation_lock_is_held_and_not_ours_after() {
+    // A creator makes the file, locks it, then sizes and writes it: in between,
+    // `inspect` must say "being created", never "not a shmptr object".
+    let scope = Scope::new("a_blank_file_is_being_created_while_its_creation_lock_is_held_and_not_ours_after");
+    let name = scope.name("newborn");
+    for len in [0u64, 64, 4096] {
+        let file = std::fs::OpenOptions::new().create_new(true).write(true).open(format!("/dev/shm/{name}")).unwrap();
+        file.set_len(len).unwrap();
+        // SAFETY: flock(2) on a descriptor we own.
+        assert_eq!(unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) }, 0);
+        let info = shmptr_linux::inspect(&name).expect("a locked blank file is an object being created");
+        assert_eq!((info.kind, info.state, info.total_len), (ObjectKind::Unknown, ObjectState::Initializing, len));
+        let mut seen = false;
+        shmptr_linux::list(|entry, info| seen |= entry == name && info.is_ok()).unwrap();
+        assert!(seen, "list says the same");
+        drop(file); // the lock goes with the descriptor
+        let error = shmptr_linux::inspect(&name).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Corrupt, "len {len}: {error}");
+        assert!(error.during().contains("not a shmptr object"), "{error}");
+        std::fs::remove_file(format!("/dev/shm/{name}")).unwrap();
+    }
+}
+
+#[test]
+fn a_symbolic_link_is_not_a_shmptr_object() {
+    let scope = Scope::new("a_symbolic_link_is_not_a_shmptr_object");
+    let (name, target) = (scope.name("link"), scope.name("target"));
+    let value = Shared::<u64>::create(&target, 1).unwrap();
+    std::os::unix::fs::symlink(format!("/dev/shm/{target}"), format!("/dev/shm/{name}")).unwrap();
+    let error = shmptr_linux::inspect(&name).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Corrupt, "{error}");
+    assert!(error.during().contains("not a regular file"), "{error}");
+    assert_eq!(shmptr_linux::remove(&name).unwrap_err().kind(), ErrorKind::Corrupt);
+    assert!(std::fs::symlink_metadata(format!("/dev/shm/{name}")).is_ok(), "never removed");
+    std::fs::remove_file(format!("/dev/shm/{name}")).unwrap();
+    drop(value);
+}
