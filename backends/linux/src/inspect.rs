@@ -102,6 +102,12 @@ pub fn inspect(name: &str) -> Result<Info> {
 /// read-only first ([`inspect`]): a file that is not a shmptr object is `Corrupt`
 /// and never opened for writing.
 ///
+/// Unlike [`inspect`], it maps the object (the protocols work on the shared
+/// words), so a peer that can write the file and shrinks it meanwhile can make
+/// this process fault (SIGBUS), as with any shared memory (README, "Guarantees and
+/// limits"). A tool sweeping many objects should isolate each call, as the
+/// `shmptr` command does (a child process per object).
+///
 /// ```
 /// # let name = format!("doc.reclaim.{}", std::process::id());
 /// let a = shmptr_linux::Shared::<u64>::create(&name, 1)?;
@@ -119,7 +125,9 @@ pub fn reclaim(name: &str) -> Result<Reclaimed> {
 /// without its value type ([`shmptr::inspect::remove`] on Linux): the object is
 /// destroyed **without running its value's drop**, and its name unlinked (only if
 /// it still names that file). `Busy` while a live (or unjudgeable) holder, owner
-/// or creator has it. The file is checked read-only first, as by [`reclaim`].
+/// or creator has it, or while a process that is not dead is destroying it. The
+/// file is checked read-only first, and then mapped, as by [`reclaim`] (with the
+/// same exposure to a peer that shrinks it).
 ///
 /// ```
 /// # let name = format!("doc.remove.{}", std::process::id());

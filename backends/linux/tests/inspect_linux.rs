@@ -229,7 +229,8 @@ fn an_object_a_live_process_is_destroying_is_busy_for_remove_and_gone_once_that_
     let (control_name, name) = (scope.name("control"), scope.name("value"));
     if role().is_some() {
         let control = Shared::<Control>::open(&control_name).unwrap();
-        let value = Shared::<SlowDrop>::create(&name, SlowDrop { control: control_name.as_str().try_into().unwrap() });
+        let value =
+            Shared::<SlowDrop>::create(&name, SlowDrop { control: control_name.as_str().try_into().unwrap() }).unwrap();
         control.ready.store(1, Ordering::Release);
         drop(value); // waits in the drop until killed
         unreachable!("killed first");
