@@ -1,10 +1,19 @@
-//! Puts `memory.x` where cortex-m-rt's `link.x` finds it.
+//! Puts the memory layout of the board the target is for where cortex-m-rt's
+//! `link.x` finds it (as `memory.x`): the micro:bit (nRF51: 256 KiB flash,
+//! 16 KiB RAM) for thumbv6m, the QEMU MPS2 boards otherwise.
 
 use std::path::PathBuf;
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
-    std::fs::write(out.join("memory.x"), include_bytes!("memory.x")).expect("writing memory.x");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let memory: &[u8] = if target.starts_with("thumbv6m") {
+        include_bytes!("memory-microbit.x")
+    } else {
+        include_bytes!("memory-mps2.x")
+    };
+    std::fs::write(out.join("memory.x"), memory).expect("writing memory.x");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=memory-mps2.x");
+    println!("cargo:rerun-if-changed=memory-microbit.x");
 }

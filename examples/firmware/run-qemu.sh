@@ -16,10 +16,11 @@ export CARGO_TARGET_DIR="$PWD/target"
 runs=(
   "cortex-m4|thumbv7em-none-eabihf|-machine mps2-an386 -cpu cortex-m4"
   "cortex-m7|thumbv7em-none-eabihf|-machine mps2-an500 -cpu cortex-m7"
+  "cortex-m0|thumbv6m-none-eabi|-machine microbit"
 )
 
 expected=(
-  '^firmware: shared ok$'
+  '^firmware: shared ok \(a Shared<AtomicU32> takes [0-9]+ bytes of the arena\)$'
   '^firmware: unique hand-off ok$'
   '^firmware: mutex with interrupt ok \(main [0-9]+, handler [1-9][0-9]* locked, [1-9][0-9]* busy\)$'
   '^firmware: owner death ok '

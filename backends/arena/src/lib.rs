@@ -70,18 +70,26 @@
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
+#[cfg(target_has_atomic = "32")]
+use core::sync::atomic::{AtomicU32, AtomicUsize};
+
+// Targets without compare-and-swap (thumbv6m): the atomics the core takes there.
 use core::time::Duration;
+#[cfg(not(target_has_atomic = "32"))]
+use portable_atomic::{AtomicU32, AtomicUsize};
 
 use shmptr::{
     Access, Backend, CrashPoint, Error, ErrorKind, Liveness, Name, Platform, ProcessId, Region, Result, NAME_MAX,
 };
 
-/// How many objects (named or still mapped) one arena tracks at once.
+/// How many objects (named or still mapped) an arena tracks at once, unless its
+/// [`Tables`] say otherwise (the default of [`arena_space!`]).
 pub const MAX_OBJECTS: usize = 64;
 /// How many simulated processes one arena can have over its lifetime.
 pub const MAX_PROCESSES: u32 = 255;
-/// How many mappings (regions) of its objects one arena tracks at once.
+/// How many mappings (regions) of its objects an arena tracks at once, unless its
+/// [`Tables`] say otherwise (the default of [`arena_space!`]).
 pub const MAX_MAPPINGS: usize = 256;
 /// Every object starts at a multiple of this.
 const ALIGN: usize = 64;
@@ -94,8 +102,11 @@ const WAIT_STEP: Duration = Duration::from_millis(1);
 /// loop until their deadline, one step of at most this per wait.
 const MAX_WAIT_STEP: Duration = Duration::from_secs(1);
 
-/// Static memory for an arena, aligned to a page.
-#[repr(C, align(4096))]
+/// Static memory for an arena: aligned to a page where there is an operating
+/// system, to 64 bytes (what every object needs: `Region::ALIGN`) on bare metal,
+/// where a page alignment would waste up to 4 KiB of RAM before it.
+#[cfg_attr(not(target_os = "none"), repr(C, align(4096)))]
+#[cfg_attr(target_os = "none", repr(C, align(64)))]
 pub struct Memory<const N: usize>(UnsafeCell<[u8; N]>);
 
 // SAFETY: the bytes are only reached through an `ArenaState`, which hands out
@@ -143,13 +154,55 @@ struct Mapping {
 }
 
 /// What the arena changes only inside a critical section (see [`ArenaState`]).
-struct Locked {
-    table: heapless::Vec<Entry, MAX_OBJECTS>,
+/// `T` is the name table: a `heapless::Vec` in [`Tables`], seen through a
+/// [`Table`] (capacity-free) by the arena.
+struct Locked<T: ?Sized> {
     /// Simulated nanoseconds (not every target has 64-bit atomics).
     clock: u64,
     /// The value of `ArenaState::deaths` when the mappings of dead processes were
     /// last freed.
     swept: u32,
+    /// The objects, sorted by offset.
+    table: T,
+}
+
+/// The name table, whatever its capacity.
+type Table = heapless::VecView<Entry>;
+
+/// The bookkeeping of one arena beside its memory: room for `OBJECTS` objects
+/// (named, or unlinked and still mapped) and `MAPPINGS` mappings of them at once.
+/// An object takes about 220 bytes (its name is up to [`NAME_MAX`] bytes), a
+/// mapping 12 on a 32-bit target. A new one is all zeros, so a `static` of it
+/// lies in `.bss`: it costs RAM, no flash. [`arena_space!`] declares one; pick
+/// the sizes there (`objects = .., mappings = ..`) to fit a small RAM.
+pub struct Tables<const OBJECTS: usize = MAX_OBJECTS, const MAPPINGS: usize = MAX_MAPPINGS> {
+    locked: UnsafeCell<Locked<heapless::Vec<Entry, OBJECTS>>>,
+    mappings: [Mapping; MAPPINGS],
+}
+
+// SAFETY: `locked` is only reached inside the critical sections of the one
+// `ArenaState` made over these tables (the contract of `ArenaState::new`);
+// `mappings` is atomics.
+unsafe impl<const OBJECTS: usize, const MAPPINGS: usize> Sync for Tables<OBJECTS, MAPPINGS> {}
+
+impl<const OBJECTS: usize, const MAPPINGS: usize> Tables<OBJECTS, MAPPINGS> {
+    /// Empty tables.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Tables {
+            locked: UnsafeCell::new(Locked { clock: 0, swept: 0, table: heapless::Vec::new() }),
+            mappings: [const {
+                Mapping { process: AtomicU32::new(0), handles: AtomicUsize::new(0), offset: AtomicUsize::new(0) }
+            }; MAPPINGS],
+        }
+    }
+}
+
+impl<const OBJECTS: usize, const MAPPINGS: usize> core::fmt::Debug for Tables<OBJECTS, MAPPINGS> {
+    /// The capacities only: the contents belong to the arena.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tables").field("objects", &OBJECTS).field("mappings", &MAPPINGS).finish()
+    }
 }
 
 /// The state of one arena: its memory, name table, simulated processes and clock.
@@ -166,8 +219,9 @@ pub struct ArenaState {
     /// Set while a critical section of this arena runs: a nested one is a bug
     /// (two `&mut` to the table), caught by an assertion.
     held: AtomicBool,
-    locked: UnsafeCell<Locked>,
-    mappings: [Mapping; MAX_MAPPINGS],
+    /// In a [`Tables`] (`.bss`); the state itself is a few words.
+    locked: &'static UnsafeCell<Locked<Table>>,
+    mappings: &'static [Mapping],
     current: AtomicU32,
     next: AtomicU32,
     dead: [AtomicU32; 8],
@@ -187,44 +241,54 @@ unsafe impl Sync for ArenaState {}
 unsafe impl Send for ArenaState {}
 
 impl ArenaState {
-    /// An arena over `memory`. [`arena_space!`] calls it on a static of its own;
-    /// call it yourself only to build a [`Space`] by hand.
+    /// An arena over `memory`, keeping its books in `tables`. [`arena_space!`]
+    /// calls it on statics of its own; call it yourself only to build a [`Space`]
+    /// by hand.
     ///
     /// # Safety
-    /// `memory` is used by this arena alone: no other `ArenaState` is ever made over
-    /// it (by this function or by [`new`](ArenaState::new)), and no other code reads
-    /// or writes its bytes. A `&'static Memory` can be copied freely, so the borrow
-    /// does not prove it: two arenas over one `Memory` would hand out the same bytes
-    /// as two objects, giving two `&mut` to one value.
+    /// `memory` and `tables` are used by this arena alone: no other `ArenaState` is
+    /// ever made over either (by this function or by [`new`](ArenaState::new)), and
+    /// no other code reads or writes the bytes of `memory`. A `&'static` can be
+    /// copied freely, so the borrows do not prove it: two arenas over one `Memory`
+    /// would hand out the same bytes as two objects, giving two `&mut` to one
+    /// value; two over one `Tables` would change one table outside each other's
+    /// critical sections.
     ///
     /// Calling it without `unsafe` does not compile:
     /// ```compile_fail,E0133
-    /// use shmptr_arena::{ArenaState, Memory};
+    /// use shmptr_arena::{ArenaState, Memory, Tables};
     /// static MEMORY: Memory<4096> = Memory::new();
-    /// static STATE: ArenaState = ArenaState::from_memory(&MEMORY);
+    /// static TABLES: Tables<4, 16> = Tables::new();
+    /// static STATE: ArenaState = ArenaState::from_memory(&MEMORY, &TABLES);
     /// ```
-    pub const unsafe fn from_memory<const N: usize>(memory: &'static Memory<N>) -> Self {
+    pub const unsafe fn from_memory<const N: usize, const OBJECTS: usize, const MAPPINGS: usize>(
+        memory: &'static Memory<N>,
+        tables: &'static Tables<OBJECTS, MAPPINGS>,
+    ) -> Self {
         // SAFETY: a `'static` `Memory` is valid for reads and writes of `N` bytes for
-        // good, aligned to a page (4096, so to 64); the caller guarantees that
-        // nothing but this arena uses it.
-        unsafe { Self::new(memory.0.get().cast::<u8>(), N) }
+        // good, aligned to 64 (a page, or 64 on bare metal); the caller guarantees that
+        // nothing but this arena uses it or `tables`.
+        unsafe { Self::new(memory.0.get().cast::<u8>(), N, tables) }
     }
 
     /// An arena over `len` bytes at `base` (memory you got elsewhere: a linker
-    /// section, a hypervisor window).
+    /// section, a hypervisor window), keeping its books in `tables`.
     ///
     /// # Safety
     /// `base` must be valid for reads and writes of `len` bytes for `'static`,
-    /// aligned to 64, and used by nothing but this arena.
-    pub const unsafe fn new(base: *mut u8, len: usize) -> Self {
+    /// aligned to 64, and used by nothing but this arena; `tables` too is used by
+    /// no other arena.
+    pub const unsafe fn new<const OBJECTS: usize, const MAPPINGS: usize>(
+        base: *mut u8,
+        len: usize,
+        tables: &'static Tables<OBJECTS, MAPPINGS>,
+    ) -> Self {
         ArenaState {
             base,
             len,
             held: AtomicBool::new(false),
-            locked: UnsafeCell::new(Locked { table: heapless::Vec::new(), clock: 0, swept: 0 }),
-            mappings: [const {
-                Mapping { process: AtomicU32::new(0), handles: AtomicUsize::new(0), offset: AtomicUsize::new(0) }
-            }; MAX_MAPPINGS],
+            locked: &tables.locked,
+            mappings: &tables.mappings,
             current: AtomicU32::new(1),
             next: AtomicU32::new(2),
             dead: [const { AtomicU32::new(0) }; 8],
@@ -234,7 +298,7 @@ impl ArenaState {
         }
     }
 
-    fn with_table<R>(&self, f: impl FnOnce(&mut heapless::Vec<Entry, MAX_OBJECTS>) -> R) -> R {
+    fn with_table<R>(&self, f: impl FnOnce(&mut Table) -> R) -> R {
         self.locked(|locked| f(&mut locked.table))
     }
 
@@ -293,7 +357,7 @@ impl ArenaState {
     /// A dead process's regions are never dropped (the contract of
     /// [`Arena::kill`]); one dropped while a crashing process unwinds finds its
     /// record already free and does nothing (`ArenaRegion::drop`).
-    fn sweep(&self, table: &mut heapless::Vec<Entry, MAX_OBJECTS>) {
+    fn sweep(&self, table: &mut Table) {
         for (index, m) in self.mappings.iter().enumerate() {
             // Relaxed: in a critical section, after the Acquire of `deaths`.
             let process = m.process.load(Ordering::Relaxed);
@@ -314,7 +378,7 @@ impl ArenaState {
 
     /// Runs `f` on the table and clock inside a critical section, after freeing
     /// the mappings of processes that died since the last one.
-    fn locked<R>(&self, f: impl FnOnce(&mut Locked) -> R) -> R {
+    fn locked<R>(&self, f: impl FnOnce(&mut Locked<Table>) -> R) -> R {
         /// Clears `held` however the section ends (`f` may panic, and
         /// `critical_section::with` releases the section then).
         struct Held<'a>(&'a AtomicBool);
@@ -349,7 +413,7 @@ impl ArenaState {
 
 /// Ends mapping record `mapping`'s hold on `table[i]`: its exclusive ownership,
 /// one map count, and the entry itself once unlinked and unmapped.
-fn release_mapping(table: &mut heapless::Vec<Entry, MAX_OBJECTS>, i: usize, mapping: usize) {
+fn release_mapping(table: &mut Table, i: usize, mapping: usize) {
     if table[i].owned_by == mapping + 1 {
         table[i].owned_by = 0;
     }
@@ -368,16 +432,27 @@ pub unsafe trait Space: 'static {
     fn state() -> &'static ArenaState;
 }
 
-/// Declares a [`Space`] named `$name` over a static buffer of `$bytes` bytes.
+/// Declares a [`Space`] named `$name` over a static buffer of `$bytes` bytes,
+/// with room for [`MAX_OBJECTS`] objects and [`MAX_MAPPINGS`] mappings, or as
+/// many as `objects = ..` and `mappings = ..` say. The buffer and the tables are
+/// zeroed statics (`.bss`): they cost RAM, no flash.
 ///
 /// ```
 /// shmptr_arena::arena_space!(pub Scratch, 16 * 1024);
 /// let x = shmptr_arena::Shared::<u64, Scratch>::create("x", 7).unwrap();
 /// assert_eq!(*x, 7);
+///
+/// // Room for 4 objects and 16 mappings (about 1 KiB of books).
+/// shmptr_arena::arena_space!(pub Small, 16 * 1024, objects = 4, mappings = 16);
+/// let y = shmptr_arena::Shared::<u64, Small>::create("y", 8).unwrap();
+/// assert_eq!(*y, 8);
 /// ```
 #[macro_export]
 macro_rules! arena_space {
     ($vis:vis $name:ident, $bytes:expr) => {
+        $crate::arena_space!($vis $name, $bytes, objects = $crate::MAX_OBJECTS, mappings = $crate::MAX_MAPPINGS);
+    };
+    ($vis:vis $name:ident, $bytes:expr, objects = $objects:expr, mappings = $mappings:expr) => {
         #[doc = "An arena space over a static buffer."]
         #[derive(Debug)]
         $vis struct $name;
@@ -385,10 +460,11 @@ macro_rules! arena_space {
         unsafe impl $crate::Space for $name {
             fn state() -> &'static $crate::ArenaState {
                 static MEMORY: $crate::Memory<{ $bytes }> = $crate::Memory::new();
-                // SAFETY: `MEMORY` is private to this function, and this initializer
-                // (evaluated once, at compile time) is its only use: no other arena
-                // and no other code can reach its bytes.
-                static STATE: $crate::ArenaState = unsafe { $crate::ArenaState::from_memory(&MEMORY) };
+                static TABLES: $crate::Tables<{ $objects }, { $mappings }> = $crate::Tables::new();
+                // SAFETY: `MEMORY` and `TABLES` are private to this function, and
+                // this initializer (evaluated once, at compile time) is their only
+                // use: no other arena and no other code can reach them.
+                static STATE: $crate::ArenaState = unsafe { $crate::ArenaState::from_memory(&MEMORY, &TABLES) };
                 &STATE
             }
         }

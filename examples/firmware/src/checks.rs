@@ -9,9 +9,43 @@ use shmptr_arena::{arena_space, Arena};
 use crate::{bump, Board, MUTEX, STRESS};
 
 /// The arena's memory: what the objects of this firmware use at most.
+#[cfg(target_has_atomic = "32")]
 pub const ARENA_BYTES: usize = 16 * 1024;
+/// The micro:bit has 16 KiB of RAM in all.
+#[cfg(not(target_has_atomic = "32"))]
+pub const ARENA_BYTES: usize = 6 * 1024;
 
-arena_space!(pub Space, ARENA_BYTES);
+/// How many objects and mappings the arena tracks at once: the books it keeps
+/// in `.bss` beside its memory (about 220 and 12 bytes each).
+const OBJECTS: usize = 8;
+const MAPPINGS: usize = 32;
+
+arena_space!(pub Space, ARENA_BYTES, objects = OBJECTS, mappings = MAPPINGS);
+
+/// How many attachments (a `create` or `open` each, shared by its clones) an
+/// object here takes at once: a few, so 8 slots rather than the default
+/// `shmptr::MAX_SLOTS` (32 here); each slot costs arena memory.
+const SLOTS: u32 = 8;
+
+/// `Shared::create` with [`SLOTS`] slots.
+fn create<T: shmptr::ShmSafe>(name: &str, value: T) -> shmptr::Result<Shared<T>> {
+    Shared::<T>::options().slots(SLOTS).create(name, value)
+}
+
+/// `counter += n`, atomically also against the SysTick handler: `fetch_add` where
+/// the target has it, a critical section on thumbv6m (no read-modify-write
+/// atomics there; the core gets them from portable-atomic).
+fn add(counter: &AtomicU32, n: u32) {
+    #[cfg(target_has_atomic = "32")]
+    counter.fetch_add(n, Ordering::Relaxed);
+    #[cfg(not(target_has_atomic = "32"))]
+    critical_section::with(|_| counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed));
+}
+
+/// `counter -= n`, as [`add`].
+fn sub(counter: &AtomicU32, n: u32) {
+    add(counter, n.wrapping_neg());
+}
 
 type Shared<T> = shmptr_arena::Shared<T, Space>;
 type Unique<T> = shmptr_arena::Unique<T, Space>;
@@ -39,16 +73,20 @@ pub fn run(board: &mut Board) {
 }
 
 fn shared() {
-    let a = Shared::<AtomicU32>::create("fw.shared", AtomicU32::new(41)).unwrap();
+    let a = create::<AtomicU32>("fw.shared", AtomicU32::new(41)).unwrap();
     let b = Shared::<AtomicU32>::open("fw.shared").unwrap();
-    b.fetch_add(1, Ordering::Relaxed);
+    add(&b, 1);
     let c = b.clone();
     assert_eq!(a.load(Ordering::Relaxed), 42);
     assert_eq!(Shared::strong_count(&a), 3);
     assert!(Shared::ptr_eq(&b, &c));
     drop((a, b, c));
     assert!(!Arena::<Space>::exists("fw.shared"), "the last handle removes the object");
-    hprintln!("firmware: shared ok");
+    let free = Arena::<Space>::free_bytes();
+    let one = create::<AtomicU32>("fw.size", AtomicU32::new(0)).unwrap();
+    let object = free - Arena::<Space>::free_bytes();
+    drop(one);
+    hprintln!("firmware: shared ok (a Shared<AtomicU32> takes {} bytes of the arena)", object);
 }
 
 /// A `Unique` made by one process, released, claimed by another.
@@ -94,7 +132,7 @@ pub fn on_tick_mutex() {
 
 fn mutex_with_interrupt(board: &mut Board) {
     const ROUNDS: u32 = 5_000;
-    let m = Shared::<Mutex<u32>>::create("fw.mutex", Mutex::new(0)).unwrap();
+    let m = create::<Mutex<u32>>("fw.mutex", Mutex::new(0)).unwrap();
     board.interrupts(MUTEX, 300);
     for _ in 0..ROUNDS {
         let mut guard = m.lock().unwrap();
@@ -123,7 +161,7 @@ fn mutex_with_interrupt(board: &mut Board) {
 /// A process dies holding a `Shared`, the mutex's lock and a `Unique`; the
 /// survivor reclaims each.
 fn owner_death() {
-    let m = Shared::<Mutex<u32>>::create("fw.death", Mutex::new(5)).unwrap();
+    let m = create::<Mutex<u32>>("fw.death", Mutex::new(5)).unwrap();
     let doomed = Arena::<Space>::spawn();
     // SAFETY: no interrupt handler uses the arena now; `doomed` is alive.
     let me = unsafe { Arena::<Space>::enter(doomed) };
@@ -162,7 +200,7 @@ fn owner_death() {
 /// One round of create/open/clone/drop on `own`, and open/drop of the object the
 /// main loop keeps (`fw.common`). Used by both contexts.
 fn churn(own: &str, round: u32) -> bool {
-    let Ok(a) = Shared::<AtomicU32>::create(own, AtomicU32::new(round)) else {
+    let Ok(a) = create::<AtomicU32>(own, AtomicU32::new(round)) else {
         return false;
     };
     let Ok(b) = Shared::<AtomicU32>::open(own) else {
@@ -172,7 +210,7 @@ fn churn(own: &str, round: u32) -> bool {
     let Ok(common) = Shared::<AtomicU32>::open("fw.common") else {
         return false;
     };
-    common.fetch_add(1, Ordering::Relaxed);
+    add(&common, 1);
     let same = c.load(Ordering::Relaxed) == round && Shared::strong_count(&a) == 3;
     drop((a, b, c, common));
     same && !Arena::<Space>::exists(own)
@@ -189,7 +227,7 @@ pub fn on_tick_stress() {
 
 fn interrupt_stress(board: &mut Board) {
     const ROUNDS: u32 = 3_000;
-    let common = Shared::<AtomicU32>::create("fw.common", AtomicU32::new(0)).unwrap();
+    let common = create::<AtomicU32>("fw.common", AtomicU32::new(0)).unwrap();
     IRQ_ERRORS.store(0, Ordering::Relaxed);
     // A tick every ~40,000 instructions: longer than one handler round, so the
     // main loop runs between them.
@@ -211,20 +249,19 @@ fn interrupt_stress(board: &mut Board) {
 fn measure(board: &mut Board) {
     let word = AtomicU32::new(0);
     let bare = board.instructions(1_000, |_| {
-        word.fetch_add(1, Ordering::Relaxed);
-        word.fetch_sub(1, Ordering::Release);
+        add(&word, 1);
+        sub(&word, 1);
     });
-    let a = Shared::<AtomicU32>::create("fw.measure", AtomicU32::new(0)).unwrap();
+    let a = create::<AtomicU32>("fw.measure", AtomicU32::new(0)).unwrap();
     let clone_drop = board.instructions(1_000, |_| drop(core::hint::black_box(a.clone())));
     let open_drop = board.instructions(200, |_| drop(core::hint::black_box(Shared::<AtomicU32>::open("fw.measure"))));
-    let m = Shared::<Mutex<u32>>::create("fw.measure.m", Mutex::new(0)).unwrap();
+    let m = create::<Mutex<u32>>("fw.measure.m", Mutex::new(0)).unwrap();
     let lock_unlock = board.instructions(1_000, |_| drop(core::hint::black_box(m.try_lock())));
     let lock_unlock_blocking = board.instructions(1_000, |_| drop(core::hint::black_box(m.lock())));
     Unique::release(Unique::<u32>::create("fw.measure.u", 0).unwrap());
     let claim_release = board.instructions(200, |_| Unique::release(Unique::<u32>::claim("fw.measure.u").unwrap()));
-    let create_drop = board.instructions(200, |_| {
-        drop(core::hint::black_box(Shared::<AtomicU32>::create("fw.measure.c", AtomicU32::new(0))))
-    });
+    let create_drop = board
+        .instructions(200, |_| drop(core::hint::black_box(create::<AtomicU32>("fw.measure.c", AtomicU32::new(0)))));
     drop(Unique::<u32>::claim("fw.measure.u").unwrap());
     drop((a, m));
     hprintln!("INSTRUCTIONS fetch_add+fetch_sub {}", bare);
