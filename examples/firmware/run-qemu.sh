@@ -83,17 +83,45 @@ for run in "${runs[@]}"; do
   done
 done
 
+qemu_m4() { # elf: runs it on the M4, prints its output
+  timeout 120 qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -icount shift=0 -nographic -monitor none \
+    -serial none -semihosting-config enable=on,target=native -kernel "$1"
+}
+
+# Footprint on the M4: this firmware and its smallest real use (--features
+# minimal: a Shared<Mutex<u32>> and a Unique hand-off), each against the same
+# firmware without shmptr (--features baseline): flash, RAM beyond the arena's
+# own memory, and the deepest stack.
 if command -v llvm-size >/dev/null; then
-  for target in $built; do
-    elf="target/$target/release/shmptr-firmware"
-    read -r flash ram < <(sizes "$elf")
-    cp "$elf" "$elf.full"
-    build "$target" --features baseline
-    read -r base_flash base_ram < <(sizes "$elf")
-    mv "$elf.full" "$elf"
-    echo "SIZE $target firmware flash $flash ram $ram; without shmptr flash $base_flash ram $base_ram;" \
-      "shmptr's cost flash $((flash - base_flash)) ram $((ram - base_ram))"
+  target=thumbv7em-none-eabihf
+  elf="target/$target/release/shmptr-firmware"
+  for target_built in $built; do
+    elf_built="target/$target_built/release/shmptr-firmware"
+    read -r flash ram < <(sizes "$elf_built")
+    cp "$elf_built" "$elf_built.checks"
+    build "$target_built" --features baseline
+    read -r base_flash base_ram < <(sizes "$elf_built")
+    mv "$elf_built.checks" "$elf_built"
+    echo "SIZE $target_built firmware flash $flash ram $ram; without shmptr flash $base_flash ram $base_ram;" \
+      "shmptr and the checks flash +$((flash - base_flash)) ram +$((ram - base_ram))"
   done
+  cp "$elf" "$elf.checks"
+  build "$target" --features baseline
+  read -r base_flash base_ram < <(sizes "$elf")
+  base_stack=$(qemu_m4 "$elf" | sed -n 's/^STACK baseline \([0-9]*\)$/\1/p')
+  build "$target" --features minimal
+  read -r flash ram < <(sizes "$elf")
+  out=$(qemu_m4 "$elf") || { echo "$out"; echo "FAILED: the minimal firmware"; failed=1; }
+  stack=$(printf '%s\n' "$out" | sed -n 's/^STACK minimal \([0-9]*\)$/\1/p')
+  arena=$(printf '%s\n' "$out" | sed -n 's/^ARENA_BYTES \([0-9]*\)$/\1/p')
+  mv "$elf.checks" "$elf"
+  if [ -z "$stack" ] || [ -z "$base_stack" ] || [ -z "$arena" ]; then
+    echo "FAILED: no STACK or ARENA_BYTES line from the minimal or baseline firmware"
+    failed=1
+  else
+    echo "FOOTPRINT cortex-m4 minimal use (Shared<Mutex<u32>> + Unique hand-off): flash +$((flash - base_flash))" \
+      "bytes, RAM +$((ram - base_ram - arena)) bytes beyond its $arena-byte arena memory, stack +$((stack - base_stack)) bytes"
+  fi
 fi
 
 if [ "$failed" -ne 0 ]; then

@@ -122,22 +122,57 @@ impl<const N: usize> Memory<N> {
     }
 }
 
-#[derive(Clone, Copy)]
+/// One object of the arena, in a record of the name table. A free record is all
+/// zeros. Records are written field by field where they lie and never moved, so
+/// no operation copies one whole (about 220 bytes, most of them the name).
 struct Entry {
-    name: [u8; NAME_MAX],
+    /// Whether the record holds an object.
+    used: bool,
+    /// Whether its name still names it.
+    linked: bool,
     name_len: usize,
     offset: usize,
     len: usize,
-    linked: bool,
     maps: u32,
     /// The mapping that owns the object exclusively (see `Region::own_exclusively`),
     /// as its index in `ArenaState::mappings` plus one; 0 for none.
     owned_by: usize,
+    name: [u8; NAME_MAX],
 }
 
 impl Entry {
+    /// A free record.
+    const FREE: Entry =
+        Entry { used: false, linked: false, name_len: 0, offset: 0, len: 0, maps: 0, owned_by: 0, name: [0; NAME_MAX] };
+
+    /// Whether this record holds the object linked under `name`.
     fn is(&self, name: Name<'_>) -> bool {
-        self.linked && &self.name[..self.name_len] == name.as_bytes()
+        self.used && self.linked && &self.name[..self.name_len] == name.as_bytes()
+    }
+
+    /// Whether this record holds the object at `offset` (objects' places differ:
+    /// even an empty one takes a byte, see `end`).
+    fn at(&self, offset: usize) -> bool {
+        self.used && self.offset == offset
+    }
+
+    /// Where the object's place ends: at least one byte past its start, so that no
+    /// two objects share an offset, the arena's identity of an object.
+    fn end(&self) -> usize {
+        self.offset + self.len.max(1)
+    }
+
+    /// Ends mapping record `mapping`'s hold on this object: its exclusive
+    /// ownership, one map count, and the record itself once the object is unlinked
+    /// and unmapped (its memory is then free).
+    fn release(&mut self, mapping: usize) {
+        if self.owned_by == mapping + 1 {
+            self.owned_by = 0;
+        }
+        self.maps -= 1;
+        if !self.linked && self.maps == 0 {
+            self.used = false;
+        }
     }
 }
 
@@ -154,20 +189,20 @@ struct Mapping {
 }
 
 /// What the arena changes only inside a critical section (see [`ArenaState`]).
-/// `T` is the name table: a `heapless::Vec` in [`Tables`], seen through a
-/// [`Table`] (capacity-free) by the arena.
+/// `T` is the name table: an array in [`Tables`], a slice ([`Table`]) to the
+/// arena.
 struct Locked<T: ?Sized> {
     /// Simulated nanoseconds (not every target has 64-bit atomics).
     clock: u64,
     /// The value of `ArenaState::deaths` when the mappings of dead processes were
     /// last freed.
     swept: u32,
-    /// The objects, sorted by offset.
+    /// The objects, in no order; free records are all zeros.
     table: T,
 }
 
 /// The name table, whatever its capacity.
-type Table = heapless::VecView<Entry>;
+type Table = [Entry];
 
 /// The bookkeeping of one arena beside its memory: room for `OBJECTS` objects
 /// (named, or unlinked and still mapped) and `MAPPINGS` mappings of them at once.
@@ -176,7 +211,7 @@ type Table = heapless::VecView<Entry>;
 /// lies in `.bss`: it costs RAM, no flash. [`arena_space!`] declares one; pick
 /// the sizes there (`objects = .., mappings = ..`) to fit a small RAM.
 pub struct Tables<const OBJECTS: usize = MAX_OBJECTS, const MAPPINGS: usize = MAX_MAPPINGS> {
-    locked: UnsafeCell<Locked<heapless::Vec<Entry, OBJECTS>>>,
+    locked: UnsafeCell<Locked<[Entry; OBJECTS]>>,
     mappings: [Mapping; MAPPINGS],
 }
 
@@ -190,7 +225,7 @@ impl<const OBJECTS: usize, const MAPPINGS: usize> Tables<OBJECTS, MAPPINGS> {
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
         Tables {
-            locked: UnsafeCell::new(Locked { clock: 0, swept: 0, table: heapless::Vec::new() }),
+            locked: UnsafeCell::new(Locked { clock: 0, swept: 0, table: [const { Entry::FREE }; OBJECTS] }),
             mappings: [const {
                 Mapping { process: AtomicU32::new(0), handles: AtomicUsize::new(0), offset: AtomicUsize::new(0) }
             }; MAPPINGS],
@@ -305,11 +340,11 @@ impl ArenaState {
     /// Unlinks the first entry that `which` picks; its memory goes with its last
     /// mapping. `NotFound` (while `during`) if none matches.
     fn unlink_where(&self, which: impl Fn(&Entry) -> bool, during: &'static str) -> Result<()> {
-        self.with_table(|table| match table.iter().position(which) {
-            Some(i) => {
-                table[i].linked = false;
-                if table[i].maps == 0 {
-                    table.remove(i);
+        self.with_table(|table| match table.iter_mut().find(|e| which(e)) {
+            Some(entry) => {
+                entry.linked = false;
+                if entry.maps == 0 {
+                    entry.used = false;
                 }
                 Ok(())
             }
@@ -365,8 +400,8 @@ impl ArenaState {
                 continue;
             }
             let offset = m.offset.load(Ordering::Relaxed);
-            if let Some(i) = table.iter().position(|e| e.offset == offset && e.maps > 0) {
-                release_mapping(table, i, index);
+            if let Some(entry) = table.iter_mut().find(|e| e.at(offset) && e.maps > 0) {
+                entry.release(index);
             }
             m.process.store(0, Ordering::Relaxed);
         }
@@ -411,16 +446,23 @@ impl ArenaState {
     }
 }
 
-/// Ends mapping record `mapping`'s hold on `table[i]`: its exclusive ownership,
-/// one map count, and the entry itself once unlinked and unmapped.
-fn release_mapping(table: &mut Table, i: usize, mapping: usize) {
-    if table[i].owned_by == mapping + 1 {
-        table[i].owned_by = 0;
+/// The lowest offset, a multiple of [`ALIGN`], where `len` bytes fit in an
+/// arena of `capacity` bytes beside the objects of `table`: 0 or just past one of
+/// them (a gap always begins at one of those).
+fn first_fit(table: &Table, len: usize, capacity: usize) -> Option<usize> {
+    let fits = |start: usize| {
+        start
+            .checked_add(len.max(1))
+            .is_some_and(|end| end <= capacity && table.iter().all(|e| !e.used || e.end() <= start || end <= e.offset))
+    };
+    let mut best = None;
+    let starts = table.iter().filter(|e| e.used).map(|e| e.end().checked_next_multiple_of(ALIGN));
+    for start in core::iter::once(Some(0)).chain(starts).flatten() {
+        if best.is_none_or(|best| start < best) && fits(start) {
+            best = Some(start);
+        }
     }
-    table[i].maps -= 1;
-    if !table[i].linked && table[i].maps == 0 {
-        table.remove(i);
-    }
+    best
 }
 
 /// A zero-sized handle on one static [`ArenaState`]; the type parameter of [`Arena`].
@@ -537,6 +579,12 @@ pub struct ArenaRegion<S: Space> {
     offset: usize,
     /// Its record in `ArenaState::mappings`.
     mapping: usize,
+    /// That record's handle count (`Region::handles`, on every clone and drop:
+    /// one load rather than an index into the records). A pointer into the
+    /// space's static `Tables`, not a `&'static`: a reference to an atomic would
+    /// make every handle look interior-mutable (clippy's `mutable_key_type` in
+    /// users' maps of handles), though a handle's `Hash`/`Ord` never read it.
+    handles: NonNull<AtomicUsize>,
     _space: PhantomData<S>,
 }
 
@@ -557,7 +605,10 @@ unsafe impl<S: Space> Region for ArenaRegion<S> {
         self.len
     }
     fn handles(&self) -> &AtomicUsize {
-        &S::state().mappings[self.mapping].handles
+        // SAFETY: `handles` points into the mapping records of `S`'s `Tables`, a
+        // `static` (see `ArenaRegion::new`): valid for good, and only ever
+        // shared.
+        unsafe { self.handles.as_ref() }
     }
     fn others(&self) -> usize {
         let state = S::state();
@@ -585,7 +636,7 @@ unsafe impl<S: Space> Region for ArenaRegion<S> {
         state.with_table(|table| {
             let entry = table
                 .iter_mut()
-                .find(|e| e.offset == self.offset)
+                .find(|e| e.at(self.offset))
                 .ok_or(Error::new(ErrorKind::NotFound, "owning an arena object"))?;
             if let Some(other) = entry.owned_by.checked_sub(1) {
                 let process = state.mappings[other].process.load(Ordering::Relaxed);
@@ -610,12 +661,14 @@ unsafe impl<S: Space> Send for ArenaRegion<S> {}
 unsafe impl<S: Space> Sync for ArenaRegion<S> {}
 
 impl<S: Space> ArenaRegion<S> {
-    /// A region of `entry`; call in a critical section.
-    fn new(state: &ArenaState, entry: &Entry) -> Result<Self> {
-        let mapping = state.new_mapping(entry.offset)?;
-        // SAFETY: entries lie within the arena's memory (`allocate` checks it).
-        let ptr = unsafe { NonNull::new_unchecked(state.base.add(entry.offset)) };
-        Ok(ArenaRegion { ptr, len: entry.len, offset: entry.offset, mapping, _space: PhantomData })
+    /// A region of the object of `len` bytes at `offset`; call in a critical
+    /// section.
+    fn new(state: &ArenaState, offset: usize, len: usize) -> Result<Self> {
+        let mapping = state.new_mapping(offset)?;
+        // SAFETY: objects lie within the arena's memory (`first_fit` checks it).
+        let ptr = unsafe { NonNull::new_unchecked(state.base.add(offset)) };
+        let handles = NonNull::from(&state.mappings[mapping].handles);
+        Ok(ArenaRegion { ptr, len, offset, mapping, handles, _space: PhantomData })
     }
 }
 
@@ -630,8 +683,8 @@ impl<S: Space> Drop for ArenaRegion<S> {
             if record.process.load(Ordering::Relaxed) == 0 {
                 return;
             }
-            if let Some(i) = table.iter().position(|e| e.offset == self.offset) {
-                release_mapping(table, i, self.mapping);
+            if let Some(entry) = table.iter_mut().find(|e| e.at(self.offset)) {
+                entry.release(self.mapping);
             }
             record.process.store(0, Ordering::Relaxed);
         });
@@ -786,10 +839,10 @@ impl<S: Space> Arena<S> {
     pub unsafe fn with_bytes<R>(name: &str, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
         let name = Name::new(name).ok()?;
         let state = S::state();
-        let entry = state.with_table(|table| table.iter().find(|e| e.is(name)).copied())?;
+        let (offset, len) = state.with_table(|table| table.iter().find(|e| e.is(name)).map(|e| (e.offset, e.len)))?;
         // SAFETY: the entry lies within the arena's memory; the caller guarantees
         // nothing else uses those bytes while `f` holds them.
-        let bytes = unsafe { core::slice::from_raw_parts_mut(state.base.add(entry.offset), entry.len) };
+        let bytes = unsafe { core::slice::from_raw_parts_mut(state.base.add(offset), len) };
         Some(f(bytes))
     }
 
@@ -817,7 +870,7 @@ impl<S: Space> Arena<S> {
     /// How many bytes of the arena are free in total (not necessarily contiguous).
     pub fn free_bytes() -> usize {
         let state = S::state();
-        state.len - state.with_table(|table| table.iter().map(|e| e.len).sum::<usize>())
+        state.len - state.with_table(|table| table.iter().filter(|e| e.used).map(|e| e.len).sum::<usize>())
     }
 }
 
@@ -902,42 +955,25 @@ impl<S: Space> Backend for Arena<S> {
                 return Err(Error::new(ErrorKind::AlreadyExists, "creating an arena object"));
             }
             let no_room = Error::new(ErrorKind::OutOfMemory, "creating an arena object");
-            if table.is_full() {
+            let Some(record) = table.iter().position(|e| !e.used) else {
                 return Err(no_room);
-            }
-            // First fit among the gaps; the table is sorted by offset.
-            let mut start = 0usize;
-            let mut at = table.len();
-            for (i, e) in table.iter().enumerate() {
-                if start.checked_add(len).is_some_and(|end| end <= e.offset) {
-                    at = i;
-                    break;
-                }
-                start = (e.offset + e.len).next_multiple_of(ALIGN);
-            }
-            if start.checked_add(len).is_none_or(|end| end > state.len) {
-                return Err(no_room);
-            }
-            let mut entry = Entry {
-                name: [0; NAME_MAX],
-                name_len: name.as_bytes().len(),
-                offset: start,
-                len,
-                linked: true,
-                maps: 1,
-                owned_by: 0,
             };
-            entry.name[..entry.name_len].copy_from_slice(name.as_bytes());
-            let region = ArenaRegion::new(state, &entry)?;
-            // SAFETY: `start..start + len` lies within the arena and overlaps no
-            // other entry; fresh objects read as zeros.
-            unsafe { state.base.add(start).write_bytes(0, len) };
-            if table.insert(at, entry).is_err() {
-                // Relaxed: in a critical section.
-                state.mappings[region.mapping].process.store(0, Ordering::Relaxed);
-                core::mem::forget(region);
+            let Some(start) = first_fit(table, len, state.len) else {
                 return Err(no_room);
-            }
+            };
+            let region = ArenaRegion::new(state, start, len)?;
+            // SAFETY: `start..start + len` lies within the arena and overlaps no
+            // other object; fresh objects read as zeros.
+            unsafe { state.base.add(start).write_bytes(0, len) };
+            let entry = &mut table[record];
+            entry.name[..name.as_bytes().len()].copy_from_slice(name.as_bytes());
+            entry.name_len = name.as_bytes().len();
+            entry.offset = start;
+            entry.len = len;
+            entry.linked = true;
+            entry.maps = 1;
+            entry.owned_by = 0;
+            entry.used = true;
             Ok(region)
         })
     }
@@ -946,7 +982,7 @@ impl<S: Space> Backend for Arena<S> {
         let state = S::state();
         state.with_table(|table| match table.iter_mut().find(|e| e.is(name)) {
             Some(entry) => {
-                let region = ArenaRegion::new(state, entry)?;
+                let region = ArenaRegion::new(state, entry.offset, entry.len)?;
                 entry.maps += 1;
                 Ok(region)
             }

@@ -125,3 +125,30 @@ fn threads_creating_opening_and_dropping_at_once_never_corrupt_the_table() {
     assert!(!Arena::<S>::exists("common"));
     assert_eq!(Arena::<S>::free_bytes(), total);
 }
+
+#[test]
+fn objects_never_share_a_place_and_freed_gaps_are_reused() {
+    use shmptr::Region;
+    arena_space!(S, 64 * 1024, objects = 8, mappings = 16);
+    let create = |n: &str, len| <Arena<S> as Backend>::create(name(n), len, &Default::default()).unwrap();
+    let empty = create("empty", 0);
+    let a = create("a", 100);
+    assert_ne!(empty.as_ptr(), a.as_ptr(), "an empty object still has a place of its own");
+    let b = create("b", 4096);
+    let c = create("c", 100);
+    let b_at = b.as_ptr();
+    <Arena<S> as Backend>::unlink(name("b"), &b).unwrap();
+    drop(b);
+    let d = create("d", 2000);
+    assert_eq!(d.as_ptr(), b_at, "first fit: the gap b left");
+    assert!(d.as_ptr() > a.as_ptr() && d.as_ptr() < c.as_ptr());
+    for (n, r) in [("empty", empty), ("a", a), ("c", c), ("d", d)] {
+        <Arena<S> as Backend>::unlink(name(n), &r).unwrap();
+    }
+    assert_eq!(Arena::<S>::free_bytes(), 64 * 1024);
+    // Eight records: the ninth object is OutOfMemory, not a corrupt table.
+    let all: Vec<_> = (0..8).map(|i| create(&format!("o{i}"), 64)).collect();
+    let ninth = <Arena<S> as Backend>::create(name("o8"), 64, &Default::default());
+    assert_eq!(ninth.unwrap_err().kind(), ErrorKind::OutOfMemory);
+    drop(all);
+}

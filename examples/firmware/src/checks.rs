@@ -255,6 +255,10 @@ fn measure(board: &mut Board) {
     let a = create::<AtomicU32>("fw.measure", AtomicU32::new(0)).unwrap();
     let clone_drop = board.instructions(1_000, |_| drop(core::hint::black_box(a.clone())));
     let open_drop = board.instructions(200, |_| drop(core::hint::black_box(Shared::<AtomicU32>::open("fw.measure"))));
+    let name = shmptr::Name::new("fw.measure").unwrap();
+    let access = shmptr::Access::DEFAULT;
+    let backend_open_drop = board
+        .instructions(200, |_| drop(core::hint::black_box(<Arena<Space> as shmptr::Backend>::open(name, &access))));
     let m = create::<Mutex<u32>>("fw.measure.m", Mutex::new(0)).unwrap();
     let lock_unlock = board.instructions(1_000, |_| drop(core::hint::black_box(m.try_lock())));
     let lock_unlock_blocking = board.instructions(1_000, |_| drop(core::hint::black_box(m.lock())));
@@ -269,6 +273,7 @@ fn measure(board: &mut Board) {
     hprintln!("INSTRUCTIONS mutex_try_lock_unlock {}", lock_unlock);
     hprintln!("INSTRUCTIONS mutex_lock_unlock {}", lock_unlock_blocking);
     hprintln!("INSTRUCTIONS shared_open_drop {}", open_drop);
+    hprintln!("INSTRUCTIONS backend_open_drop {}", backend_open_drop);
     hprintln!("INSTRUCTIONS shared_create_drop {}", create_drop);
     hprintln!("INSTRUCTIONS unique_claim_release {}", claim_release);
 }

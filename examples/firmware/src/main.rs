@@ -26,8 +26,10 @@ use cortex_m::peripheral::SYST;
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::{debug, hprintln};
 
-#[cfg(not(feature = "baseline"))]
+#[cfg(not(any(feature = "baseline", feature = "minimal")))]
 mod checks;
+#[cfg(feature = "minimal")]
+mod minimal;
 
 /// Prints `firmware: FAILED: ...` and exits QEMU with a failure status.
 #[panic_handler]
@@ -44,10 +46,10 @@ static MODE: AtomicU32 = AtomicU32::new(IDLE);
 /// The handler does nothing.
 const IDLE: u32 = 0;
 /// The handler `try_lock`s the shared mutex.
-#[cfg_attr(feature = "baseline", allow(dead_code))]
+#[cfg_attr(any(feature = "baseline", feature = "minimal"), allow(dead_code))]
 const MUTEX: u32 = 1;
 /// The handler creates, opens, clones and drops handles.
-#[cfg_attr(feature = "baseline", allow(dead_code))]
+#[cfg_attr(any(feature = "baseline", feature = "minimal"), allow(dead_code))]
 const STRESS: u32 = 2;
 
 /// Counters only the handler writes (a load and a store: no read-modify-write,
@@ -62,9 +64,9 @@ fn bump(counter: &AtomicU32) {
 fn SysTick() {
     bump(&TICKS);
     match MODE.load(Ordering::Relaxed) {
-        #[cfg(not(feature = "baseline"))]
+        #[cfg(not(any(feature = "baseline", feature = "minimal")))]
         MUTEX => checks::on_tick_mutex(),
-        #[cfg(not(feature = "baseline"))]
+        #[cfg(not(any(feature = "baseline", feature = "minimal")))]
         STRESS => checks::on_tick_stress(),
         _ => {}
     }
@@ -109,6 +111,44 @@ fn calibrate() -> u32 {
         }
     });
     (2 * ROUNDS as u64 * 1000 / ticks.max(1) as u64) as u32
+}
+
+/// How deep the stack goes: painted below the stack pointer, then looked at.
+#[cfg_attr(not(any(feature = "baseline", feature = "minimal")), allow(dead_code))]
+mod stack {
+    /// What unused stack holds while it is measured.
+    const PAINT: u32 = 0x5a5a_5a5a;
+
+    extern "C" {
+        /// The end of `.bss` and `.uninit`: the lowest address the stack may reach
+        /// (cortex-m-rt's link script).
+        static __sheap: u32;
+        /// The top of the stack (cortex-m-rt's link script).
+        static _stack_start: u32;
+    }
+
+    /// The most bytes of stack in use while `f` ran, counted from the top.
+    #[inline(never)]
+    pub fn deepest<R>(f: impl FnOnce() -> R) -> u32 {
+        let bottom = core::ptr::addr_of!(__sheap) as usize;
+        let top = core::ptr::addr_of!(_stack_start) as usize;
+        // Leave the words just below the current frame alone.
+        let sp = cortex_m::register::msp::read() as usize - 64;
+        let mut at = bottom;
+        while at < sp {
+            // SAFETY: between the end of the statics and below the stack pointer:
+            // memory no Rust object uses now (the stack grows into it later).
+            unsafe { (at as *mut u32).write_volatile(PAINT) };
+            at += 4;
+        }
+        core::hint::black_box(f());
+        let mut at = bottom;
+        // SAFETY: as above; reading back what was painted or what the calls left.
+        while at < sp && unsafe { (at as *const u32).read_volatile() } == PAINT {
+            at += 4;
+        }
+        (top - at) as u32
+    }
 }
 
 /// Context the checks need from the entry point.
@@ -162,10 +202,15 @@ fn main() -> ! {
     free_running(&mut board.syst);
     board.per_kilotick = calibrate();
     hprintln!("firmware: start ({} instructions per 1000 SysTick ticks)", board.per_kilotick);
-    #[cfg(not(feature = "baseline"))]
+    #[cfg(not(any(feature = "baseline", feature = "minimal")))]
     checks::run(&mut board);
+    #[cfg(feature = "minimal")]
+    minimal::run();
     #[cfg(feature = "baseline")]
-    hprintln!("firmware: baseline, no shmptr ({} ticks)", board.ticks());
+    {
+        let stack = stack::deepest(|| core::hint::black_box(board.ticks()));
+        hprintln!("STACK baseline {}", stack);
+    }
     hprintln!("firmware: all checks passed");
     debug::exit(debug::EXIT_SUCCESS);
     loop {
