@@ -12,6 +12,7 @@ mod commands;
 mod process;
 mod report;
 mod text;
+mod worker;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -99,6 +100,11 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Internal: reclaims or removes one object and prints the outcome as JSON
+    /// (`reclaim` and `rm` run each object in such a child process, so that a
+    /// SIGBUS kills only the child).
+    #[command(name = worker::SUBCOMMAND, hide = true)]
+    Worker { op: worker::Op, name: String },
 }
 
 /// Writes the report as JSON or as its text rendering.
@@ -137,6 +143,7 @@ fn run(cli: &Cli) -> Result<(), Refusal> {
             };
         }
         Command::Rm { name, force } => print(json, &commands::rm(name, *force)?, text::removal),
+        Command::Worker { .. } => unreachable!("main serves the worker"),
     };
     printed.or_else(ignore_broken_pipe).map_err(write_refusal)
 }
@@ -157,6 +164,9 @@ fn write_refusal(e: io::Error) -> Refusal {
 fn main() -> ExitCode {
     // Bad usage: clap prints the problem and exits with status 2 (0 for --help).
     let cli = Cli::parse();
+    if let Command::Worker { op, name } = &cli.command {
+        return worker::serve(*op, name);
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(refusal) => {

@@ -5,9 +5,9 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use serde::Serialize;
-use shmptr::inspect::{Holder, Info, ObjectKind, ObjectState, Owner};
-use shmptr::{Error, Liveness, ProcessId};
+use serde::{Deserialize, Serialize};
+use shmptr::inspect::{Destroyer, Holder, Info, ObjectKind, ObjectState, Owner};
+use shmptr::{Error, ErrorKind, Liveness, ProcessId};
 
 use crate::process;
 
@@ -19,29 +19,54 @@ pub fn path(name: &str) -> String {
     format!("{DIR}/{name}")
 }
 
-/// A process named in an object: a holder, the creator or a `Unique`'s owner.
+/// A process named in an object: a holder, the creator, a `Unique`'s owner or
+/// the destroyer.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct Process {
-    /// The pid, as this process's pid namespace numbers it (if the identity has one).
+    /// The pid stored in the identity (if it has one), as the process's own pid
+    /// namespace numbers it: the same process here only when `pid_namespace` is
+    /// `same`.
     pub pid: Option<u32>,
+    /// `same` (this command's pid namespace: `pid` is its pid here), `other`
+    /// (another pid namespace: `pid` means nothing here) or `unknown` (an
+    /// identity whose namespace could not be read, or no `/proc` here).
+    pub pid_namespace: &'static str,
     /// The raw identity stored in the object (pid, pid namespace and start time on
     /// Linux), as `0x` and 16 hex digits: JSON numbers lose precision above 2^53.
     pub identity: String,
     /// `alive`, `dead` or `unknown` (treated as alive: never reclaimed).
     pub liveness: &'static str,
     /// The command name (`/proc/<pid>/comm`), read only for a process judged alive
-    /// (a dead process's pid may belong to another process by now).
+    /// in this pid namespace (a dead process's pid may belong to another process
+    /// by now, and another namespace's pid to another process here).
     pub command: Option<String>,
 }
 
 impl Process {
     pub fn new(id: ProcessId, liveness: Liveness) -> Self {
         let pid = process::pid(id);
-        let command = match (pid, liveness) {
-            (Some(pid), Liveness::Alive) => process::command(pid),
+        let pid_namespace = pid_namespace(id);
+        let command = match (pid, liveness, pid_namespace) {
+            (Some(pid), Liveness::Alive, "same") => process::command(pid),
             _ => None,
         };
-        Process { pid, identity: format!("{:#018x}", id.get()), liveness: liveness_name(liveness), command }
+        Process {
+            pid,
+            pid_namespace,
+            identity: format!("{:#018x}", id.get()),
+            liveness: liveness_name(liveness),
+            command,
+        }
+    }
+}
+
+/// `same`, `other` or `unknown`: whether `id`'s pid is a pid of this command's
+/// pid namespace.
+pub fn pid_namespace(id: ProcessId) -> &'static str {
+    match shmptr_linux::same_pid_namespace(id) {
+        Some(true) => "same",
+        Some(false) => "other",
+        None => "unknown",
     }
 }
 
@@ -95,21 +120,68 @@ impl File {
     }
 }
 
-/// An error from the library, as reported.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+/// An error from the library (or a worker process that died), as reported.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// The error kind, as `shmptr::ErrorKind` spells it (`NotFound`, `Corrupt`, ...).
+    /// The error kind, as `shmptr::ErrorKind` spells it (`NotFound`, `Corrupt`,
+    /// ...), or `Killed`: the worker process that reclaimed or removed the object
+    /// died of a signal (see `worker.rs`).
     pub kind: String,
     /// What the library was doing.
-    pub during: &'static str,
-    /// The full sentence (`Display`).
+    pub during: String,
+    /// The full sentence, with advice for a user of this command.
     pub message: String,
 }
 
-impl From<&Error> for Failure {
-    fn from(e: &Error) -> Self {
-        Failure { kind: format!("{:?}", e.kind()), during: e.during(), message: e.to_string() }
+impl Failure {
+    /// The library's error `e` about the object `name`.
+    pub fn of(name: &str, e: &Error) -> Self {
+        Failure { kind: format!("{:?}", e.kind()), during: e.during().to_owned(), message: message(name, e) }
     }
+
+    /// Whether this is the library's error `kind`.
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.kind == format!("{kind:?}")
+    }
+
+    /// Whether the file is not a shmptr object (as opposed to a damaged one).
+    pub fn not_shmptr(&self) -> bool {
+        self.is(ErrorKind::Corrupt) && self.during.contains("not a shmptr object")
+    }
+}
+
+/// The library's sentence for `e` (what went wrong while doing what), with
+/// advice for a user of this command in place of the library's advice to a
+/// programmer ("opt in to foreign owners" means nothing here).
+pub fn message(name: &str, e: &Error) -> String {
+    let full = e.to_string();
+    let Some(base) = full.strip_suffix(&format!("; {}.", e.kind().advice())) else { return full };
+    let meta = std::fs::symlink_metadata(path(name)).ok();
+    let advice = match e.kind() {
+        ErrorKind::PermissionDenied if meta.as_ref().is_some_and(|m| m.file_type().is_symlink()) => {
+            "a symbolic link (never followed), not created by shmptr; left alone".to_owned()
+        }
+        ErrorKind::PermissionDenied => match meta {
+            // Root is refused too: shmptr never writes another user's object
+            // unless a program opts in.
+            Some(m) => format!("run shmptr as the file's owner (uid {})", m.uid()),
+            None => "run shmptr as the file's owner".to_owned(),
+        },
+        ErrorKind::Corrupt if e.during().contains("not a shmptr object") => {
+            "not created by shmptr; left alone".to_owned()
+        }
+        ErrorKind::Corrupt => {
+            "a damaged shmptr object, left alone; `shmptr rm --force` unlinks it once no process uses it".to_owned()
+        }
+        // A file `shmptr ls --all` found under a name shmptr never makes.
+        ErrorKind::InvalidName if meta.is_some() && !name.contains('/') => {
+            "not created by shmptr; left alone".to_owned()
+        }
+        ErrorKind::NotFound => "check the name (`shmptr ls` lists the objects)".to_owned(),
+        ErrorKind::Abandoned => "`shmptr reclaim` removes it".to_owned(),
+        _ => return full,
+    };
+    format!("{base}; {advice}.")
 }
 
 /// One holder slot (`shmptr inspect`).
@@ -192,6 +264,9 @@ pub struct ObjectReport {
     pub holders: Vec<HolderReport>,
     /// For a `Unique`, its owner; `null` for a `Shared`.
     pub owner: Option<OwnerReport>,
+    /// The process that won the right to destroy it (a `destroying` object's),
+    /// if the header names one; `null` otherwise.
+    pub destroyer: Option<Process>,
 }
 
 impl ObjectReport {
@@ -212,6 +287,7 @@ impl ObjectReport {
             holders_dead: info.dead_holders(),
             holders: info.holders.iter().map(HolderReport::from).collect(),
             owner: info.owner.as_ref().map(OwnerReport::from),
+            destroyer: info.destroyer.as_ref().map(|d: &Destroyer| Process::new(d.process, d.liveness)),
         }
     }
 }
@@ -221,6 +297,8 @@ impl ObjectReport {
 pub struct OwnerBrief {
     pub released: bool,
     pub pid: Option<u32>,
+    /// As for a process: `same`, `other` or `unknown`; `null` when released.
+    pub pid_namespace: Option<&'static str>,
     /// `null` when released.
     pub liveness: Option<&'static str>,
 }
@@ -259,10 +337,13 @@ impl Row {
         match info {
             Ok(info) => {
                 let owner = info.owner.as_ref().map(|owner| match owner {
-                    Owner::Process { process: id, liveness } => {
-                        OwnerBrief { released: false, pid: process::pid(*id), liveness: Some(liveness_name(*liveness)) }
-                    }
-                    _ => OwnerBrief { released: true, pid: None, liveness: None },
+                    Owner::Process { process: id, liveness } => OwnerBrief {
+                        released: false,
+                        pid: process::pid(*id),
+                        pid_namespace: Some(pid_namespace(*id)),
+                        liveness: Some(liveness_name(*liveness)),
+                    },
+                    _ => OwnerBrief { released: true, pid: None, pid_namespace: None, liveness: None },
                 });
                 Row {
                     name: name.to_owned(),
@@ -289,7 +370,7 @@ impl Row {
                 owner: None,
                 mode,
                 uid,
-                error: Some(Failure::from(e)),
+                error: Some(Failure::of(name, e)),
             },
         }
     }
@@ -311,8 +392,9 @@ pub struct Reclaim {
     /// Whether the object was removed (no live holder left, or its creator died
     /// before finishing it); its value's `Drop` did not run.
     pub destroyed: bool,
-    /// With `--all`: the object was not reclaimed because it went away meanwhile
-    /// or belongs to another user (`error` says which).
+    /// With `--all`: the object was left alone because it went away or stopped
+    /// being a shmptr object meanwhile, belongs to another user, or is still being
+    /// created (`error` says which).
     pub skipped: bool,
     /// Why the object was not reclaimed; `null` if it was (or had nothing to reclaim).
     pub error: Option<Failure>,
@@ -327,7 +409,7 @@ pub struct ReclaimAll {
     pub holders_reclaimed: u64,
     /// Objects removed.
     pub destroyed: u64,
-    /// Objects skipped (gone meanwhile, or another user's).
+    /// Objects skipped (gone or replaced meanwhile, another user's, or being created).
     pub skipped: u64,
     /// Objects whose reclaim failed otherwise.
     pub failed: u64,

@@ -4,6 +4,38 @@ use std::fmt::Write as _;
 
 use crate::report::{Listing, ObjectReport, OwnerBrief, OwnerReport, Process, Reclaim, ReclaimAll, Removal};
 
+/// `s` with every character a terminal could act on escaped as Rust writes it
+/// (`\n`, `\u{1b}`, `\u{202e}`: control, format and other non-printable
+/// characters), and `\` as `\\`, so that a name a peer chose (or a command
+/// name it set) can neither send escape sequences nor forge lines. Quotes and
+/// other printable characters stay. JSON output is never escaped this way.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' | '\'' => out.push(c),
+            c => out.extend(c.escape_debug()),
+        }
+    }
+    out
+}
+
+/// How many characters of a name `shmptr ls` shows (escaped): a longer one is cut
+/// to this with `…` at the end, so that one name cannot push the other columns
+/// off the screen. `shmptr inspect` and `--json` show every name in full.
+pub const NAME_COLUMN: usize = 64;
+
+/// `name` escaped, and cut to [`NAME_COLUMN`] characters.
+fn name_cell(name: &str) -> String {
+    let escaped = escape(name);
+    if escaped.chars().count() <= NAME_COLUMN {
+        return escaped;
+    }
+    let mut cut: String = escaped.chars().take(NAME_COLUMN - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// Columns separated by two spaces, each as wide as its widest cell (the last one
 /// unpadded), every line starting with `indent`.
 fn table(indent: &str, rows: &[Vec<String>]) -> String {
@@ -36,12 +68,23 @@ fn pid(pid: Option<u32>) -> String {
     pid.map_or_else(|| "?".to_owned(), |p| p.to_string())
 }
 
-/// `1234 (dead)`, `1234 (alive, sleep)`, `? (unknown)` for an identity without pid.
-fn process(p: &Process) -> String {
+/// A pid cell: the pid, `? ` for an identity without one, and a note when the
+/// pid is another pid namespace's (it names no process here).
+fn pid_of(p: &Process) -> String {
+    match p.pid_namespace {
+        "other" => format!("{} (another pid namespace)", pid(p.pid)),
+        _ => pid(p.pid),
+    }
+}
+
+/// `1234 (dead)`, `1234 (alive, sleep)`, `? (unknown)` for an identity without
+/// pid, `1 (unknown, another pid namespace)` for a pid of another namespace.
+pub fn process(p: &Process) -> String {
     let pid = pid(p.pid);
-    match &p.command {
-        Some(command) => format!("{pid} ({}, {command})", p.liveness),
-        None => format!("{pid} ({})", p.liveness),
+    match (&p.command, p.pid_namespace) {
+        (_, "other") => format!("{pid} ({}, another pid namespace)", p.liveness),
+        (Some(command), _) => format!("{pid} ({}, {})", p.liveness, escape(command)),
+        (None, _) => format!("{pid} ({})", p.liveness),
     }
 }
 
@@ -49,9 +92,10 @@ fn owner_brief(owner: Option<&OwnerBrief>) -> String {
     match owner {
         None => "-".to_owned(),
         Some(OwnerBrief { released: true, .. }) => "released".to_owned(),
-        Some(OwnerBrief { pid, liveness, .. }) => {
-            format!("{} ({})", self::pid(*pid), liveness.unwrap_or("unknown"))
-        }
+        Some(OwnerBrief { pid, liveness, pid_namespace, .. }) => match pid_namespace {
+            Some("other") => format!("{} ({}, another pid namespace)", self::pid(*pid), liveness.unwrap_or("unknown")),
+            _ => format!("{} ({})", self::pid(*pid), liveness.unwrap_or("unknown")),
+        },
     }
 }
 
@@ -71,7 +115,7 @@ pub fn listing(listing: &Listing) -> String {
             _ => "-".to_owned(),
         };
         rows.push(vec![
-            row.name.clone(),
+            name_cell(&row.name),
             or_dash(row.kind),
             or_dash(row.state),
             or_dash(row.value_size.map(|s| format!("{s} B"))),
@@ -81,7 +125,7 @@ pub fn listing(listing: &Listing) -> String {
             or_dash(row.uid),
         ]);
         if notes {
-            let note = row.error.as_ref().map_or_else(String::new, |e| format!("{}: {}", e.kind, e.message));
+            let note = row.error.as_ref().map_or_else(String::new, |e| format!("{}: {}", e.kind, escape(&e.message)));
             rows.last_mut().expect("just pushed").push(note);
         }
     }
@@ -99,11 +143,12 @@ fn owner(owner: Option<&OwnerReport>) -> String {
 
 /// `shmptr inspect NAME`: one fact a line, then the holders, one a line.
 pub fn object(o: &ObjectReport) -> String {
+    let path = escape(&crate::report::path(&o.name));
     let file = match &o.file {
-        Some(f) => format!("{}, mode {}, uid {}, {} bytes", crate::report::path(&o.name), f.mode, f.uid, f.size),
-        None => format!("{} (gone)", crate::report::path(&o.name)),
+        Some(f) => format!("{path}, mode {}, uid {}, {} bytes", f.mode, f.uid, f.size),
+        None => format!("{path} (gone)"),
     };
-    let creator = match &o.creator {
+    let named = |p: Option<&Process>| match p {
         Some(p) => format!("pid {}, identity {}", process(p), p.identity),
         None => "-".to_owned(),
     };
@@ -111,7 +156,7 @@ pub fn object(o: &ObjectReport) -> String {
     let mut out = table(
         "",
         &[
-            vec!["name".into(), o.name.clone()],
+            vec!["name".into(), escape(&o.name)],
             vec!["kind".into(), o.kind.into()],
             vec!["state".into(), o.state.into()],
             vec!["format version".into(), o.format_version.to_string()],
@@ -119,9 +164,10 @@ pub fn object(o: &ObjectReport) -> String {
             vec!["fingerprint".into(), o.fingerprint.clone()],
             vec!["total length".into(), format!("{} bytes", o.total_len)],
             vec!["file".into(), file],
-            vec!["creator".into(), creator],
+            vec!["creator".into(), named(o.creator.as_ref())],
             vec!["slot capacity".into(), o.slot_capacity.to_string()],
             vec!["owner".into(), owner(o.owner.as_ref())],
+            vec!["destroyer".into(), named(o.destroyer.as_ref())],
             vec!["holders".into(), holders],
         ],
     );
@@ -133,8 +179,8 @@ pub fn object(o: &ObjectReport) -> String {
         for h in &o.holders {
             rows.push(vec![
                 h.slot.to_string(),
-                pid(h.process.pid),
-                or_dash(h.process.command.as_ref()),
+                pid_of(&h.process),
+                or_dash(h.process.command.as_deref().map(escape)),
                 h.process.liveness.to_owned(),
                 h.handles.to_string(),
                 yes_no(h.member),
@@ -154,8 +200,13 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 /// One line for one object's reclaim.
 pub fn reclaim(r: &Reclaim) -> String {
     let what = match (&r.error, r.skipped) {
-        (Some(e), true) => format!("skipped: {}", e.message),
-        (Some(e), false) => format!("failed: {}", e.message),
+        (Some(e), true) => format!("skipped: {}", escape(&e.message)),
+        (Some(e), false) => format!("failed: {}", escape(&e.message)),
+        (None, _) if r.destroyed && r.holders_reclaimed == 0 => {
+            // A creator, owner or destroyer that died before it finished.
+            "removed the object, which a dead process left behind (its value's drop did not run, or not to the end)"
+                .to_owned()
+        }
         (None, _) if r.destroyed => format!(
             "reclaimed {}; removed the object, which no live process held (its value's drop did not run)",
             plural(r.holders_reclaimed.into(), "dead holder", "dead holders")
@@ -165,7 +216,7 @@ pub fn reclaim(r: &Reclaim) -> String {
         }
         (None, _) => "nothing to reclaim".to_owned(),
     };
-    format!("{}: {what}\n", r.name)
+    format!("{}: {what}\n", escape(&r.name))
 }
 
 /// `shmptr reclaim --all`: a line per object, then the totals.
@@ -185,12 +236,13 @@ pub fn reclaim_all(all: &ReclaimAll) -> String {
 
 /// `shmptr rm NAME`.
 pub fn removal(r: &Removal) -> String {
+    let name = escape(&r.name);
     if !r.forced {
-        return format!("{}: removed\n", r.name);
+        return format!("{name}: removed\n");
     }
-    let mut out = format!("{}: removed by force (unlinked); bypassed:\n", r.name);
+    let mut out = format!("{name}: removed by force (unlinked); bypassed:\n");
     for what in &r.bypassed {
-        let _ = writeln!(out, "  {what}");
+        let _ = writeln!(out, "  {}", escape(what));
     }
     out
 }
