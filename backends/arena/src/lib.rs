@@ -19,6 +19,12 @@
 //! no destructor), and the identity must not change under a running operation. Each
 //! function's `# Safety` says exactly what it needs.
 //!
+//! A firmware whose cores (not simulated processes) share an arena picks its own
+//! platform instead: `Arena<S, P>` keeps the arena's memory with `P`'s
+//! identities, liveness, waits and clock; [`cortex_m::CortexM`] is one, for the
+//! cores of a Cortex-M part (a core's life is a process, an exception a thread,
+//! `WFE`/`SEV`, the board's timer).
+//!
 //! Time is simulated too: each timed wait advances the space's clock by the time it
 //! asked for (at most a second per wait, so a wait for `Duration::MAX` never
 //! exhausts the clock), so timeouts are deterministic and instant.
@@ -67,6 +73,8 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+pub mod cortex_m;
+
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -80,7 +88,8 @@ use core::time::Duration;
 use portable_atomic::{AtomicU32, AtomicUsize};
 
 use shmptr::{
-    Access, Backend, CrashPoint, Error, ErrorKind, Liveness, Name, Platform, ProcessId, Region, Result, NAME_MAX,
+    Access, Backend, CrashPoint, Error, ErrorKind, Liveness, LockWait, Name, Platform, ProcessId, Region, Result,
+    ThreadId, NAME_MAX,
 };
 
 /// How many objects (named or still mapped) an arena tracks at once, unless its
@@ -179,13 +188,36 @@ impl Entry {
 /// What the arena keeps about one mapping, outside every object's memory: the
 /// "process-private" memory of the simulation, which no segment write can reach.
 struct Mapping {
-    /// The simulated process that made the mapping; 0 when the record is free.
-    /// Written in the arena's critical sections.
-    process: AtomicU32,
+    /// The process that made the mapping (its raw `ProcessId`, low and high
+    /// halves); 0 when the record is free. Written in the arena's critical
+    /// sections.
+    process_lo: AtomicU32,
+    process_hi: AtomicU32,
     /// The handles sharing the mapping (see `Region::handles`).
     handles: AtomicUsize,
     /// The mapped object: its offset in the arena. Written in critical sections.
     offset: AtomicUsize,
+}
+
+impl Mapping {
+    /// The raw identity of the process that made the mapping; 0 if free. Read in
+    /// a critical section (Relaxed: sections order themselves).
+    #[inline]
+    fn process(&self) -> u64 {
+        u64::from(self.process_lo.load(Ordering::Relaxed)) | u64::from(self.process_hi.load(Ordering::Relaxed)) << 32
+    }
+
+    /// Records the mapping as `process`'s (0: free); in a critical section.
+    fn set_process(&self, raw: u64) {
+        self.process_lo.store(raw as u32, Ordering::Relaxed);
+        self.process_hi.store((raw >> 32) as u32, Ordering::Relaxed);
+    }
+}
+
+/// Whether platform `P` knows the process `raw` (a record's) to be dead.
+#[inline]
+fn dead<P: Platform>(raw: u64) -> bool {
+    ProcessId::new(raw).is_some_and(|process| P::liveness(process) == Liveness::Dead)
 }
 
 /// What the arena changes only inside a critical section (see [`ArenaState`]).
@@ -227,7 +259,12 @@ impl<const OBJECTS: usize, const MAPPINGS: usize> Tables<OBJECTS, MAPPINGS> {
         Tables {
             locked: UnsafeCell::new(Locked { clock: 0, swept: 0, table: [const { Entry::FREE }; OBJECTS] }),
             mappings: [const {
-                Mapping { process: AtomicU32::new(0), handles: AtomicUsize::new(0), offset: AtomicUsize::new(0) }
+                Mapping {
+                    process_lo: AtomicU32::new(0),
+                    process_hi: AtomicU32::new(0),
+                    handles: AtomicUsize::new(0),
+                    offset: AtomicUsize::new(0),
+                }
             }; MAPPINGS],
         }
     }
@@ -333,14 +370,14 @@ impl ArenaState {
         }
     }
 
-    fn with_table<R>(&self, f: impl FnOnce(&mut Table) -> R) -> R {
-        self.locked(|locked| f(&mut locked.table))
+    fn with_table<P: Platform, R>(&self, f: impl FnOnce(&mut Table) -> R) -> R {
+        self.locked::<P, R>(|locked| f(&mut locked.table))
     }
 
     /// Unlinks the first entry that `which` picks; its memory goes with its last
     /// mapping. `NotFound` (while `during`) if none matches.
-    fn unlink_where(&self, which: impl Fn(&Entry) -> bool, during: &'static str) -> Result<()> {
-        self.with_table(|table| match table.iter_mut().find(|e| which(e)) {
+    fn unlink_where<P: Platform>(&self, which: impl Fn(&Entry) -> bool, during: &'static str) -> Result<()> {
+        self.with_table::<P, _>(|table| match table.iter_mut().find(|e| which(e)) {
             Some(entry) => {
                 entry.linked = false;
                 if entry.maps == 0 {
@@ -368,19 +405,24 @@ impl ArenaState {
         }
     }
 
-    /// A free mapping record for the current process; call in a critical section.
-    /// The records of dead processes were freed when the section began (`sweep`).
-    fn new_mapping(&self, offset: usize) -> Result<usize> {
-        let me = self.current.load(Ordering::Relaxed);
-        let index = self
-            .mappings
-            .iter()
-            .position(|m| m.process.load(Ordering::Relaxed) == 0)
-            .ok_or(Error::new(ErrorKind::OutOfMemory, "mapping an arena object (too many mappings)"))?;
+    /// A free mapping record for the calling process (as `P` names it); call in a
+    /// critical section. When every record is taken, the records of processes
+    /// `P` knows to be dead are freed first (`sweep`).
+    fn new_mapping<P: Platform>(&self, table: &mut Table, offset: usize) -> Result<usize> {
+        let me = P::current_process().get();
+        let free = |mappings: &[Mapping]| mappings.iter().position(|m| m.process() == 0);
+        let index = match free(self.mappings) {
+            Some(index) => index,
+            None => {
+                self.sweep::<P>(table);
+                free(self.mappings)
+                    .ok_or(Error::new(ErrorKind::OutOfMemory, "mapping an arena object (too many mappings)"))?
+            }
+        };
         // Relaxed: written and read in critical sections (handles: before any
         // handle exists; the region is handed to its first user after the
         // section ends).
-        self.mappings[index].process.store(me, Ordering::Relaxed);
+        self.mappings[index].set_process(me);
         self.mappings[index].handles.store(0, Ordering::Relaxed);
         self.mappings[index].offset.store(offset, Ordering::Relaxed);
         Ok(index)
@@ -392,28 +434,29 @@ impl ArenaState {
     /// A dead process's regions are never dropped (the contract of
     /// [`Arena::kill`]); one dropped while a crashing process unwinds finds its
     /// record already free and does nothing (`ArenaRegion::drop`).
-    fn sweep(&self, table: &mut Table) {
+    fn sweep<P: Platform>(&self, table: &mut Table) {
         for (index, m) in self.mappings.iter().enumerate() {
             // Relaxed: in a critical section, after the Acquire of `deaths`.
-            let process = m.process.load(Ordering::Relaxed);
-            if process == 0 || !self.is_dead(process) {
+            let process = m.process();
+            if process == 0 || !dead::<P>(process) {
                 continue;
             }
             let offset = m.offset.load(Ordering::Relaxed);
             if let Some(entry) = table.iter_mut().find(|e| e.at(offset) && e.maps > 0) {
                 entry.release(index);
             }
-            m.process.store(0, Ordering::Relaxed);
+            m.set_process(0);
         }
     }
 
-    fn with_clock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
-        self.locked(|locked| f(&mut locked.clock))
+    fn with_clock<P: Platform, R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        self.locked::<P, R>(|locked| f(&mut locked.clock))
     }
 
     /// Runs `f` on the table and clock inside a critical section, after freeing
-    /// the mappings of processes that died since the last one.
-    fn locked<R>(&self, f: impl FnOnce(&mut Locked<Table>) -> R) -> R {
+    /// the mappings of simulated processes that died since the last one (`P`
+    /// judges which are dead).
+    fn locked<P: Platform, R>(&self, f: impl FnOnce(&mut Locked<Table>) -> R) -> R {
         /// Clears `held` however the section ends (`f` may panic, and
         /// `critical_section::with` releases the section then).
         struct Held<'a>(&'a AtomicBool);
@@ -438,7 +481,7 @@ impl ArenaState {
             // Acquire: pairs with the Release in `declare_dead`.
             let deaths = self.deaths.load(Ordering::Acquire);
             if deaths != locked.swept {
-                self.sweep(&mut locked.table);
+                self.sweep::<P>(&mut locked.table);
                 locked.swept = deaths;
             }
             f(locked)
@@ -532,9 +575,26 @@ arena_space!(pub DefaultSpace, 256 * 1024);
 ///   thread is inside an operation on the space.
 /// - A handle made as one process and used while acting as another is, to the
 ///   core, inherited across a `fork`: it reads, and releases nothing.
-pub struct Arena<S>(PhantomData<S>);
+///
+/// `P` is the platform: [`Simulated`] (the default: all of the above), or one of
+/// your own, such as [`CortexM`](crate::cortex_m::CortexM) for the cores of one
+/// chip, which keeps the arena's memory and books but takes identities,
+/// liveness, waits and the clock from `P`. Use one platform per space: the
+/// records of one space's mappings name processes as its platform does.
+pub struct Arena<S, P = Simulated<S>>(PhantomData<(S, P)>);
 
-impl<S> core::fmt::Debug for Arena<S> {
+/// The arena's own simulated platform: processes made by [`Arena::spawn`], deaths
+/// by [`Arena::kill`] and crash points, a simulated clock, waits that spin. The
+/// default platform of [`Arena`]; the [`Platform`] of `Arena<S>` forwards to it.
+pub struct Simulated<S>(PhantomData<S>);
+
+impl<S> core::fmt::Debug for Simulated<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Simulated")
+    }
+}
+
+impl<S, P> core::fmt::Debug for Arena<S, P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Arena")
     }
@@ -554,7 +614,7 @@ impl core::fmt::Debug for ArenaState {
     }
 }
 
-impl<S: Space> core::fmt::Debug for ArenaRegion<S> {
+impl<S: Space, P: Platform> core::fmt::Debug for ArenaRegion<S, P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ArenaRegion").field("len", &self.len()).finish_non_exhaustive()
     }
@@ -573,7 +633,7 @@ pub type Condvar<S = DefaultSpace> = shmptr::Condvar<Arena<S>>;
 pub type Semaphore<S = DefaultSpace> = shmptr::Semaphore<Arena<S>>;
 
 /// A mapping of one arena object.
-pub struct ArenaRegion<S: Space> {
+pub struct ArenaRegion<S: Space, P: Platform = Simulated<S>> {
     ptr: NonNull<u8>,
     len: usize,
     offset: usize,
@@ -585,7 +645,7 @@ pub struct ArenaRegion<S: Space> {
     /// make every handle look interior-mutable (clippy's `mutable_key_type` in
     /// users' maps of handles), though a handle's `Hash`/`Ord` never read it.
     handles: NonNull<AtomicUsize>,
-    _space: PhantomData<S>,
+    _space: PhantomData<(S, P)>,
 }
 
 // SAFETY: `ptr` is valid for `len` bytes while the entry's map count includes this
@@ -597,7 +657,7 @@ pub struct ArenaRegion<S: Space> {
 // once its process is declared dead, after which its handles are never used).
 // `own_exclusively` is decided in a critical section against the one mapping
 // recorded as owner.
-unsafe impl<S: Space> Region for ArenaRegion<S> {
+unsafe impl<S: Space, P: Platform> Region for ArenaRegion<S, P> {
     fn as_ptr(&self) -> NonNull<u8> {
         self.ptr
     }
@@ -612,18 +672,19 @@ unsafe impl<S: Space> Region for ArenaRegion<S> {
     }
     fn others(&self) -> usize {
         let state = S::state();
-        // One address space for every simulated process: any live process's
-        // mapping counts. A dead one's handles are never used again (`kill`).
-        state.with_table(|_| {
+        // One address space for every process of the arena (simulated ones, or the
+        // cores of one chip): any live process's mapping counts. A dead one's
+        // handles are never used again (`kill`; a reset core).
+        state.with_table::<P, _>(|_| {
             let mut or = 0;
             for (index, m) in state.mappings.iter().enumerate() {
                 // Relaxed: in a critical section (process, offset); the counts as
                 // `Region::others` requires.
-                let process = m.process.load(Ordering::Relaxed);
+                // The offset first: the cheapest test, and the rarest match.
                 if index != self.mapping
-                    && process != 0
-                    && !state.is_dead(process)
                     && m.offset.load(Ordering::Relaxed) == self.offset
+                    && m.process() != 0
+                    && !dead::<P>(m.process())
                 {
                     or |= m.handles.load(Ordering::Relaxed);
                 }
@@ -633,14 +694,14 @@ unsafe impl<S: Space> Region for ArenaRegion<S> {
     }
     fn own_exclusively(&self) -> Result<()> {
         let state = S::state();
-        state.with_table(|table| {
+        state.with_table::<P, _>(|table| {
             let entry = table
                 .iter_mut()
                 .find(|e| e.at(self.offset))
                 .ok_or(Error::new(ErrorKind::NotFound, "owning an arena object"))?;
             if let Some(other) = entry.owned_by.checked_sub(1) {
-                let process = state.mappings[other].process.load(Ordering::Relaxed);
-                if other != self.mapping && process != 0 && !state.is_dead(process) {
+                let process = state.mappings[other].process();
+                if other != self.mapping && process != 0 && !dead::<P>(process) {
                     return Err(Error::new(ErrorKind::Busy, "claiming an object a mapping here owns already"));
                 }
             }
@@ -656,15 +717,15 @@ unsafe impl<S: Space> Region for ArenaRegion<S> {
 }
 
 // SAFETY: the region is a pointer into static memory plus numbers.
-unsafe impl<S: Space> Send for ArenaRegion<S> {}
+unsafe impl<S: Space, P: Platform> Send for ArenaRegion<S, P> {}
 // SAFETY: as above.
-unsafe impl<S: Space> Sync for ArenaRegion<S> {}
+unsafe impl<S: Space, P: Platform> Sync for ArenaRegion<S, P> {}
 
-impl<S: Space> ArenaRegion<S> {
-    /// A region of the object of `len` bytes at `offset`; call in a critical
-    /// section.
-    fn new(state: &ArenaState, offset: usize, len: usize) -> Result<Self> {
-        let mapping = state.new_mapping(offset)?;
+impl<S: Space, P: Platform> ArenaRegion<S, P> {
+    /// A region of the object of `len` bytes at `offset`, for the calling process
+    /// (as `P` names it); call in a critical section, with its `table`.
+    fn new(state: &ArenaState, table: &mut Table, offset: usize, len: usize) -> Result<Self> {
+        let mapping = state.new_mapping::<P>(table, offset)?;
         // SAFETY: objects lie within the arena's memory (`first_fit` checks it).
         let ptr = unsafe { NonNull::new_unchecked(state.base.add(offset)) };
         let handles = NonNull::from(&state.mappings[mapping].handles);
@@ -672,25 +733,28 @@ impl<S: Space> ArenaRegion<S> {
     }
 }
 
-impl<S: Space> Drop for ArenaRegion<S> {
+impl<S: Space, P: Platform> Drop for ArenaRegion<S, P> {
     fn drop(&mut self) {
         let state = S::state();
-        state.with_table(|table| {
+        state.with_table::<P, _>(|table| {
             // Relaxed: in a critical section. A record already free is one whose
             // process died while unwinding (a crash point): the critical section
             // freed it, and its map count with it.
             let record = &state.mappings[self.mapping];
-            if record.process.load(Ordering::Relaxed) == 0 {
+            if record.process() == 0 {
                 return;
             }
             if let Some(entry) = table.iter_mut().find(|e| e.at(self.offset)) {
                 entry.release(self.mapping);
             }
-            record.process.store(0, Ordering::Relaxed);
+            record.set_process(0);
         });
     }
 }
 
+/// The simulation, and the arena's contents: on `Arena<S>`, whose platform is
+/// [`Simulated`]. (The contents are the same whatever the platform: ask
+/// `Arena::<S>::exists` and the like with any.)
 impl<S: Space> Arena<S> {
     /// A new simulated process (alive). Panics after [`MAX_PROCESSES`].
     pub fn spawn() -> ProcessId {
@@ -826,7 +890,7 @@ impl<S: Space> Arena<S> {
         let Ok(name) = Name::new(name) else {
             return false;
         };
-        S::state().with_table(|table| table.iter().any(|e| e.is(name)))
+        S::state().with_table::<Simulated<S>, _>(|table| table.iter().any(|e| e.is(name)))
     }
 
     /// Calls `f` with the bytes of the object `name` (linked), for tests that
@@ -839,7 +903,8 @@ impl<S: Space> Arena<S> {
     pub unsafe fn with_bytes<R>(name: &str, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
         let name = Name::new(name).ok()?;
         let state = S::state();
-        let (offset, len) = state.with_table(|table| table.iter().find(|e| e.is(name)).map(|e| (e.offset, e.len)))?;
+        let (offset, len) = state
+            .with_table::<Simulated<S>, _>(|table| table.iter().find(|e| e.is(name)).map(|e| (e.offset, e.len)))?;
         // SAFETY: the entry lies within the arena's memory; the caller guarantees
         // nothing else uses those bytes while `f` holds them.
         let bytes = unsafe { core::slice::from_raw_parts_mut(state.base.add(offset), len) };
@@ -858,7 +923,7 @@ impl<S: Space> Arena<S> {
     /// Removes the name `name` whatever it holds; `NotFound` if there is none.
     pub fn remove(name: &str) -> Result<()> {
         let name = Name::new(name)?;
-        S::state().unlink_where(|e| e.is(name), "removing an arena object")
+        S::state().unlink_where::<Simulated<S>>(|e| e.is(name), "removing an arena object")
     }
 
     /// How many times `wait` or `wake` was called in this space: what would be futex
@@ -870,7 +935,8 @@ impl<S: Space> Arena<S> {
     /// How many bytes of the arena are free in total (not necessarily contiguous).
     pub fn free_bytes() -> usize {
         let state = S::state();
-        state.len - state.with_table(|table| table.iter().filter(|e| e.used).map(|e| e.len).sum::<usize>())
+        state.len
+            - state.with_table::<Simulated<S>, _>(|table| table.iter().filter(|e| e.used).map(|e| e.len).sum::<usize>())
     }
 }
 
@@ -881,7 +947,7 @@ impl<S: Space> Arena<S> {
 // use of what they made. `wait` never sleeps for good: it returns once the word
 // differs, or after a bounded spin (advancing the simulated clock), so a wake
 // after its check cannot be lost; callers loop, as the contract allows.
-unsafe impl<S: Space> Platform for Arena<S> {
+unsafe impl<S: Space> Platform for Simulated<S> {
     fn current_process() -> ProcessId {
         ProcessId::new(S::state().current.load(Ordering::Relaxed).into()).expect("non-zero")
     }
@@ -911,7 +977,7 @@ unsafe impl<S: Space> Platform for Arena<S> {
         // At most a second: the clock (u64 nanoseconds, 584 years) then never
         // saturates in any run that ends.
         let step = timeout.unwrap_or(WAIT_STEP).min(MAX_WAIT_STEP).as_nanos() as u64;
-        S::state().with_clock(|clock| *clock = clock.saturating_add(step));
+        S::state().with_clock::<Self, _>(|clock| *clock = clock.saturating_add(step));
     }
 
     fn wake(_word: &AtomicU32, _count: u32) {
@@ -920,7 +986,7 @@ unsafe impl<S: Space> Platform for Arena<S> {
     }
 
     fn now_nanos() -> u64 {
-        S::state().with_clock(|clock| *clock)
+        S::state().with_clock::<Self, _>(|clock| *clock)
     }
 
     fn crash_point(point: CrashPoint) {
@@ -945,23 +1011,88 @@ fn crash_code(process: ProcessId, point: CrashPoint) -> u32 {
     ((process.get() as u32) << 8) | (index + 1)
 }
 
-impl<S: Space> Backend for Arena<S> {
-    type Region = ArenaRegion<S>;
+// SAFETY: every promise is `P`'s, forwarded unchanged.
+unsafe impl<S: Space, P: Platform> Platform for Arena<S, P> {
+    const THREADS: bool = P::THREADS;
+
+    #[inline]
+    fn current_process() -> ProcessId {
+        P::current_process()
+    }
+    #[inline]
+    fn liveness(process: ProcessId) -> Liveness {
+        P::liveness(process)
+    }
+    #[inline]
+    fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+        P::wait(word, expected, timeout)
+    }
+    #[inline]
+    fn wake(word: &AtomicU32, count: u32) {
+        P::wake(word, count)
+    }
+    #[inline]
+    fn now_nanos() -> u64 {
+        P::now_nanos()
+    }
+    #[inline]
+    fn yield_now() {
+        P::yield_now()
+    }
+    #[inline]
+    fn crash_point(point: CrashPoint) {
+        P::crash_point(point)
+    }
+    #[inline]
+    fn current_thread() -> ThreadId {
+        P::current_thread()
+    }
+    #[inline]
+    fn thread_liveness(thread: ThreadId) -> Liveness {
+        P::thread_liveness(thread)
+    }
+    #[inline]
+    fn lock_domain() -> u32 {
+        P::lock_domain()
+    }
+    #[inline]
+    fn lock_wait(word: &AtomicU32, timeout: Option<Duration>) -> LockWait {
+        P::lock_wait(word, timeout)
+    }
+    #[inline]
+    fn panicking() -> bool {
+        P::panicking()
+    }
+    #[inline]
+    fn unlock_wake(word: &AtomicU32) -> bool {
+        P::unlock_wake(word)
+    }
+}
+
+/// The arena's memory and books with the identities, liveness, waits and clock of
+/// platform `P`: [`Simulated`] by default, or one of your own (a core id, a
+/// hardware timer: see [`CortexM`](crate::cortex_m::CortexM)). Processes are
+/// whatever `P` calls them; their mappings are freed once `P` calls them dead and
+/// the records run out.
+impl<S: Space, P: Platform> Backend for Arena<S, P> {
+    type Region = ArenaRegion<S, P>;
 
     fn create(name: Name<'_>, len: usize, _access: &Access) -> Result<Self::Region> {
         let state = S::state();
-        state.with_table(|table| {
+        state.with_table::<P, _>(|table| {
             if table.iter().any(|e| e.is(name)) {
                 return Err(Error::new(ErrorKind::AlreadyExists, "creating an arena object"));
             }
             let no_room = Error::new(ErrorKind::OutOfMemory, "creating an arena object");
-            let Some(record) = table.iter().position(|e| !e.used) else {
+            let room = |table: &Table| Some((table.iter().position(|e| !e.used)?, first_fit(table, len, state.len)?));
+            // Full: free what dead processes still map, then look again.
+            let Some((record, start)) = room(table).or_else(|| {
+                state.sweep::<P>(table);
+                room(table)
+            }) else {
                 return Err(no_room);
             };
-            let Some(start) = first_fit(table, len, state.len) else {
-                return Err(no_room);
-            };
-            let region = ArenaRegion::new(state, start, len)?;
+            let region = ArenaRegion::new(state, table, start, len)?;
             // SAFETY: `start..start + len` lies within the arena and overlaps no
             // other object; fresh objects read as zeros.
             unsafe { state.base.add(start).write_bytes(0, len) };
@@ -980,10 +1111,10 @@ impl<S: Space> Backend for Arena<S> {
 
     fn open(name: Name<'_>, _access: &Access) -> Result<Self::Region> {
         let state = S::state();
-        state.with_table(|table| match table.iter_mut().find(|e| e.is(name)) {
-            Some(entry) => {
-                let region = ArenaRegion::new(state, entry.offset, entry.len)?;
-                entry.maps += 1;
+        state.with_table::<P, _>(|table| match table.iter().position(|e| e.is(name)) {
+            Some(i) => {
+                let region = ArenaRegion::new(state, table, table[i].offset, table[i].len)?;
+                table[i].maps += 1;
                 Ok(region)
             }
             None => Err(Error::new(ErrorKind::NotFound, "opening an arena object")),
@@ -991,7 +1122,7 @@ impl<S: Space> Backend for Arena<S> {
     }
 
     fn unlink(name: Name<'_>, region: &Self::Region) -> Result<()> {
-        S::state().unlink_where(|e| e.is(name) && e.offset == region.offset, "unlinking an arena object")
+        S::state().unlink_where::<P>(|e| e.is(name) && e.offset == region.offset, "unlinking an arena object")
     }
 
     /// The creator's [`liveness`](Platform::liveness), as a backend without a
