@@ -7,16 +7,26 @@
 #   bash examples/firmware/run-qemu.sh
 #
 # Needs qemu-system-arm (apt-get install qemu-system-arm) and the Rust targets
-# thumbv7em-none-eabihf and thumbv6m-none-eabi (rustup target add ...).
+# thumbv7em-none-eabihf, thumbv6m-none-eabi and thumbv8m.main-none-eabihf
+# (rustup target add ...).
 set -euo pipefail
 cd "$(dirname "$0")"
 export CARGO_TARGET_DIR="$PWD/target"
 
-# name | Rust target | QEMU machine and CPU
+# name | Rust target | cargo features | QEMU machine and options. The dual-core
+# run uses real parallelism (multi-threaded TCG), which -icount would forbid.
 runs=(
-  "cortex-m4|thumbv7em-none-eabihf|-machine mps2-an386 -cpu cortex-m4"
-  "cortex-m7|thumbv7em-none-eabihf|-machine mps2-an500 -cpu cortex-m7"
-  "cortex-m0|thumbv6m-none-eabi|-machine microbit"
+  "cortex-m4|thumbv7em-none-eabihf||-machine mps2-an386 -cpu cortex-m4 -icount shift=0"
+  "cortex-m7|thumbv7em-none-eabihf||-machine mps2-an500 -cpu cortex-m7 -icount shift=0"
+  "cortex-m0|thumbv6m-none-eabi||-machine microbit -icount shift=0"
+  "2x-cortex-m33|thumbv8m.main-none-eabihf|--no-default-features --features dual|-machine mps2-an521 -accel tcg,thread=multi"
+)
+
+expected_dual=(
+  '^firmware: dual core ok \(two cores, [0-9]+ increments each under one Mutex, none lost\)$'
+  '^firmware: dual core timed lock ok \(timed out after [0-9]+ us of real time\)$'
+  '^firmware: dual core reset ok '
+  '^firmware: all checks passed$'
 )
 
 expected=(
@@ -55,19 +65,26 @@ sizes() { # elf
 failed=0
 built=""
 for run in "${runs[@]}"; do
-  IFS='|' read -r name target machine <<<"$run"
+  IFS='|' read -r name target features machine <<<"$run"
   elf="target/$target/release/shmptr-firmware"
-  case " $built " in
-    *" $target "*) ;;
-    *)
-      build "$target"
-      built="$built $target"
-      ;;
-  esac
+  if [ -n "$features" ]; then
+    # shellcheck disable=SC2086 # $features is several arguments
+    build "$target" $features
+    lines=("${expected_dual[@]}")
+  else
+    case " $built " in
+      *" $target "*) ;;
+      *)
+        build "$target"
+        built="$built $target"
+        ;;
+    esac
+    lines=("${expected[@]}")
+  fi
   echo "== $name: qemu-system-arm $machine"
   status=0
   # shellcheck disable=SC2086 # $machine is several arguments
-  out=$(timeout 300 qemu-system-arm $machine -icount shift=0 -nographic -monitor none -serial none \
+  out=$(timeout 300 qemu-system-arm $machine -nographic -monitor none -serial none \
     -semihosting-config enable=on,target=native -kernel "$elf" 2>&1) || status=$?
   printf '%s\n' "$out" | sed "s/^/$name: /"
   if [ "$status" -ne 0 ]; then
@@ -75,7 +92,7 @@ for run in "${runs[@]}"; do
     failed=1
     continue
   fi
-  for line in "${expected[@]}"; do
+  for line in "${lines[@]}"; do
     if ! printf '%s\n' "$out" | grep -qE "$line"; then
       echo "FAILED: $name: no line matching /$line/"
       failed=1

@@ -26,8 +26,10 @@ use cortex_m::peripheral::SYST;
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::{debug, hprintln};
 
-#[cfg(not(any(feature = "baseline", feature = "minimal")))]
+#[cfg(not(any(feature = "baseline", feature = "minimal", feature = "dual")))]
 mod checks;
+#[cfg(feature = "dual")]
+mod dual;
 #[cfg(feature = "minimal")]
 mod minimal;
 
@@ -46,10 +48,10 @@ static MODE: AtomicU32 = AtomicU32::new(IDLE);
 /// The handler does nothing.
 const IDLE: u32 = 0;
 /// The handler `try_lock`s the shared mutex.
-#[cfg_attr(any(feature = "baseline", feature = "minimal"), allow(dead_code))]
+#[cfg_attr(any(feature = "baseline", feature = "minimal", feature = "dual"), allow(dead_code))]
 const MUTEX: u32 = 1;
 /// The handler creates, opens, clones and drops handles.
-#[cfg_attr(any(feature = "baseline", feature = "minimal"), allow(dead_code))]
+#[cfg_attr(any(feature = "baseline", feature = "minimal", feature = "dual"), allow(dead_code))]
 const STRESS: u32 = 2;
 
 /// Counters only the handler writes (a load and a store: no read-modify-write,
@@ -64,9 +66,9 @@ fn bump(counter: &AtomicU32) {
 fn SysTick() {
     bump(&TICKS);
     match MODE.load(Ordering::Relaxed) {
-        #[cfg(not(any(feature = "baseline", feature = "minimal")))]
+        #[cfg(not(any(feature = "baseline", feature = "minimal", feature = "dual")))]
         MUTEX => checks::on_tick_mutex(),
-        #[cfg(not(any(feature = "baseline", feature = "minimal")))]
+        #[cfg(not(any(feature = "baseline", feature = "minimal", feature = "dual")))]
         STRESS => checks::on_tick_stress(),
         _ => {}
     }
@@ -202,8 +204,10 @@ fn main() -> ! {
     free_running(&mut board.syst);
     board.per_kilotick = calibrate();
     hprintln!("firmware: start ({} instructions per 1000 SysTick ticks)", board.per_kilotick);
-    #[cfg(not(any(feature = "baseline", feature = "minimal")))]
+    #[cfg(not(any(feature = "baseline", feature = "minimal", feature = "dual")))]
     checks::run(&mut board);
+    #[cfg(feature = "dual")]
+    dual::run();
     #[cfg(feature = "minimal")]
     minimal::run();
     #[cfg(feature = "baseline")]
