@@ -163,7 +163,10 @@ fn live_processes(name: &str) -> Vec<String> {
     let mut live = Vec::new();
     let describe = |p: &report::Process| format!("pid {}", describe(p));
     for h in object.holders.iter().filter(|h| h.process.liveness != "dead") {
-        live.push(format!("holder in slot {}: {}", h.slot, describe(&h.process)));
+        // A slot out of the member set: its process is attaching or leaving (a
+        // destroyer's own slot, while it destroys).
+        let member = if h.member { "" } else { " (attaching or leaving)" };
+        live.push(format!("holder in slot {}{member}: {}", h.slot, describe(&h.process)));
     }
     if let Some(p) = object.owner.as_ref().and_then(|o| o.process.as_ref()).filter(|p| p.liveness != "dead") {
         live.push(format!("owner: {}", describe(p)));
