@@ -24,7 +24,7 @@ use crate::name::{Name, NAME_MAX};
 #[cfg(not(loom))]
 use crate::options::Access;
 use crate::options::Options;
-use crate::primitive::{fence, AtomicU32, AtomicUsize, Ordering};
+use crate::primitive::{fence, AtomicU32, AtomicUsize, Ordering, Word};
 use crate::shm_safe::{ShmSafe, Zeroable};
 
 use super::header::Fixed;
@@ -78,6 +78,20 @@ impl<B: Backend> Mapping<B> {
             )
         };
         Members::new(self.header(), slots)
+    }
+
+    /// Slot `index` of the slot table, without a bounds check (the hot paths'
+    /// [`members`](Self::members)`().slots[index]`).
+    ///
+    /// # Safety
+    /// `index` must be below the mapping's slot count.
+    #[inline(always)]
+    unsafe fn slot(&self, index: u32) -> &Slot {
+        debug_assert!(index < self.slot_count);
+        // SAFETY: `open`/`create` validated that `slot_count` slots follow the header
+        // inside the mapping, and the caller keeps `index` below it; `Slot` is valid
+        // for any bytes (atomics only) and is only accessed atomically.
+        unsafe { &*self.region.as_ptr().as_ptr().add(size_of::<Header>()).cast::<Slot>().add(index as usize) }
     }
 
     /// This mapping's handle count, in process-private memory.
@@ -668,9 +682,10 @@ impl<B: Backend> Drop for Unmapping<B> {
 pub(crate) struct SharedHandle<T, B: Backend> {
     mapping: Mapping<B>,
     slot: u32,
-    /// The process that made this attachment; a handle inherited by a forked
-    /// child belongs to its parent.
-    attached_by: ProcessId,
+    /// The process that made this attachment, as a segment word (lossless: a
+    /// `ProcessId` fits one; one compare per clone and drop on 32-bit targets);
+    /// a handle inherited by a forked child belongs to its parent.
+    attached_by: Word,
     _value: PhantomData<T>,
 }
 
@@ -813,7 +828,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     /// is published or joined).
     fn first(mapping: Mapping<B>, slot: u32, me: ProcessId) -> Self {
         debug_assert_eq!(mapping.handles().load(Ordering::Relaxed), 1);
-        SharedHandle { mapping, slot, attached_by: me, _value: PhantomData }
+        SharedHandle { mapping, slot, attached_by: me.word(), _value: PhantomData }
     }
 
     /// The value.
@@ -859,7 +874,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         // the Release decrement of a clone dropped in another thread, so its uses
         // of the value happen before our writes (the other members' uses: the
         // Acquire load of the member set in `sole`).
-        if me != self.attached_by || self.mapping.handles().load(Ordering::Acquire) != 1 {
+        if me.word() != self.attached_by || self.mapping.handles().load(Ordering::Acquire) != 1 {
             return None;
         }
         self.mapping.handles().store(1 | handles::SOLE, Ordering::Relaxed);
@@ -882,7 +897,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn try_unwrap(self) -> core::result::Result<T, Self> {
         let me = B::current_process();
         // Acquire: as in `lend`; a count of 1 cannot change under us.
-        if me != self.attached_by
+        if me.word() != self.attached_by
             || self.mapping.handles().load(Ordering::Acquire) != 1
             || Others::of::<B>(&self.mapping.region).0 != 0
         {
@@ -907,12 +922,11 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn into_inner(self) -> Option<T> {
         let this = ManuallyDrop::new(self);
         let me = B::current_process();
-        if me != this.attached_by {
+        if me.word() != this.attached_by {
             // Inherited across fork: the parent's attachment; release nothing.
             return None;
         }
-        let members = this.mapping.members();
-        if handles::release(this.mapping.handles(), |left| members.publish_count(this.slot, left)) != 0 {
+        if handles::release(this.mapping.handles(), |left| this.publish_count(left)) != 0 {
             return None;
         }
         // SAFETY: this handle took the attachment's count to zero, so it is the one
@@ -973,25 +987,64 @@ impl<T, B: Backend> Drop for Lent<'_, T, B> {
 
 impl<T: ShmSafe, B: Backend> Clone for SharedHandle<T, B> {
     fn clone(&self) -> Self {
-        if B::current_process() != self.attached_by {
+        if B::current_process().word() != self.attached_by {
             // Inherited across `fork`: a fresh attachment of this process.
-            let fixed = read_fixed_of::<B>(&self.mapping.region);
-            let reopened =
-                stored_name(&fixed).and_then(|name| Self::open(name, &Options::<()>::new(), Abandoned::Report));
-            return match reopened {
-                Ok(handle) => handle,
-                Err(e) => panic!("shmptr: cloning an inherited handle in a forked child failed: {e}"),
-            };
+            return self.reopen_inherited();
         }
-        let members = self.mapping.members();
-        handles::acquire(self.mapping.handles(), |count| members.publish_count(self.slot, count));
-        SharedHandle {
-            // SAFETY: the private count now includes the new handle; only the handle
-            // that takes it to zero unmaps, so exactly one copy is unmapped.
-            mapping: unsafe { self.mapping.share() },
-            slot: self.slot,
-            attached_by: self.attached_by,
-            _value: PhantomData,
+        handles::acquire(self.mapping.handles(), |count| self.publish_count(count));
+        // A bitwise copy: the same mapping (as `Mapping::share`), slot and
+        // attaching process, in one block copy.
+        // SAFETY: the private count now includes the new handle; only the handle
+        // that takes it to zero unmaps, so exactly one copy is unmapped.
+        unsafe { core::ptr::read(self) }
+    }
+}
+
+impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
+    /// A clone of a handle inherited across `fork`: a fresh attachment of this
+    /// process. Outlined and cold: inlined, its copy of the header and its open
+    /// gave every clone a 548-byte stack frame on a Cortex-M4.
+    #[cold]
+    #[inline(never)]
+    fn reopen_inherited(&self) -> Self {
+        let fixed = read_fixed_of::<B>(&self.mapping.region);
+        let reopened = stored_name(&fixed).and_then(|name| Self::open(name, &Options::<()>::new(), Abandoned::Report));
+        match reopened {
+            Ok(handle) => handle,
+            Err(e) => panic!("shmptr: cloning an inherited handle in a forked child failed: {e}"),
+        }
+    }
+}
+
+impl<T, B: Backend> SharedHandle<T, B> {
+    /// Copies this attachment's handle count to its slot, for other processes
+    /// (`Members::publish_count`, without its bounds check: one store).
+    #[inline(always)]
+    fn publish_count(&self, count: usize) {
+        // SAFETY: `self.slot` is below the slot count this mapping was validated for
+        // (kept in private memory): it is 0 for a creator (a `Shared` has at least
+        // one slot) or the index `Members::join` reserved among those slots.
+        let slot = unsafe { self.mapping.slot(self.slot) };
+        // Relaxed: a snapshot for readers, ordered with nothing (see `handles`).
+        slot.count.store(count.min(Word::MAX as usize) as Word, Ordering::Relaxed);
+    }
+
+    /// The end of the attachment, once its last handle is gone (its count, taken
+    /// to zero by the caller): leaves the member set and destroys the object if
+    /// this was its last member, then unmaps. Outlined, so that a drop that is not
+    /// the last one stays a few instructions with a small frame.
+    ///
+    /// # Safety
+    /// The caller took this attachment's private count to zero and never uses
+    /// `self.mapping` again.
+    #[inline(never)]
+    unsafe fn detach_last(&mut self, me: ProcessId) {
+        // SAFETY: the caller's contract: this is the one copy that unmaps.
+        let mapping = Unmapping(ManuallyDrop::new(unsafe { self.mapping.share() }));
+        let right = mapping.members().leave::<B>(self.slot, me);
+        if let Some(right) = right {
+            // The value was validated for `T` at open.
+            mapping.destroy(right, drop_value::<T>, None);
         }
     }
 }
@@ -999,23 +1052,17 @@ impl<T: ShmSafe, B: Backend> Clone for SharedHandle<T, B> {
 impl<T, B: Backend> Drop for SharedHandle<T, B> {
     fn drop(&mut self) {
         let me = B::current_process();
-        if me != self.attached_by {
+        if me.word() != self.attached_by {
             // Inherited across fork: the parent's attachment; release nothing.
             return;
         }
         // The count that decides the unmap is private: a peer cannot forge it.
-        let members = self.mapping.members();
-        if handles::release(self.mapping.handles(), |left| members.publish_count(self.slot, left)) != 0 {
+        if handles::release(self.mapping.handles(), |left| self.publish_count(left)) != 0 {
             return;
         }
         // SAFETY: this handle took the attachment's count to zero, so it is the one
         // copy that unmaps; `self.mapping` is not used again.
-        let mapping = Unmapping(ManuallyDrop::new(unsafe { self.mapping.share() }));
-        let right = mapping.members().leave::<B>(self.slot, me);
-        if let Some(right) = right {
-            // The value was validated for `T` at open.
-            mapping.destroy(right, drop_value::<T>, None);
-        }
+        unsafe { self.detach_last(me) }
     }
 }
 

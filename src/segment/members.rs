@@ -268,7 +268,10 @@ impl<'a> Members<'a> {
     }
 
     /// Publishes the handle count of the attachment in `index` for other processes
-    /// (`strong_count`). Only a copy: this process decides nothing from it.
+    /// (`strong_count`). Only a copy: this process decides nothing from it. (The
+    /// handles store it themselves, without the bounds check: `SharedHandle`'s
+    /// `publish_count`; the loom models in `tests` use this one.)
+    #[cfg(all(test, loom))]
     pub(crate) fn publish_count(&self, index: u32, count: usize) {
         // Relaxed: a snapshot for readers, ordered with nothing (see `handles`).
         self.slots[index as usize].count.store(count.min(Word::MAX as usize) as Word, Ordering::Relaxed);
