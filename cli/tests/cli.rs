@@ -120,7 +120,7 @@ fn the_text_of_reclaim_says_it_removed_the_object() {
 #[test]
 fn rm_refuses_while_a_live_holder_exists_and_removes_once_it_died() {
     const TEST: &str = "rm_refuses_while_a_live_holder_exists_and_removes_once_it_died";
-    let scope = Scope::new("rm");
+    let scope = Scope::new("rmlive");
     let name = scope.name("x");
     if role().is_some() {
         return hold(&scope, &name);
@@ -235,7 +235,7 @@ fn a_foreign_or_corrupt_file_is_reported_and_never_touched() {
 #[test]
 fn reclaim_all_reclaims_every_dead_holder_and_reports_each_object() {
     const TEST: &str = "reclaim_all_reclaims_every_dead_holder_and_reports_each_object";
-    let scope = Scope::new("all");
+    let scope = Scope::new("sweep");
     let name = scope.name("x");
     if role().is_some() {
         return hold(&scope, &name);

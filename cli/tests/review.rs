@@ -235,15 +235,15 @@ fn a_holder_in_another_pid_namespace_is_shown_as_such() {
     // and the right to make one: root, or unprivileged user namespaces).
     let probe = Command::new("unshare").args(["-p", "-f", "-m", "--mount-proc", "true"]).stderr(Stdio::null()).status();
     if !probe.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: `unshare -p -f` does not work here");
+        println!("SKIPPED: a_holder_in_another_pid_namespace_is_shown_as_such: `unshare -p -f` does not work here");
         return;
     }
     let mut kid = Command::new("unshare")
         .args(["-p", "-f", "-m", "--mount-proc", "--kill-child"])
         .arg(std::env::current_exe().unwrap())
         .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-        .env("SHMPTR_CLI_TEST_ROLE", "holder")
-        .env("SHMPTR_CLI_TEST_PREFIX", &scope.prefix)
+        .env("SHMPTR_TEST_ROLE", "holder")
+        .env("SHMPTR_TEST_PREFIX", &scope.prefix)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -336,7 +336,7 @@ fn another_users_object_gets_advice_for_a_command_line_user() {
     let object = Shared::<u64>::create(&name, 1).unwrap();
     // Only root may give a file away.
     if std::os::unix::fs::chown(Scope::path(&name), Some(65534), None).is_err() {
-        eprintln!("skipped: cannot chown (not root)");
+        println!("SKIPPED: another_users_object_gets_advice_for_a_command_line_user: cannot chown (not root)");
         return;
     }
     for args in [&["reclaim", name.as_str()][..], &["rm", &name]] {

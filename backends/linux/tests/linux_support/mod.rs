@@ -32,9 +32,14 @@ impl Scope {
         format!("{}.{}", self.prefix, tag)
     }
 
+    /// The path of the object `name`.
+    pub fn path(name: &str) -> String {
+        format!("/dev/shm/{name}")
+    }
+
     /// Whether `/dev/shm` holds the object `name`.
     pub fn exists(name: &str) -> bool {
-        std::fs::symlink_metadata(format!("/dev/shm/{name}")).is_ok()
+        std::fs::symlink_metadata(Self::path(name)).is_ok()
     }
 
     /// The entries of `/dev/shm` this test made.
@@ -43,7 +48,8 @@ impl Scope {
             .map(|dir| {
                 dir.filter_map(|e| e.ok())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with(&self.prefix))
+                    // With the dot: another test's prefix may extend this one.
+                    .filter(|n| n.starts_with(&format!("{}.", self.prefix)))
                     .collect()
             })
             .unwrap_or_default()
