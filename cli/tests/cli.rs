@@ -9,15 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use predicates::prelude::*;
 use serde_json::Value;
 use shmptr_linux::{Shared, Unique};
-use support::{cells, json_of, json_row, role, shmptr, stdout_of, text_row, Control, Scope};
-
-/// In a child: opens the control object and `name` (a `Shared<AtomicU64>`,
-/// created if missing), says it is ready, then holds it until told to go.
-fn hold(scope: &Scope, name: &str) {
-    let control = Shared::<Control>::open(&scope.name("control")).unwrap();
-    let _held = Shared::<AtomicU64>::open_or_create(name, || AtomicU64::new(7)).unwrap();
-    control.ready_then_wait_for_go();
-}
+use support::{cells, json_of, json_row, setup, shmptr, stdout_of, text_row, Control, Scope};
 
 /// The holders in `shmptr inspect --json NAME` as `(pid, liveness)`.
 fn holders(name: &str) -> Vec<(Option<u64>, String)> {
@@ -33,11 +25,7 @@ fn holders(name: &str) -> Vec<(Option<u64>, String)> {
 #[test]
 fn a_killed_holder_shows_dead_in_ls_and_inspect_and_reclaim_frees_its_slot() {
     const TEST: &str = "a_killed_holder_shows_dead_in_ls_and_inspect_and_reclaim_frees_its_slot";
-    let scope = Scope::new("killed");
-    let name = scope.name("x");
-    if role().is_some() {
-        return hold(&scope, &name);
-    }
+    let Some((scope, name)) = setup("killed") else { return };
     let _own = support::own_objects_only();
     let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
     let ours = Shared::<AtomicU64>::create(&name, AtomicU64::new(7)).unwrap();
@@ -74,11 +62,7 @@ fn a_killed_holder_shows_dead_in_ls_and_inspect_and_reclaim_frees_its_slot() {
 #[test]
 fn reclaim_removes_an_object_whose_holders_all_died() {
     const TEST: &str = "reclaim_removes_an_object_whose_holders_all_died";
-    let scope = Scope::new("alldead");
-    let name = scope.name("x");
-    if role().is_some() {
-        return hold(&scope, &name);
-    }
+    let Some((scope, name)) = setup("alldead") else { return };
     let _own = support::own_objects_only();
     let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
     scope.spawn_ready(TEST, "holder", &control.ready).kill();
@@ -101,11 +85,7 @@ fn reclaim_removes_an_object_whose_holders_all_died() {
 #[test]
 fn the_text_of_reclaim_says_it_removed_the_object() {
     const TEST: &str = "the_text_of_reclaim_says_it_removed_the_object";
-    let scope = Scope::new("reclaimtext");
-    let name = scope.name("x");
-    if role().is_some() {
-        return hold(&scope, &name);
-    }
+    let Some((scope, name)) = setup("reclaimtext") else { return };
     let _own = support::own_objects_only();
     let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
     scope.spawn_ready(TEST, "holder", &control.ready).kill();
@@ -120,11 +100,7 @@ fn the_text_of_reclaim_says_it_removed_the_object() {
 #[test]
 fn rm_refuses_while_a_live_holder_exists_and_removes_once_it_died() {
     const TEST: &str = "rm_refuses_while_a_live_holder_exists_and_removes_once_it_died";
-    let scope = Scope::new("rmlive");
-    let name = scope.name("x");
-    if role().is_some() {
-        return hold(&scope, &name);
-    }
+    let Some((scope, name)) = setup("rmlive") else { return };
     let _own = support::own_objects_only();
     let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
     let kid = scope.spawn_ready(TEST, "holder", &control.ready);
@@ -152,11 +128,7 @@ fn rm_refuses_while_a_live_holder_exists_and_removes_once_it_died() {
 #[test]
 fn rm_force_unlinks_despite_a_live_holder_and_says_what_it_bypassed() {
     const TEST: &str = "rm_force_unlinks_despite_a_live_holder_and_says_what_it_bypassed";
-    let scope = Scope::new("rmforce");
-    let name = scope.name("x");
-    if role().is_some() {
-        return hold(&scope, &name);
-    }
+    let Some((scope, name)) = setup("rmforce") else { return };
     let _own = support::own_objects_only();
     let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
     let kid = scope.spawn_ready(TEST, "holder", &control.ready);
@@ -235,11 +207,7 @@ fn a_foreign_or_corrupt_file_is_reported_and_never_touched() {
 #[test]
 fn reclaim_all_reclaims_every_dead_holder_and_reports_each_object() {
     const TEST: &str = "reclaim_all_reclaims_every_dead_holder_and_reports_each_object";
-    let scope = Scope::new("sweep");
-    let name = scope.name("x");
-    if role().is_some() {
-        return hold(&scope, &name);
-    }
+    let Some((scope, name)) = setup("sweep") else { return };
     let _alone = support::every_object();
     let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
     let _ours = Shared::<AtomicU64>::create(&name, AtomicU64::new(7)).unwrap();
@@ -262,11 +230,7 @@ fn reclaim_all_reclaims_every_dead_holder_and_reports_each_object() {
 #[test]
 fn the_json_of_ls_and_inspect_carries_the_facts_of_the_text() {
     const TEST: &str = "the_json_of_ls_and_inspect_carries_the_facts_of_the_text";
-    let scope = Scope::new("json");
-    let name = scope.name("x");
-    if role().is_some() {
-        return hold(&scope, &name);
-    }
+    let Some((scope, name)) = setup("json") else { return };
     let _own = support::own_objects_only();
     let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
     let _ours = Shared::<AtomicU64>::create(&name, AtomicU64::new(7)).unwrap();

@@ -10,31 +10,19 @@ mod support;
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 use serde_json::Value;
 use shmptr_linux::Shared;
-use support::{cells, json_of, role, shmptr, stdout_of, wait_for, Control, Scope, BOUND};
-
-/// In a child: opens the control object and `name` (a `Shared<AtomicU64>`,
-/// created if missing), says it is ready, then holds it until told to go.
-fn hold(scope: &Scope, name: &str) {
-    let control = Shared::<Control>::open(&scope.name("control")).unwrap();
-    let _held = Shared::<AtomicU64>::open_or_create(name, || AtomicU64::new(7)).unwrap();
-    control.ready_then_wait_for_go();
-}
+use support::{cells, json_of, role, setup, shmptr, stdout_of, wait_for, Control, Scope, BOUND};
 
 #[test]
 fn a_peer_that_shrinks_the_file_kills_only_a_worker_and_reclaim_all_goes_on() {
     const TEST: &str = "a_peer_that_shrinks_the_file_kills_only_a_worker_and_reclaim_all_goes_on";
-    let scope = Scope::new("shrink");
-    let name = scope.name("x");
-    if role().is_some() {
-        return hold(&scope, &name);
-    }
+    let Some((scope, name)) = setup("shrink") else { return };
     let _alone = support::every_object(); // runs `reclaim --all`
     let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
     // The holder is the child: this process never maps the file it shrinks.
@@ -224,11 +212,7 @@ fn hostile_names_are_escaped_and_long_ones_cut_in_text_and_exact_in_json() {
 #[test]
 fn a_holder_in_another_pid_namespace_is_shown_as_such() {
     const TEST: &str = "a_holder_in_another_pid_namespace_is_shown_as_such";
-    let scope = Scope::new("pidns");
-    let name = scope.name("x");
-    if role().is_some() {
-        return hold(&scope, &name);
-    }
+    let Some((scope, name)) = setup("pidns") else { return };
     let _own = support::own_objects_only();
     let control = Shared::<Control>::create(&scope.name("control"), Control::new()).unwrap();
     // This test binary again, as pid 1 of a new pid namespace (needs unshare(1)

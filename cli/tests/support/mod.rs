@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 #[path = "../../../backends/linux/tests/linux_support/mod.rs"]
@@ -23,6 +24,27 @@ pub fn own_objects_only() -> RwLockReadGuard<'static, ()> {
 /// For a test that runs `shmptr reclaim --all`.
 pub fn every_object() -> RwLockWriteGuard<'static, ()> {
     EVERY_OBJECT.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// In a child: opens the control object and `name` (a `Shared<AtomicU64>`,
+/// created if missing), says it is ready, then holds it until told to go.
+pub fn hold(scope: &Scope, name: &str) {
+    let control = shmptr_linux::Shared::<Control>::open(&scope.name("control")).unwrap();
+    let _held = shmptr_linux::Shared::<AtomicU64>::open_or_create(name, || AtomicU64::new(7)).unwrap();
+    control.ready_then_wait_for_go();
+}
+
+/// A test's scope (`tag`: unique among this binary's tests, and no tag the start
+/// of another) and the name of its object, `x`; `None` in a child re-executed as
+/// a holder, once it has held the object ([`hold`]) until told to go.
+pub fn setup(tag: &str) -> Option<(Scope, String)> {
+    let scope = Scope::new(tag);
+    let name = scope.name("x");
+    if role().is_some() {
+        hold(&scope, &name);
+        return None;
+    }
+    Some((scope, name))
 }
 
 /// The built `shmptr` binary, ready for arguments.
