@@ -276,7 +276,12 @@ fn a_blank_file_is_being_created_while_its_creation_lock_is_held_and_not_ours_af
         let mut seen = false;
         shmptr_linux::list(|entry, info| seen |= entry == name && info.is_ok()).unwrap();
         assert!(seen, "list says the same");
-        drop(file); // the lock goes with the descriptor
+        // Unlocked explicitly: a child that another test of this binary forks may
+        // hold a copy of the descriptor until it execs, and closing ours alone
+        // would leave the lock held by that copy (flock(2)).
+        // SAFETY: flock(2) on a descriptor we own.
+        assert_eq!(unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_UN) }, 0);
+        drop(file);
         let error = shmptr_linux::inspect(&name).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Corrupt, "len {len}: {error}");
         assert!(error.during().contains("not a shmptr object"), "{error}");

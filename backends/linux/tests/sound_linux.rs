@@ -232,6 +232,16 @@ impl Fate {
     }
 }
 
+/// In the test: creates the board `board_name`, then runs `test` as a child in the
+/// role "parent" (which forks; the closures given to its `match fork()` move
+/// handles into the child only, so that arm stays at each call site) to its
+/// successful end; returns the board it filled.
+fn parent_role_ran(scope: &Scope, test: &str, board_name: &str) -> Shared<Board> {
+    let board = Shared::<Board>::create(board_name, Board::new()).unwrap();
+    scope.spawn(test, "parent").succeeds();
+    board
+}
+
 /// Exit codes of the forked children.
 const SOUND: i32 = 0;
 /// The child wrote through (or unlocked) something that belongs to the parent.
@@ -343,8 +353,7 @@ fn a_forked_child_cannot_write_through_an_inherited_unique() {
         drop(job);
         return;
     }
-    let board = Shared::<Board>::create(&board_name, Board::new()).unwrap();
-    scope.spawn(TEST, "parent").succeeds();
+    let board = parent_role_ran(&scope, TEST, &board_name);
     assert_eq!(
         board.fate(),
         Fate::Exited(SOUND),
@@ -527,8 +536,7 @@ fn sole_holder_operations_refuse_an_inherited_handle_in_a_forked_child() {
         board.fate.store(fate.encode(), Ordering::Release);
         return;
     }
-    let board = Shared::<Board>::create(&board_name, Board::new()).unwrap();
-    scope.spawn(TEST, "parent").succeeds();
+    let board = parent_role_ran(&scope, TEST, &board_name);
     assert_eq!(
         board.fate(),
         Fate::Exited(SOUND),
@@ -571,8 +579,7 @@ fn a_get_mut_guard_inherited_across_fork_refuses_to_write() {
         board.fate.store(fate.encode(), Ordering::Release);
         return;
     }
-    let board = Shared::<Board>::create(&board_name, Board::new()).unwrap();
-    scope.spawn(TEST, "parent").succeeds();
+    let board = parent_role_ran(&scope, TEST, &board_name);
     assert_eq!(
         board.fate(),
         Fate::Exited(SOUND),
@@ -649,12 +656,13 @@ fn try_unwrap_never_copies_a_value_another_thread_here_drops() {
     let name = scope.name("big");
     let racer = move |name: &str| {
         // Gone already: `try_unwrap` won the whole race this round.
-        let Ok(file) = std::fs::File::open(path(name)) else { return };
+        let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(path(name)) else { return };
         let mut members = [0xffu8; 8];
         while members != [0; 8] {
             file.read_exact_at(&mut members, 288).unwrap();
         }
-        forge(name, 304, &dead);
+        // Through the descriptor held since before: the name may be gone by now.
+        file.write_all_at(&dead, 304).unwrap();
         let _ = Shared::<Overwritten>::open(name);
     };
     // A thread with room for the 8 MiB value on its stack (a debug build copies it).
