@@ -14,7 +14,7 @@ use core::fmt;
 // discriminants' values are not part of the API.)
 #[repr(u32)]
 pub enum ErrorKind {
-    /// The name is not 1..=200 bytes of `[A-Za-z0-9._-]` or starts with `.`.
+    /// The name is not 1..=192 bytes of `[A-Za-z0-9._-]` or starts with `.`.
     InvalidName,
     /// An object with this name already exists.
     AlreadyExists,
@@ -56,7 +56,7 @@ impl ErrorKind {
     /// A sentence saying what this kind means.
     pub const fn description(self) -> &'static str {
         match self {
-            ErrorKind::InvalidName => "the name is not 1 to 200 bytes of [A-Za-z0-9._-] not starting with '.'",
+            ErrorKind::InvalidName => "the name is not 1 to 192 bytes of [A-Za-z0-9._-] not starting with '.'",
             ErrorKind::AlreadyExists => "an object with this name already exists",
             ErrorKind::NotFound => "no object with this name exists (or it is being destroyed)",
             ErrorKind::TypeMismatch => "the object holds another type or is of the other kind (Unique/Shared)",

@@ -8,7 +8,7 @@
 /// names apart.
 macro_rules! forward_to_value {
     ($handle:ident, $std:literal, $tag:literal) => {
-        impl<T: ShmSafe + PartialEq, B: Backend> PartialEq for $handle<T, B> {
+        impl<T: ?Sized + Value + PartialEq, B: Backend> PartialEq for $handle<T, B> {
             #[doc = concat!("Compares the values, as `", $std, "` does: two objects with equal values are equal.")]
             ///
             /// ```
@@ -23,9 +23,9 @@ macro_rules! forward_to_value {
             }
         }
 
-        impl<T: ShmSafe + Eq, B: Backend> Eq for $handle<T, B> {}
+        impl<T: ?Sized + Value + Eq, B: Backend> Eq for $handle<T, B> {}
 
-        impl<T: ShmSafe + PartialOrd, B: Backend> PartialOrd for $handle<T, B> {
+        impl<T: ?Sized + Value + PartialOrd, B: Backend> PartialOrd for $handle<T, B> {
             #[doc = concat!("Compares the values, as `", $std, "` does.")]
             #[inline]
             fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
@@ -49,7 +49,7 @@ macro_rules! forward_to_value {
             }
         }
 
-        impl<T: ShmSafe + Ord, B: Backend> Ord for $handle<T, B> {
+        impl<T: ?Sized + Value + Ord, B: Backend> Ord for $handle<T, B> {
             #[doc = concat!("Compares the values, as `", $std, "` does.")]
             #[inline]
             fn cmp(&self, other: &Self) -> core::cmp::Ordering {
@@ -57,7 +57,7 @@ macro_rules! forward_to_value {
             }
         }
 
-        impl<T: ShmSafe + core::hash::Hash, B: Backend> core::hash::Hash for $handle<T, B> {
+        impl<T: ?Sized + Value + core::hash::Hash, B: Backend> core::hash::Hash for $handle<T, B> {
             #[doc = concat!("Hashes the value, as `", $std, "` does (consistent with `PartialEq` and `Borrow`).")]
             #[inline]
             fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
@@ -65,7 +65,7 @@ macro_rules! forward_to_value {
             }
         }
 
-        impl<T: ShmSafe + core::fmt::Display, B: Backend> core::fmt::Display for $handle<T, B> {
+        impl<T: ?Sized + Value + core::fmt::Display, B: Backend> core::fmt::Display for $handle<T, B> {
             /// Displays the value.
             ///
             /// ```
@@ -78,7 +78,7 @@ macro_rules! forward_to_value {
             }
         }
 
-        impl<T: ShmSafe, B: Backend> core::fmt::Pointer for $handle<T, B> {
+        impl<T: ?Sized + Value, B: Backend> core::fmt::Pointer for $handle<T, B> {
             /// The address of the value in this handle's mapping (another mapping of
             /// the object, here or in another process, may be elsewhere).
             ///
@@ -92,14 +92,14 @@ macro_rules! forward_to_value {
             }
         }
 
-        impl<T: ShmSafe, B: Backend> AsRef<T> for $handle<T, B> {
+        impl<T: ?Sized + Value, B: Backend> AsRef<T> for $handle<T, B> {
             #[inline]
             fn as_ref(&self) -> &T {
                 self
             }
         }
 
-        impl<T: ShmSafe, B: Backend> core::borrow::Borrow<T> for $handle<T, B> {
+        impl<T: ?Sized + Value, B: Backend> core::borrow::Borrow<T> for $handle<T, B> {
             #[inline]
             fn borrow(&self) -> &T {
                 self

@@ -450,33 +450,32 @@ fn analyze<P: Platform>(
     let ty = header.value_type();
     let expect = ty.unwrap_or(ValueType::NONE);
     let creator = ProcessId::from_word(header.creator.load(Ordering::Relaxed));
-    let (state, slot_count, creator_liveness) =
-        match header.inspect(len, expect.kind, name, expect.size, expect.align, expect.fingerprint) {
-            Ok(Inspection::Ready(layout)) => {
-                let members = Members::new(header, &snapshot.slots[..layout.slot_count as usize]);
-                // Past `Ready` in all but the state word: a destroyer won, or (a
-                // `Shared`) the member set is empty, which it never leaves.
-                let ending = header.destroyer.load(Ordering::Relaxed) != 0
-                    || (expect.kind == Kind::Shared && members.live(Ordering::Relaxed) == 0);
-                let state = if ending { ObjectState::Destroying } else { ObjectState::Ready };
-                (state, layout.slot_count, creator.map_or(Liveness::Unknown, P::liveness))
-            }
-            Ok(Inspection::NotReady(seen)) => {
-                let named = if seen == State::Blank { None } else { creator };
-                let verdict = creator_liveness(named);
-                let state = if verdict == Liveness::Dead { ObjectState::Abandoned } else { ObjectState::Initializing };
-                (state, fitting_slots(header, ty, object_len), verdict)
-            }
-            Ok(Inspection::Destroying) => (
-                ObjectState::Destroying,
-                fitting_slots(header, ty, object_len),
-                creator.map_or(Liveness::Unknown, P::liveness),
-            ),
-            Err(e) if matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::TypeMismatch) => {
-                return Err(damaged("inspecting it (a shmptr object, but damaged: its header does not validate)"))
-            }
-            Err(e) => return Err(e),
-        };
+    let (state, slot_count, creator_liveness) = match header.inspect(len, name, &expect) {
+        Ok(Inspection::Ready(layout)) => {
+            let members = Members::new(header, &snapshot.slots[..layout.slot_count as usize]);
+            // Past `Ready` in all but the state word: a destroyer won, or (a
+            // `Shared`) the member set is empty, which it never leaves.
+            let ending = header.destroyer.load(Ordering::Relaxed) != 0
+                || (expect.kind == Kind::Shared && members.live(Ordering::Relaxed) == 0);
+            let state = if ending { ObjectState::Destroying } else { ObjectState::Ready };
+            (state, layout.slot_count, creator.map_or(Liveness::Unknown, P::liveness))
+        }
+        Ok(Inspection::NotReady(seen)) => {
+            let named = if seen == State::Blank { None } else { creator };
+            let verdict = creator_liveness(named);
+            let state = if verdict == Liveness::Dead { ObjectState::Abandoned } else { ObjectState::Initializing };
+            (state, fitting_slots(header, ty, object_len), verdict)
+        }
+        Ok(Inspection::Destroying) => (
+            ObjectState::Destroying,
+            fitting_slots(header, ty, object_len),
+            creator.map_or(Liveness::Unknown, P::liveness),
+        ),
+        Err(e) if matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::TypeMismatch) => {
+            return Err(damaged("inspecting it (a shmptr object, but damaged: its header does not validate)"))
+        }
+        Err(e) => return Err(e),
+    };
     let kind = match ty.map(|t| t.kind) {
         Some(Kind::Shared) => ObjectKind::Shared,
         Some(Kind::Unique) => ObjectKind::Unique,

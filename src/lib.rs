@@ -17,6 +17,7 @@
 //! |---|---|---|
 //! | [`Shared<T, B>`](Shared) | `Arc<T>` | the count lives in the segment: the last holder in *any* process drops `T` and removes the name; holders that die are reclaimed |
 //! | [`Unique<T, B>`](Unique) | `Box<T>` | exclusive, with hand-off: [`Unique::release`] parks it under its name, [`Unique::claim`] takes it in another process |
+//! | `Shared<[T], B>`, `Unique<[T], B>` | `Arc<[T]>`, `Box<[T]>` | a length chosen at run time, stored in the segment and read back by `open`/`claim` ([`Value`]) |
 //! | [`Mutex<T, P>`](Mutex), [`Condvar`], [`Semaphore`] | `std::sync` | live *inside* an object; a mutex whose owner died says so ([`ErrorKind::OwnerDied`]) |
 //! | [`ShmSafe`], [`shm_safe!`] | `Send + Sync` | what may live in shared memory: no pointers, and valid for every bit pattern |
 //! | [`ShmVec`], [`ShmString`], [`ShmDeque`] | `Vec`, `String`, `VecDeque` | fixed capacity, lengths clamped on every read |
@@ -79,6 +80,7 @@ mod shared;
 mod shm_safe;
 pub mod sync;
 mod unique;
+mod value;
 
 pub use backend::{Backend, CrashPoint, Liveness, LockWait, Platform, ProcessId, Region, ThreadId};
 pub use containers::{CapacityError, ShmDeque, ShmString, ShmVec};
@@ -89,7 +91,8 @@ pub use segment::MAX_SLOTS;
 pub use shared::{Shared, SoleMut};
 pub use shm_safe::{fingerprint, ShmSafe, Zeroable};
 pub use sync::{Condvar, LockError, MappedMutexGuard, Mutex, MutexGuard, Semaphore, WaitTimeoutResult};
-pub use unique::Unique;
+pub use unique::{ClaimError, Released, Unique};
+pub use value::Value;
 
 /// The size of a segment's header and of one holder slot, in bytes: the per-object
 /// overhead is `HEADER_BYTES + SLOT_BYTES * slots`, plus padding up to the value's

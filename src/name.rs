@@ -5,13 +5,13 @@ use core::fmt;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The longest name, in bytes.
-pub const NAME_MAX: usize = 200;
+pub const NAME_MAX: usize = 192;
 
 /// A validated object name: 1..=[`NAME_MAX`] bytes of `[A-Za-z0-9._-]`, not
 /// starting with `.`.
 ///
 /// A name is never a path and never truncated: `"../x"`, `"a/b"`, `""`, `".hidden"`
-/// and a 201-byte name are all [`ErrorKind::InvalidName`]. On Linux the object for
+/// and a 193-byte name are all [`ErrorKind::InvalidName`]. On Linux the object for
 /// name `n` is the file `/dev/shm/n`.
 ///
 /// ```

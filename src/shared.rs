@@ -9,6 +9,7 @@ use crate::name::Name;
 use crate::options::Options;
 use crate::segment::{Abandoned, Lent, SharedHandle};
 use crate::shm_safe::{ShmSafe, Zeroable};
+use crate::value::Value;
 
 /// A reference-counted `T` in shared memory, shared by handles in any number of
 /// processes: the last handle in any process drops `T` and removes the name.
@@ -20,6 +21,11 @@ use crate::shm_safe::{ShmSafe, Zeroable};
 ///
 /// `B` is the backend; users name the alias of theirs (`shmptr_linux::Shared<T>`,
 /// `shmptr_arena::Shared<T, Space>`).
+///
+/// `T` may be a slice, `Shared<[T]>`, whose length is chosen at run time
+/// ([`from_slice`](Shared::from_slice), [`create_slice_zeroed`](Shared::create_slice_zeroed),
+/// [`create_slice_with`](Shared::create_slice_with)) and read from the object's
+/// header by [`open`](Shared::open); it derefs to `[T]`, like `Arc<[T]>`.
 ///
 /// A `Shared` of a type that is not shared-memory safe does not compile:
 /// ```compile_fail,E0277
@@ -34,7 +40,7 @@ use crate::shm_safe::{ShmSafe, Zeroable};
 /// type S = shmptr::Shared<core::cell::Cell<u8>, shmptr_arena::Arena<shmptr_arena::DefaultSpace>>;
 /// let _ = S::open("x");
 /// ```
-pub struct Shared<T: ShmSafe, B: Backend> {
+pub struct Shared<T: ?Sized + Value, B: Backend> {
     handle: SharedHandle<T, B>,
 }
 
@@ -55,9 +61,10 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
     }
 
     /// Creates the object `name` with all-zero bytes, then lets `init` fill it in
-    /// place before any other process can see it. If `init` panics, the object stays
-    /// unfinished: openers wait for it (bounded) while this process lives, then see
-    /// it as `Abandoned`, which `open_or_create` and `reclaim` replace.
+    /// place before any other process can see it: the value never passes through
+    /// the stack. If `init` panics, the unfinished object is removed as the panic
+    /// unwinds (a creator killed meanwhile leaves it `Abandoned`, which
+    /// `open_or_create` and `reclaim` replace): nothing blocks the name.
     pub fn create_with(name: &str, init: impl FnOnce(&mut T)) -> Result<Self>
     where
         T: Zeroable,
@@ -65,17 +72,89 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
         Self::options().create_with(name, init)
     }
 
-    /// Opens the existing object `name`, waiting (bounded) while its creator
-    /// finishes it. `TypeMismatch` if it holds another type or is a `Unique`.
-    pub fn open(name: &str) -> Result<Self> {
-        Self::options().open(name)
-    }
-
     /// Opens `name`, or creates it with the value `make` returns if it does not
     /// exist (`make` runs only then). An object whose creator died before finishing
     /// it is replaced.
     pub fn open_or_create(name: &str, make: impl FnOnce() -> T) -> Result<Self> {
         Self::options().open_or_create(name, make)
+    }
+
+    /// [`open_or_create`](Shared::open_or_create), also saying whether this call
+    /// created the object (`true`) or opened an existing one (`false`): the one
+    /// creator of racing callers, in any processes, gets `true`.
+    ///
+    /// ```
+    /// use shmptr_arena::Shared;
+    /// let (a, created) = Shared::<u32>::open_or_create_with_status("status.cfg", || 7)?;
+    /// assert!(created);
+    /// let (b, created) = Shared::<u32>::open_or_create_with_status("status.cfg", || 8)?;
+    /// assert!(!created);
+    /// assert_eq!(*b, 7);
+    /// # drop(a);
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    pub fn open_or_create_with_status(name: &str, make: impl FnOnce() -> T) -> Result<(Self, bool)> {
+        Self::options().open_or_create_with_status(name, make)
+    }
+}
+
+impl<T: ShmSafe, B: Backend> Shared<[T], B> {
+    /// Creates the object `name` holding a copy of `items`: a slice whose length
+    /// is `items.len()`. `Unsupported` if its size overflows.
+    ///
+    /// ```
+    /// use shmptr_arena::Shared;
+    /// let table = Shared::<[u32]>::from_slice("from_slice.table", &[1, 2, 3])?;
+    /// let again = Shared::<[u32]>::open("from_slice.table")?; // the length is read back
+    /// assert_eq!(again.len(), 3);
+    /// assert_eq!(&*again, &[1, 2, 3]);
+    /// # drop(table);
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    pub fn from_slice(name: &str, items: &[T]) -> Result<Self>
+    where
+        T: Copy,
+    {
+        Self::options().from_slice(name, items)
+    }
+
+    /// Creates the object `name` holding `length` all-zero elements, without any
+    /// of them passing through the stack. A zero length works.
+    pub fn create_slice_zeroed(name: &str, length: usize) -> Result<Self>
+    where
+        T: Zeroable,
+    {
+        Self::options().create_slice_zeroed(name, length)
+    }
+
+    /// Creates the object `name` holding `length` elements, element `i` being
+    /// `make(i)`, written in place before any other process can see the object.
+    /// If `make` panics, the unfinished object is removed as the panic unwinds.
+    ///
+    /// ```
+    /// use shmptr_arena::Shared;
+    /// let squares = Shared::<[u64]>::create_slice_with("slice_with.sq", 4, |i| (i * i) as u64)?;
+    /// assert_eq!(&*squares, &[0, 1, 4, 9]);
+    /// # Ok::<(), shmptr::Error>(())
+    /// ```
+    pub fn create_slice_with(name: &str, length: usize, make: impl FnMut(usize) -> T) -> Result<Self> {
+        Self::options().create_slice_with(name, length, make)
+    }
+
+    /// Opens `name`, or creates it as [`create_slice_with`](Shared::create_slice_with)
+    /// does if it does not exist (`make` runs only then). An existing object keeps
+    /// its own length, whatever `length` says: check `len()`.
+    pub fn open_or_create_slice_with(name: &str, length: usize, make: impl FnMut(usize) -> T) -> Result<Self> {
+        Self::options().open_or_create_slice_with(name, length, make)
+    }
+}
+
+impl<T: ?Sized + Value, B: Backend> Shared<T, B> {
+    /// Opens the existing object `name`, waiting (bounded) while its creator
+    /// finishes it. `TypeMismatch` if it holds another type or is a `Unique`; for
+    /// a slice `Shared<[T]>`, the length is the object's, read from its header.
+    pub fn open(name: &str) -> Result<Self> {
+        Self::options().open(name)
     }
 
     /// Reclaims the holders of `name` that died, and destroys the object if no live
@@ -171,7 +250,9 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
     pub fn get_mut(this: &mut Self) -> Option<SoleMut<'_, T, B>> {
         this.handle.lend().map(|lent| SoleMut { lent })
     }
+}
 
+impl<T: ShmSafe, B: Backend> Shared<T, B> {
     /// The value, if this handle is the only one on the object in any process:
     /// the object is then removed (its name goes, as when the last handle drops)
     /// and its value moved out, not dropped. Otherwise `Err` with this handle,
@@ -221,11 +302,11 @@ impl<T: ShmSafe, B: Backend> Shared<T, B> {
 /// The value of a [`Shared`], borrowed mutably through the object's only handle:
 /// what [`Shared::get_mut`] returns. While it lives, other opens of the object in
 /// this process are `Busy`.
-pub struct SoleMut<'a, T: ShmSafe, B: Backend> {
+pub struct SoleMut<'a, T: ?Sized + Value, B: Backend> {
     lent: Lent<'a, T, B>,
 }
 
-impl<T: ShmSafe, B: Backend> Deref for SoleMut<'_, T, B> {
+impl<T: ?Sized + Value, B: Backend> Deref for SoleMut<'_, T, B> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -233,25 +314,25 @@ impl<T: ShmSafe, B: Backend> Deref for SoleMut<'_, T, B> {
     }
 }
 
-impl<T: ShmSafe, B: Backend> DerefMut for SoleMut<'_, T, B> {
+impl<T: ?Sized + Value, B: Backend> DerefMut for SoleMut<'_, T, B> {
     fn deref_mut(&mut self) -> &mut T {
         self.lent.value_mut()
     }
 }
 
-impl<T: ShmSafe + fmt::Debug, B: Backend> fmt::Debug for SoleMut<'_, T, B> {
+impl<T: ?Sized + Value + fmt::Debug, B: Backend> fmt::Debug for SoleMut<'_, T, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
 }
 
-impl<T: ShmSafe + fmt::Display, B: Backend> fmt::Display for SoleMut<'_, T, B> {
+impl<T: ?Sized + Value + fmt::Display, B: Backend> fmt::Display for SoleMut<'_, T, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
     }
 }
 
-impl<T: ShmSafe, B: Backend> Options<Shared<T, B>> {
+impl<T: ?Sized + Value, B: Backend> Options<Shared<T, B>> {
     /// How many attachments (one per `create`/`open`, shared by its clones) the
     /// object can hold at once, 1..=[`MAX_SLOTS`](crate::MAX_SLOTS). Default
     /// `MAX_SLOTS`; a create with any other count is `Unsupported`.
@@ -260,36 +341,9 @@ impl<T: ShmSafe, B: Backend> Options<Shared<T, B>> {
         self
     }
 
-    /// [`Shared::create`] with these settings.
-    pub fn create(&self, name: &str, value: T) -> Result<Shared<T, B>> {
-        let mut value = Some(value);
-        self.created(SharedHandle::create(Name::new(name)?, self, &mut value))
-    }
-
-    /// [`Shared::create_zeroed`] with these settings.
-    pub fn create_zeroed(&self, name: &str) -> Result<Shared<T, B>>
-    where
-        T: Zeroable,
-    {
-        self.create_with(name, |_| {})
-    }
-
-    /// [`Shared::create_with`] with these settings.
-    pub fn create_with(&self, name: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T, B>>
-    where
-        T: Zeroable,
-    {
-        self.created(SharedHandle::create_with(Name::new(name)?, self, init))
-    }
-
     /// [`Shared::open`] with these settings.
     pub fn open(&self, name: &str) -> Result<Shared<T, B>> {
-        self.created(SharedHandle::open(Name::new(name)?, self, Abandoned::Report))
-    }
-
-    /// [`Shared::open_or_create`] with these settings.
-    pub fn open_or_create(&self, name: &str, make: impl FnOnce() -> T) -> Result<Shared<T, B>> {
-        self.created(SharedHandle::open_or_create(Name::new(name)?, self, make))
+        SharedHandle::open(Name::new(name)?, self, Abandoned::Report).map(|handle| Shared { handle })
     }
 
     /// [`Shared::reclaim`] with these settings.
@@ -297,12 +351,104 @@ impl<T: ShmSafe, B: Backend> Options<Shared<T, B>> {
         SharedHandle::<T, B>::reclaim(Name::new(name)?, self)
     }
 
-    fn created(&self, handle: Result<SharedHandle<T, B>>) -> Result<Shared<T, B>> {
-        handle.map(|handle| Shared { handle })
+    /// Creates `name` (a slice: of `length` elements), lets `init` fill the zero
+    /// bytes in place.
+    fn create_in_place(&self, name: &str, length: usize, init: impl FnOnce(&mut T)) -> Result<Shared<T, B>> {
+        SharedHandle::create_in_place(Name::new(name)?, self, length, init).map(|handle| Shared { handle })
     }
 }
 
-impl<T: ShmSafe, B: Backend> Clone for Shared<T, B> {
+impl<T: ShmSafe, B: Backend> Options<Shared<T, B>> {
+    /// [`Shared::create`] with these settings.
+    pub fn create(&self, name: &str, value: T) -> Result<Shared<T, B>> {
+        let mut value = Some(value);
+        SharedHandle::create(Name::new(name)?, self, &mut value).map(|handle| Shared { handle })
+    }
+
+    /// [`Shared::create_zeroed`] with these settings.
+    pub fn create_zeroed(&self, name: &str) -> Result<Shared<T, B>>
+    where
+        T: Zeroable,
+    {
+        self.create_in_place(name, 0, |_| {})
+    }
+
+    /// [`Shared::create_with`] with these settings.
+    pub fn create_with(&self, name: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T, B>>
+    where
+        T: Zeroable,
+    {
+        self.create_in_place(name, 0, init)
+    }
+
+    /// [`Shared::open_or_create`] with these settings.
+    pub fn open_or_create(&self, name: &str, make: impl FnOnce() -> T) -> Result<Shared<T, B>> {
+        SharedHandle::open_or_create(Name::new(name)?, self, make).map(|(handle, _)| Shared { handle })
+    }
+
+    /// [`Shared::open_or_create_with_status`] with these settings.
+    pub fn open_or_create_with_status(&self, name: &str, make: impl FnOnce() -> T) -> Result<(Shared<T, B>, bool)> {
+        SharedHandle::open_or_create(Name::new(name)?, self, make).map(|(handle, created)| (Shared { handle }, created))
+    }
+}
+
+impl<T: ShmSafe, B: Backend> Options<Shared<[T], B>> {
+    /// [`Shared::from_slice`] with these settings.
+    pub fn from_slice(&self, name: &str, items: &[T]) -> Result<Shared<[T], B>>
+    where
+        T: Copy,
+    {
+        self.create_in_place(name, items.len(), |slice| slice.copy_from_slice(items))
+    }
+
+    /// [`Shared::create_slice_zeroed`] with these settings.
+    pub fn create_slice_zeroed(&self, name: &str, length: usize) -> Result<Shared<[T], B>>
+    where
+        T: Zeroable,
+    {
+        self.create_in_place(name, length, |_| {})
+    }
+
+    /// [`Shared::create_slice_with`] with these settings.
+    pub fn create_slice_with(&self, name: &str, length: usize, make: impl FnMut(usize) -> T) -> Result<Shared<[T], B>> {
+        self.create_in_place(name, length, |slice| fill(slice, make))
+    }
+
+    /// [`Shared::open_or_create_slice_with`] with these settings.
+    pub fn open_or_create_slice_with(
+        &self,
+        name: &str,
+        length: usize,
+        make: impl FnMut(usize) -> T,
+    ) -> Result<Shared<[T], B>> {
+        self.open_or_create_slice_with_status(name, length, make).map(|(shared, _)| shared)
+    }
+
+    /// [`Shared::open_or_create_slice_with`] with these settings, also saying
+    /// whether this call created the object (`true`) or opened an existing one.
+    pub fn open_or_create_slice_with_status(
+        &self,
+        name: &str,
+        length: usize,
+        mut make: impl FnMut(usize) -> T,
+    ) -> Result<(Shared<[T], B>, bool)> {
+        let name = Name::new(name)?;
+        let opened = SharedHandle::open_or_create_by(name, self, || {
+            SharedHandle::create_in_place(name, self, length, |slice| fill(slice, &mut make))
+        });
+        opened.map(|(handle, created)| (Shared { handle }, created))
+    }
+}
+
+/// Writes `make(i)` into element `i` of a fresh slice, in place. The zero bytes
+/// each element replaces are a value nobody owns: not dropped.
+pub(crate) fn fill<T: ShmSafe>(slice: &mut [T], mut make: impl FnMut(usize) -> T) {
+    for (i, element) in slice.iter_mut().enumerate() {
+        core::mem::forget(core::mem::replace(element, make(i)));
+    }
+}
+
+impl<T: ?Sized + Value, B: Backend> Clone for Shared<T, B> {
     /// One more handle on the same attachment: one atomic on this process's private
     /// count, and a copy of it in this process's slot; no system call.
     ///
@@ -314,7 +460,7 @@ impl<T: ShmSafe, B: Backend> Clone for Shared<T, B> {
     }
 }
 
-impl<T: ShmSafe, B: Backend> Deref for Shared<T, B> {
+impl<T: ?Sized + Value, B: Backend> Deref for Shared<T, B> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -322,7 +468,7 @@ impl<T: ShmSafe, B: Backend> Deref for Shared<T, B> {
     }
 }
 
-impl<T: ShmSafe + fmt::Debug, B: Backend> fmt::Debug for Shared<T, B> {
+impl<T: ?Sized + Value + fmt::Debug, B: Backend> fmt::Debug for Shared<T, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }

@@ -43,7 +43,7 @@ const VALUE: u64 = 0x1122_3344_5566_7788;
 
 // Segment format, from src/segment/header.rs (pinned there with static assertions).
 const MAGIC: &[u8; 4] = b"SHMP";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const BLANK: u32 = 0;
 const INITIALIZING: u32 = 0x494e_4954;
 const READY: u32 = 0x5245_4459;
@@ -462,7 +462,10 @@ struct Forge {
     value_align: u64,
     fingerprint: u64,
     name_len: u32,
-    reserved: u32,
+    /// 0: one value; 1: a slice of `length` elements.
+    shape: u32,
+    /// A slice's element count; 0 for one value.
+    length: u64,
     name: [u8; NAME_MAX],
     /// `None`: the correct checksum.
     checksum: Option<u64>,
@@ -496,7 +499,8 @@ impl Forge {
             value_align: VALUE_MIN_ALIGN,
             fingerprint: <u64 as ShmSafe>::FINGERPRINT,
             name_len: VICTIM.len() as u32,
-            reserved: 0,
+            shape: 0,
+            length: 0,
             name,
             checksum: None,
             members: if kind == KIND_SHARED { 1 } else { 0 },
@@ -521,7 +525,8 @@ impl Forge {
             self.value_align,
             self.fingerprint,
             self.name_len as u64,
-            self.reserved as u64,
+            self.shape as u64,
+            self.length,
             self.creator,
         ] {
             h = fingerprint::word(h, w);
@@ -552,8 +557,9 @@ impl Forge {
         put(f + 32, &self.value_align.to_le_bytes());
         put(f + 40, &self.fingerprint.to_le_bytes());
         put(f + 48, &self.name_len.to_le_bytes());
-        put(f + 52, &self.reserved.to_le_bytes());
-        put(f + 56, &self.name);
+        put(f + 52, &self.shape.to_le_bytes());
+        put(f + 56, &self.length.to_le_bytes());
+        put(f + 64, &self.name);
         put(CHECKSUM_AT, &self.checksum.unwrap_or_else(|| self.correct_checksum()).to_le_bytes());
         put(MEMBERS_AT, &self.members.to_le_bytes());
         put(OWNER_AT, &self.owner.to_le_bytes());
@@ -588,7 +594,8 @@ impl Forge {
             && total_len <= len as u64
             && self.value_size == 8
             && self.value_align == VALUE_MIN_ALIGN
-            && self.reserved == 0
+            && self.shape == 0
+            && self.length == 0
             && self.header_reserved == 0
             && self.fingerprint == <u64 as ShmSafe>::FINGERPRINT
             && self.name.get(..self.name_len as usize) == Some(VICTIM.as_bytes())
@@ -609,7 +616,8 @@ enum Lie {
     Fingerprint(u64),
     NameLen(u32),
     NameByte(usize, u8),
-    Reserved(u32),
+    Shape(u32),
+    Length(u64),
     HeaderReserved(u32),
     /// Another creator; the checksum is computed with it, so still valid.
     Creator(u64),
@@ -645,7 +653,8 @@ fn lie() -> impl Strategy<Value = Lie> {
             .prop_map(Lie::Fingerprint),
         prop_oneof![0..=(NAME_MAX as u32 + 8), any::<u32>()].prop_map(Lie::NameLen),
         (0..NAME_MAX, any::<u8>()).prop_map(|(i, b)| Lie::NameByte(i, b)),
-        prop_oneof![Just(0u32), any::<u32>()].prop_map(Lie::Reserved),
+        prop_oneof![Just(0u32), Just(1), any::<u32>()].prop_map(Lie::Shape),
+        prop_oneof![Just(0u64), Just(1), Just(u64::MAX), any::<u64>()].prop_map(Lie::Length),
         prop_oneof![Just(0u32), any::<u32>()].prop_map(Lie::HeaderReserved),
         pid().prop_map(Lie::Creator),
         any::<u64>().prop_map(Lie::Checksum),
@@ -675,7 +684,8 @@ impl Forge {
             Lie::Fingerprint(x) => self.fingerprint = x,
             Lie::NameLen(x) => self.name_len = x,
             Lie::NameByte(i, b) => self.name[i] = b,
-            Lie::Reserved(x) => self.reserved = x,
+            Lie::Shape(x) => self.shape = x,
+            Lie::Length(x) => self.length = x,
             Lie::HeaderReserved(x) => self.header_reserved = x,
             Lie::Creator(x) => self.creator = x,
             Lie::Checksum(x) => self.checksum = Some(x),
@@ -903,7 +913,7 @@ fn a_blank_header_with_magic_and_version_already_written_is_waited_on_not_corrup
     // being written, so it is waited on (then abandoned: nobody creates it here),
     // never `Corrupt` at once.
     arena_space!(S, 1 << 20);
-    for (magic, version) in [(*b"SHMP", 0u32), (*b"SHMP", 1), ([0; 4], 1)] {
+    for (magic, version) in [(*b"SHMP", 0u32), (*b"SHMP", VERSION), ([0; 4], VERSION)] {
         let mut bytes = vec![0; shared_len()];
         bytes[..4].copy_from_slice(&magic);
         bytes[4..8].copy_from_slice(&version.to_ne_bytes());
@@ -916,7 +926,7 @@ fn a_blank_header_with_magic_and_version_already_written_is_waited_on_not_corrup
     // Another version is not this format's: `Corrupt` at once.
     let mut bytes = vec![0; shared_len()];
     bytes[..4].copy_from_slice(b"SHMP");
-    bytes[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    bytes[4..8].copy_from_slice(&(VERSION + 1).to_ne_bytes());
     assert_eq!(planted_outcome::<S>(&bytes, Op::Open), (Outcome::Failed(ErrorKind::Corrupt), 0));
 }
 

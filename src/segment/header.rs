@@ -15,7 +15,7 @@ use super::MAX_SLOTS;
 /// "SHMP": the first word of every segment.
 pub(crate) const MAGIC: u32 = u32::from_le_bytes(*b"SHMP");
 /// The segment format this build reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// The value is aligned to at least this much, so it never shares a cache line
 /// with a slot.
 pub(crate) const VALUE_MIN_ALIGN: usize = 64;
@@ -40,6 +40,28 @@ impl Kind {
     }
 }
 
+/// Whether a segment holds one value or a slice of them (`Fixed::shape`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub(crate) enum Shape {
+    /// One value of `value_size` bytes; `length` is 0.
+    One = 0,
+    /// `length` elements, `value_size` bytes in all; the fingerprint is the
+    /// element's.
+    Slice = 1,
+}
+
+impl Shape {
+    /// The shape a raw word names; `None` for any other value (garbage).
+    pub(crate) fn from_raw(raw: u32) -> Option<Shape> {
+        match raw {
+            0 => Some(Shape::One),
+            1 => Some(Shape::Slice),
+            _ => None,
+        }
+    }
+}
+
 /// The fields written once, before `Ready`, and covered by the checksum. They are
 /// read with one volatile copy and validated as a whole.
 #[derive(Clone, Copy, Debug)]
@@ -51,9 +73,13 @@ pub(crate) struct Fixed {
     pub value_offset: u64,
     pub value_size: u64,
     pub value_align: u64,
+    /// The value's fingerprint; a slice's element's.
     pub fingerprint: u64,
     pub name_len: u32,
-    pub reserved: u32,
+    /// A [`Shape`].
+    pub shape: u32,
+    /// A slice's element count; 0 for one value.
+    pub length: u64,
     pub name: [u8; NAME_MAX],
 }
 
@@ -103,7 +129,9 @@ mod pinned {
     use core::mem::offset_of;
     use static_assertions::const_assert_eq;
     const_assert_eq!(size_of::<Fixed>(), 256);
-    const_assert_eq!(offset_of!(Fixed, name), 56);
+    const_assert_eq!(offset_of!(Fixed, shape), 52);
+    const_assert_eq!(offset_of!(Fixed, length), 56);
+    const_assert_eq!(offset_of!(Fixed, name), 64);
     const_assert_eq!(offset_of!(Header, magic), 0);
     const_assert_eq!(offset_of!(Header, version), 4);
     const_assert_eq!(offset_of!(Header, state), 8);
@@ -129,6 +157,8 @@ pub(crate) struct SegmentLayout {
     pub value_size: usize,
     pub value_align: usize,
     pub total_len: usize,
+    /// A slice's element count (0 for one value), kept beside the pointer.
+    pub length: usize,
 }
 
 impl SegmentLayout {
@@ -143,32 +173,47 @@ impl SegmentLayout {
         if total_len > isize::MAX as usize {
             return None;
         }
-        Some(SegmentLayout { slot_count, value_offset, value_size: size, value_align, total_len })
+        Some(SegmentLayout { slot_count, value_offset, value_size: size, value_align, total_len, length: 0 })
     }
 
-    pub(crate) fn of<T>(slot_count: u32) -> Result<Self> {
-        Self::new(slot_count, size_of::<T>(), align_of::<T>())
+    /// The layout for a value of type `ty` (a slice: of `length` elements) with
+    /// `slot_count` slots; `Unsupported` if its size overflows.
+    pub(crate) fn of(slot_count: u32, ty: &ValueType, length: usize) -> Result<Self> {
+        ty.value_size(length)
+            .and_then(|size| Self::new(slot_count, size, ty.align))
+            .map(|layout| SegmentLayout { length, ..layout })
             .ok_or(Error::new(ErrorKind::Unsupported, "computing the segment size"))
     }
 }
 
-/// What an opener expects a segment to hold: its kind and the value's size,
-/// alignment and fingerprint ([`Header::inspect`]'s expectations, as one value).
+/// What an opener expects a segment to hold: its kind, shape, and the value's
+/// (a slice's: the element's) size, alignment and fingerprint
+/// ([`Header::inspect`]'s expectations, as one value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ValueType {
     pub kind: Kind,
+    pub shape: Shape,
     pub size: usize,
     pub align: usize,
     pub fingerprint: u64,
 }
 
 impl ValueType {
+    /// The value's size in bytes: a slice's of `length` elements; `None` if it
+    /// overflows.
+    pub(crate) fn value_size(&self, length: usize) -> Option<usize> {
+        match self.shape {
+            Shape::One => Some(self.size),
+            Shape::Slice => self.size.checked_mul(length),
+        }
+    }
+
     /// What the untyped operations validate a header against when it names no
     /// type (blank, being written, or garbage): an unfinished header is still
     /// "not ready" (the type is checked only once `Ready`), a finished one fails.
     #[cfg(not(loom))] // only the untyped inspection uses it
     pub(crate) const NONE: ValueType =
-        ValueType { kind: Kind::Shared, size: 0, align: VALUE_MIN_ALIGN, fingerprint: 0 };
+        ValueType { kind: Kind::Shared, shape: Shape::One, size: 0, align: VALUE_MIN_ALIGN, fingerprint: 0 };
 }
 
 /// The result of looking at a mapped segment.
@@ -201,7 +246,8 @@ impl Fixed {
             self.value_align,
             self.fingerprint,
             self.name_len as u64,
-            self.reserved as u64,
+            self.shape as u64,
+            self.length,
             creator,
         ] {
             h = mix_word(h, w);
@@ -364,7 +410,7 @@ impl Header {
         creator: ProcessId,
         name: Name<'_>,
         layout: &SegmentLayout,
-        value_fingerprint: u64,
+        ty: &ValueType,
     ) {
         let mut fixed = Fixed {
             kind: kind as u32,
@@ -373,9 +419,10 @@ impl Header {
             value_offset: layout.value_offset as u64,
             value_size: layout.value_size as u64,
             value_align: layout.value_align as u64,
-            fingerprint: value_fingerprint,
+            fingerprint: ty.fingerprint,
             name_len: name.as_bytes().len() as u32,
-            reserved: 0,
+            shape: ty.shape as u32,
+            length: layout.length as u64,
             name: [0; NAME_MAX],
         };
         fixed.name[..name.as_bytes().len()].copy_from_slice(name.as_bytes());
@@ -400,15 +447,7 @@ impl Header {
     /// `Backend::creator_liveness`), a finished one is validated against the
     /// expected kind, type and name. `len` is how many bytes are mapped from the
     /// header on.
-    pub(crate) fn inspect(
-        &self,
-        len: usize,
-        kind: Kind,
-        name: Name<'_>,
-        size: usize,
-        align: usize,
-        value_fingerprint: u64,
-    ) -> Result<Inspection> {
+    pub(crate) fn inspect(&self, len: usize, name: Name<'_>, ty: &ValueType) -> Result<Inspection> {
         const DURING: &str = "validating the segment";
         let corrupt = Error::new(ErrorKind::Corrupt, DURING);
         // Acquire: pairs with the creator's Release stores of `Initializing`/`Ready`,
@@ -451,32 +490,54 @@ impl Header {
         let creator = crate::primitive::widen(self.creator.load(Ordering::Relaxed));
         // Relaxed: `creator` and `reserved` were written before the Release store of
         // `Initializing`, which our Acquire load of `state` saw.
-        if f.checksum(creator) != checksum || self.reserved.load(Ordering::Relaxed) != 0 || f.reserved != 0 {
+        if f.checksum(creator) != checksum || self.reserved.load(Ordering::Relaxed) != 0 {
             return Err(corrupt);
         }
-        let Some(found_kind) = Kind::from_raw(f.kind) else { return Err(corrupt) };
-        if found_kind != kind
-            || f.fingerprint != value_fingerprint
+        let (Some(found_kind), Some(shape)) = (Kind::from_raw(f.kind), Shape::from_raw(f.shape)) else {
+            return Err(corrupt);
+        };
+        // A slice's byte size, from its element count: never wrapped. A length
+        // whose size overflows is no slice this target can map (`Unsupported`);
+        // one for one value, or that disagrees with the stored size, is garbage.
+        let length = usize::try_from(f.length).unwrap_or(usize::MAX);
+        let Some(size) = ty.value_size(length) else {
+            return Err(Error::new(ErrorKind::Unsupported, "sizing the slice (its length overflows)"));
+        };
+        if found_kind != ty.kind
+            || shape != ty.shape
+            || f.fingerprint != ty.fingerprint
             || f.value_size != size as u64
-            || f.value_align != align.max(VALUE_MIN_ALIGN) as u64
+            || f.value_align != ty.align.max(VALUE_MIN_ALIGN) as u64
         {
+            // Right kind, shape and element, wrong size: a length the stored size
+            // contradicts.
+            if found_kind == ty.kind
+                && shape == Shape::Slice
+                && ty.shape == Shape::Slice
+                && f.fingerprint == ty.fingerprint
+            {
+                return Err(corrupt);
+            }
             return Err(Error::type_mismatch(size as u64, f.value_size));
+        }
+        if shape == Shape::One && f.length != 0 {
+            return Err(corrupt);
         }
         // `name_len` above NAME_MAX, another name, or a non-zero byte after it.
         if !f.holds_name(name.as_bytes()) {
             return Err(corrupt);
         }
-        if f.slot_count > MAX_SLOTS || (kind == Kind::Shared && f.slot_count == 0) {
+        if f.slot_count > MAX_SLOTS || (ty.kind == Kind::Shared && f.slot_count == 0) {
             return Err(corrupt);
         }
-        let Some(layout) = SegmentLayout::new(f.slot_count, size, align) else { return Err(corrupt) };
+        let Some(layout) = SegmentLayout::new(f.slot_count, size, ty.align) else { return Err(corrupt) };
         if layout.value_offset as u64 != f.value_offset
             || layout.total_len as u64 != f.total_len
             || layout.total_len > len
         {
             return Err(corrupt);
         }
-        Ok(Inspection::Ready(layout))
+        Ok(Inspection::Ready(SegmentLayout { length, ..layout }))
     }
 
     /// A copy of the write-once fields, if their checksum (and the reserved words)
@@ -488,7 +549,7 @@ impl Header {
         let (f, checksum) = unsafe { (read_fixed(self.fixed.get()), self.checksum.get().read_volatile()) };
         // Relaxed: untrusted words; the caller ordered its reads after the state's.
         let creator = crate::primitive::widen(self.creator.load(Ordering::Relaxed));
-        let whole = f.checksum(creator) == checksum && self.reserved.load(Ordering::Relaxed) == 0 && f.reserved == 0;
+        let whole = f.checksum(creator) == checksum && self.reserved.load(Ordering::Relaxed) == 0;
         whole.then_some(f)
     }
 
@@ -502,12 +563,20 @@ impl Header {
     pub(crate) fn value_type(&self) -> Option<ValueType> {
         let f = self.checked_fixed()?;
         let kind = Kind::from_raw(f.kind)?;
-        let size = usize::try_from(f.value_size).ok()?;
+        let shape = Shape::from_raw(f.shape)?;
+        let value_size = usize::try_from(f.value_size).ok()?;
         let align = usize::try_from(f.value_align).ok()?;
         if !align.is_power_of_two() || align < VALUE_MIN_ALIGN {
             return None;
         }
-        Some(ValueType { kind, size, align, fingerprint: f.fingerprint })
+        // A slice's element size, from its byte size and length (none if empty).
+        let size = match (shape, usize::try_from(f.length).ok()?) {
+            (Shape::One, _) => value_size,
+            (Shape::Slice, 0) => 0,
+            (Shape::Slice, length) if value_size % length == 0 => value_size / length,
+            (Shape::Slice, _) => return None,
+        };
+        Some(ValueType { kind, shape, size, align, fingerprint: f.fingerprint })
     }
 }
 
@@ -582,7 +651,8 @@ mod tests {
             f.value_align,
             f.fingerprint,
             f.name_len as u64,
-            f.reserved as u64,
+            f.shape as u64,
+            f.length,
             creator,
         ] {
             h = fingerprint::word(h, w);
@@ -600,7 +670,8 @@ mod tests {
             value_align: 64,
             fingerprint: 0xaf4c_548b_cc96_4472,
             name_len: name.len() as u32,
-            reserved: 0,
+            shape: 0,
+            length: 0,
             name: [0; NAME_MAX],
         };
         f.name[..name.len()].copy_from_slice(name);
@@ -630,7 +701,8 @@ mod tests {
             f.value_align = pick(next(), next());
             f.fingerprint = pick(next(), next());
             f.name_len = (next() % 260) as u32;
-            f.reserved = if round % 2 == 0 { 0 } else { next() as u32 };
+            f.shape = if round % 2 == 0 { 0 } else { next() as u32 };
+            f.length = pick(next(), next());
             for b in f.name.iter_mut() {
                 *b = next() as u8;
             }
@@ -639,7 +711,7 @@ mod tests {
         }
         // FORMAT.md's worked value.
         let f = fixed(b"victim");
-        assert_eq!(f.checksum(0x07a4_0000_0000_7173), 0x222f_fef4_1c8f_75b1);
+        assert_eq!(f.checksum(0x07a4_0000_0000_7173), 0x6f3d_fcab_8736_5fb1);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::primitive::Ordering;
 
 use crate::name::Name;
 
-use super::{Header, Kind, Members, SegmentLayout, Slot};
+use super::{Header, Kind, Members, SegmentLayout, Slot, ValueType};
 
 /// Lifecycle of a segment, stored in [`Header::state`]. The values are ASCII tags,
 /// so that a stray small integer is never a valid state.
@@ -73,9 +73,9 @@ pub(crate) fn initialize(
     creator: ProcessId,
     name: Name<'_>,
     layout: &SegmentLayout,
-    value_fingerprint: u64,
+    ty: &ValueType,
 ) {
-    header.write_once_fields(kind, creator, name, layout, value_fingerprint);
+    header.write_once_fields(kind, creator, name, layout, ty);
     // Release: whoever sees `Initializing` also sees the identity words and the
     // write-once fields above.
     header.state.store(State::Initializing as u32, Ordering::Release);

@@ -13,7 +13,7 @@
 //! drop and the backend's unlink.
 
 use core::marker::PhantomData;
-use core::mem::{align_of, size_of, ManuallyDrop};
+use core::mem::{size_of, ManuallyDrop};
 use core::ptr::NonNull;
 use core::time::Duration;
 
@@ -25,7 +25,8 @@ use crate::name::{Name, NAME_MAX};
 use crate::options::Access;
 use crate::options::Options;
 use crate::primitive::{fence, AtomicU32, AtomicUsize, Ordering, Word};
-use crate::shm_safe::{ShmSafe, Zeroable};
+use crate::shm_safe::ShmSafe;
+use crate::value::{value_type, Value};
 
 use super::header::Fixed;
 use super::header::ValueType;
@@ -51,6 +52,8 @@ const SLOT_COUNT_RANGE: &str = match MAX_SLOTS {
 pub(crate) struct Mapping<B: Backend> {
     region: ManuallyDrop<B::Region>,
     value: NonNull<u8>,
+    /// A slice's element count (0 for one value), validated at create or open.
+    length: usize,
     slot_count: u32,
 }
 
@@ -110,8 +113,16 @@ impl<B: Backend> Mapping<B> {
             // `Region` contract allows bitwise copies on that condition.
             region: unsafe { core::ptr::read(&self.region) },
             value: self.value,
+            length: self.length,
             slot_count: self.slot_count,
         }
+    }
+
+    /// A pointer to the value, a `V` (a slice: of the validated length). Only for
+    /// the `V` this mapping was created or opened for.
+    #[inline(always)]
+    fn value_ptr<V: ?Sized + Value>(&self) -> NonNull<V> {
+        V::at(self.value, self.length)
     }
 
     /// Drops the mapping.
@@ -120,21 +131,25 @@ impl<B: Backend> Mapping<B> {
         unsafe { ManuallyDrop::drop(&mut self.region) }
     }
 
-    /// Creates the segment `name` for a `T` exclusively, writes the header, lets
-    /// `init` write the value in place, and publishes `Ready`.
-    fn create<T: ShmSafe, H>(
+    /// Creates the segment `name` for a `V` (a slice: of `length` elements)
+    /// exclusively, writes the header, lets `init` write the value in place (the
+    /// bytes are zero before), and publishes `Ready`. If `init` panics, the
+    /// unfinished object is removed as the panic unwinds.
+    fn create<V: ?Sized + Value, H>(
         kind: Kind,
         name: Name<'_>,
         options: &Options<H>,
-        init: impl FnOnce(NonNull<T>),
+        length: usize,
+        init: impl FnOnce(&mut V),
     ) -> Result<Self> {
         let slot_count = match kind {
             Kind::Unique => 0,
             Kind::Shared if (1..=MAX_SLOTS).contains(&options.slots) => options.slots,
             Kind::Shared => return Err(Error::new(ErrorKind::Unsupported, SLOT_COUNT_RANGE)),
         };
-        check_alignment::<T, B>()?;
-        let layout = SegmentLayout::of::<T>(slot_count)?;
+        check_alignment::<B>(V::ALIGN)?;
+        let ty = value_type::<V>(kind);
+        let layout = SegmentLayout::of(slot_count, &ty, length)?;
         let region = B::create(name, layout.total_len, &options.access)?;
         if region.len() < layout.total_len || !base_aligned::<B>(&region) {
             let _ = B::unlink(name, &region);
@@ -149,23 +164,34 @@ impl<B: Backend> Mapping<B> {
                 return Err(e);
             }
         }
-        B::crash_point(CrashPoint::CreateSized);
         let me = B::current_process();
-        let mapping = Self::from_region(region, &layout);
+        // Removes the object if anything below unwinds (a panicking `init`).
+        let creating = Creating { mapping: Self::from_region(region, &layout), name, kind, creator: me };
+        B::crash_point(CrashPoint::CreateSized);
+        let mapping = &creating.mapping;
         let header = mapping.header();
-        lifecycle::initialize(header, kind, me, name, &layout, T::FINGERPRINT);
+        lifecycle::initialize(header, kind, me, name, &layout, &ty);
         match kind {
             Kind::Shared => mapping.members().init_creator(me),
             Kind::Unique => owner::init_creator(&header.owner, me),
         }
         B::crash_point(CrashPoint::CreateHeaderWritten);
-        init(mapping.value.cast());
+        // SAFETY: the value lies in the fresh mapping, at the offset, size (a
+        // slice: `length` elements) and alignment of `layout`, computed for `V`;
+        // its bytes are zero, a valid `V` (`ShmSafe`: every bit pattern), and no
+        // reference to them exists: the object is ours alone until `Ready` (a peer
+        // that writes them meanwhile writes shared bytes, still a valid `V`). The
+        // `&mut` ends when `init` returns, before `Ready`.
+        init(unsafe { mapping.value_ptr::<V>().as_mut() });
         if B::current_process() != me {
             // `init` forked, and this is the child: the object, its lock and its
-            // slot are the parent's, which goes on to publish it. Leave them be.
-            // `mapping` goes out of scope without `unmap`: nothing of it is undone.
+            // slot are the parent's, which goes on to publish it. Leave them be:
+            // nothing of it is undone, and the mapping is not unmapped.
+            core::mem::forget(creating);
             return Err(Error::new(ErrorKind::Unsupported, "creating, in a child the initializer forked"));
         }
+        let mapping = creating.finish();
+        let header = mapping.header();
         if kind == Kind::Shared {
             // The creator's one handle, counted before the object is published so
             // that every later mapping of it in this process sees the count
@@ -185,9 +211,14 @@ impl<B: Backend> Mapping<B> {
     ///
     /// A segment being destroyed is `NotFound`; if its destroyer died, this
     /// finishes the job (unlinks it) first.
-    fn open<T: ShmSafe, H>(kind: Kind, name: Name<'_>, options: &Options<H>, abandoned: Abandoned) -> Result<Self> {
-        check_alignment::<T, B>()?;
-        let ty = ValueType { kind, size: size_of::<T>(), align: align_of::<T>(), fingerprint: T::FINGERPRINT };
+    fn open<V: ?Sized + Value, H>(
+        kind: Kind,
+        name: Name<'_>,
+        options: &Options<H>,
+        abandoned: Abandoned,
+    ) -> Result<Self> {
+        check_alignment::<B>(V::ALIGN)?;
+        let ty = value_type::<V>(kind);
         Self::open_as(name, options, abandoned, |_| Some(ty))
     }
 
@@ -244,7 +275,7 @@ impl<B: Backend> Mapping<B> {
             }
             let header = header_of::<B>(&region);
             let inspected = match expect(header) {
-                Some(ty) => header.inspect(region.len(), ty.kind, name, ty.size, ty.align, ty.fingerprint),
+                Some(ty) => header.inspect(region.len(), name, &ty),
                 None => Err(Error::new(ErrorKind::Corrupt, "validating the segment")),
             };
             let error = match inspected {
@@ -287,11 +318,11 @@ impl<B: Backend> Mapping<B> {
     }
 
     /// Runs the destroy steps this process won the right to ([`destroy`]), with
-    /// the value's drop (`drop`: [`drop_value::<T>`] for the `T` this mapping was
+    /// the value's drop (`drop`: [`drop_value::<V>`] for the `V` this mapping was
     /// validated for).
     #[inline(always)]
     fn destroy(&self, right: DestroyRight<'_>, drop: DropValue, name: Option<Name<'_>>) {
-        destroy::<B>(&self.region, right, Some((drop, self.value)), name);
+        destroy::<B>(&self.region, right, Some((drop, self.value, self.length)), name);
     }
 
     /// Moves the value out, then runs the destroy steps this process won the right
@@ -339,7 +370,46 @@ impl<B: Backend> Mapping<B> {
         // SAFETY: `layout.value_offset` is within the region (validated by the
         // caller: the region holds at least `layout.total_len` bytes).
         let value = unsafe { region.as_ptr().add(layout.value_offset) };
-        Mapping { region: ManuallyDrop::new(region), value, slot_count: layout.slot_count }
+        Mapping { region: ManuallyDrop::new(region), value, length: layout.length, slot_count: layout.slot_count }
+    }
+}
+
+/// A segment this process is creating: until [`finish`](Creating::finish), dropping
+/// it (a panicking initializer unwinding) removes the object, so that nothing
+/// blocks its name: the name is unlinked, this process's ownership (a `Unique`)
+/// ended, the mapping unmapped, and with it the backend's creation mark. A
+/// creator that died (the arena's simulated crash unwinds too) leaves it to the
+/// survivors, as a killed one does.
+struct Creating<'a, B: Backend> {
+    mapping: Mapping<B>,
+    name: Name<'a>,
+    kind: Kind,
+    creator: ProcessId,
+}
+
+impl<B: Backend> Creating<'_, B> {
+    /// The created mapping, kept.
+    fn finish(self) -> Mapping<B> {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the mapping is moved out exactly once.
+        unsafe { core::ptr::read(&this.mapping) }
+    }
+}
+
+impl<B: Backend> Drop for Creating<'_, B> {
+    #[cold]
+    fn drop(&mut self) {
+        if B::liveness(self.creator) == Liveness::Dead {
+            return;
+        }
+        // An error means the name already names another object: nothing to undo.
+        let _ = B::unlink(self.name, &self.mapping.region);
+        if self.kind == Kind::Unique {
+            self.mapping.region.disown();
+        }
+        // SAFETY: the mapping is not used after this: `self` is being dropped, and
+        // `finish` (which moves it out) forgets `self` instead.
+        unsafe { ManuallyDrop::drop(&mut self.mapping.region) }
     }
 }
 
@@ -529,7 +599,7 @@ fn finish_for_dead<B: Backend>(region: &B::Region, name: Name<'_>) {
 fn destroy<B: Backend>(
     region: &B::Region,
     right: DestroyRight<'_>,
-    drop: Option<(DropValue, NonNull<u8>)>,
+    drop: Option<(DropValue, NonNull<u8>, usize)>,
     name: Option<Name<'_>>,
 ) {
     B::crash_point(CrashPoint::DestroyClaimed);
@@ -542,17 +612,17 @@ fn destroy<B: Backend>(
         }
     };
     let finish = Finish::<B> { right, region, name };
-    if let Some((drop, value)) = drop {
+    if let Some((drop, value, length)) = drop {
         // Another mapping here with handles means a peer forged the member set (a
         // real one is never empty while a handle lives): leave the value alone, so
         // that this process never drops a value it still reads, nor drops it twice.
         // Its handles' count reached zero before their detach, which our emptying
         // of the member set acquired, so a mapping that merely leaves is not seen.
         if may_drop::<B>(region) && finish.right.begin_drop() {
-            // SAFETY: `drop` is `drop_value::<T>` for the `T` the caller's mapping
-            // was validated for, and `value` that mapping's value: inside it,
-            // aligned and validated for `T` at open, mapped during the drop. No
-            // `&T` to it is live in this process: the caller's handles of this
+            // SAFETY: `drop` is `drop_value::<V>` for the `V` the caller's mapping
+            // was validated for, and `value` and `length` that mapping's value and
+            // slice length: inside it, aligned and validated for `V` at open,
+            // mapped during the drop. No `&V` to it is live in this process: the caller's handles of this
             // mapping are gone (its private count reached zero, or the `Unique` is
             // being dropped), and no other mapping of the object here has handles
             // (`may_drop`, checked just above). Whatever bytes
@@ -561,7 +631,7 @@ fn destroy<B: Backend>(
             // its drop only writes those bytes: even if a peer resets the state word
             // and another process drops it again, that is a write to shared bytes
             // like any peer's. `begin_drop` lets only one process here drop it.
-            unsafe { drop(value) }
+            unsafe { drop(value, length) }
         }
     }
 }
@@ -637,17 +707,18 @@ impl<B: Backend> Drop for Finish<'_, B> {
 }
 
 /// A value's drop with its type erased, so that the destroy steps are one function
-/// for every `T` (each copy costs a static binary hundreds of bytes).
-type DropValue = unsafe fn(NonNull<u8>);
+/// for every `T` (each copy costs a static binary hundreds of bytes): the value's
+/// start, and a slice's length.
+type DropValue = unsafe fn(NonNull<u8>, usize);
 
-/// [`DropValue`] for `T`.
+/// [`DropValue`] for `V`.
 ///
 /// # Safety
-/// `value` must point at a `T` (aligned, inside a live mapping) that no reference
-/// of this process uses during or after the drop.
-unsafe fn drop_value<T>(value: NonNull<u8>) {
+/// `value` must point at a `V` (a slice: of `length` elements; aligned, inside a
+/// live mapping) that no reference of this process uses during or after the drop.
+unsafe fn drop_value<V: ?Sized + Value>(value: NonNull<u8>, length: usize) {
     // SAFETY: the caller's contract.
-    unsafe { core::ptr::drop_in_place(value.cast::<T>().as_ptr()) }
+    unsafe { core::ptr::drop_in_place(V::at(value, length).as_ptr()) }
 }
 
 /// Unmaps its mapping when dropped: the last step of leaving an object, also when
@@ -679,7 +750,7 @@ impl<B: Backend> Drop for Unmapping<B> {
 
 /// One `Shared` handle: an attachment's mapping, validated for `T`, and its slot.
 /// Clones share the mapping; the private handle count decides when it goes.
-pub(crate) struct SharedHandle<T, B: Backend> {
+pub(crate) struct SharedHandle<T: ?Sized + Value, B: Backend> {
     mapping: Mapping<B>,
     slot: u32,
     /// The process that made this attachment, as a segment word (lossless: a
@@ -692,9 +763,9 @@ pub(crate) struct SharedHandle<T, B: Backend> {
 // SAFETY: the handle gives `&T` only, `T: ShmSafe` is `Sync + Send`, and the
 // region (`Send + Sync` by the `Region` contract) and the slot words are atomics
 // that any thread may use.
-unsafe impl<T: ShmSafe, B: Backend> Send for SharedHandle<T, B> {}
+unsafe impl<T: ?Sized + Value, B: Backend> Send for SharedHandle<T, B> {}
 // SAFETY: as above.
-unsafe impl<T: ShmSafe, B: Backend> Sync for SharedHandle<T, B> {}
+unsafe impl<T: ?Sized + Value, B: Backend> Sync for SharedHandle<T, B> {}
 
 impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     /// Creates `name` with the value in `value`, taking it only once the object
@@ -702,26 +773,43 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     // Outlined for size, as `attach`.
     #[inline(never)]
     pub(crate) fn create<H>(name: Name<'_>, options: &Options<H>, value: &mut Option<T>) -> Result<Self> {
-        let mapping = Mapping::<B>::create::<T, H>(Kind::Shared, name, options, |slot| {
+        Self::create_in_place(name, options, 0, |slot| {
             if let Some(v) = value.take() {
-                // SAFETY: `slot` is the fresh segment's value field, aligned for `T`
-                // and exclusively ours until `Ready`.
-                unsafe { slot.as_ptr().write(v) }
+                // The zero bytes it replaces are a `T` nobody owns: not dropped.
+                core::mem::forget(core::mem::replace(slot, v));
             }
-        })?;
-        Ok(Self::first(mapping, 0, B::current_process()))
+        })
     }
 
-    /// Creates `name` with all-zero bytes and lets `init` fill them in place.
-    pub(crate) fn create_with<H>(name: Name<'_>, options: &Options<H>, init: impl FnOnce(&mut T)) -> Result<Self>
-    where
-        T: Zeroable,
-    {
-        let mapping = Mapping::<B>::create::<T, H>(Kind::Shared, name, options, |value| {
-            // SAFETY: the region is fresh and zero-filled, `T: Zeroable` makes zero
-            // bytes a valid `T`, and no other process sees it before `Ready`.
-            init(unsafe { &mut *value.as_ptr() })
-        })?;
+    /// Opens `name`, or creates it with the value `make` returns if it does not
+    /// exist (`make` runs only then); an object whose creator died before
+    /// finishing it is removed and replaced. Whether it created the object, too.
+    pub(crate) fn open_or_create<H>(
+        name: Name<'_>,
+        options: &Options<H>,
+        make: impl FnOnce() -> T,
+    ) -> Result<(Self, bool)> {
+        let mut make = Some(make);
+        let mut value = None;
+        Self::open_or_create_by(name, options, || {
+            if let Some(make) = make.take() {
+                value = Some(make());
+            }
+            Self::create(name, options, &mut value)
+        })
+    }
+}
+
+impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
+    /// Creates `name` (a slice: of `length` elements) with all-zero bytes, and
+    /// lets `init` fill them in place before anyone else sees them.
+    pub(crate) fn create_in_place<H>(
+        name: Name<'_>,
+        options: &Options<H>,
+        length: usize,
+        init: impl FnOnce(&mut T),
+    ) -> Result<Self> {
+        let mapping = Mapping::<B>::create::<T, H>(Kind::Shared, name, options, length, init)?;
         Ok(Self::first(mapping, 0, B::current_process()))
     }
 
@@ -732,28 +820,27 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         Self::attach(mapping, name)
     }
 
-    /// Opens `name`, or creates it with the value `make` returns if it does not
-    /// exist (`make` runs only then); an object whose creator died before
-    /// finishing it is removed and replaced.
+    /// Opens `name`, or creates it with `create` if it does not exist; an object
+    /// whose creator died before finishing it is removed and replaced. Whether
+    /// it created the object, too.
     // Here, not in `Options::open_or_create`: the handle then goes straight to the
     // caller rather than through a `Shared` in each arm (64 bytes less in
     // `examples/constrained`).
-    pub(crate) fn open_or_create<H>(name: Name<'_>, options: &Options<H>, make: impl FnOnce() -> T) -> Result<Self> {
-        let mut make = Some(make);
-        let mut value = None;
+    pub(crate) fn open_or_create_by<H>(
+        name: Name<'_>,
+        options: &Options<H>,
+        mut create: impl FnMut() -> Result<Self>,
+    ) -> Result<(Self, bool)> {
         // Each round either opens, creates, or removes a dead object; a bounded
         // number of rounds covers racing creators and destroyers.
         for _ in 0..16 {
             match Self::open(name, options, Abandoned::Remove) {
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
-                other => return other,
+                other => return other.map(|handle| (handle, false)),
             }
-            if let Some(make) = make.take() {
-                value = Some(make());
-            }
-            match Self::create(name, options, &mut value) {
+            match create() {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                other => return other,
+                other => return other.map(|handle| (handle, true)),
             }
         }
         Err(Error::new(ErrorKind::Busy, "opening or creating (others keep replacing it)"))
@@ -839,7 +926,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         // and which no peer can write, reaches zero. Any bytes are a valid `T`
         // (`ShmSafe`), whatever a peer writes meanwhile; `T: Sync` makes `&T` from
         // several threads fine.
-        unsafe { self.mapping.value.cast::<T>().as_ref() }
+        unsafe { self.mapping.value_ptr::<T>().as_ref() }
     }
 
     /// Handles alive in all processes together: this attachment's own count from
@@ -891,7 +978,9 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         }
         Some(lent)
     }
+}
 
+impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     /// The value, and the end of the object, if this handle is its only one in any
     /// process; else this handle, unchanged.
     pub(crate) fn try_unwrap(self) -> core::result::Result<T, Self> {
@@ -939,13 +1028,13 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
 
 /// The value of a `Shared` lent out as `&mut` by its only handle
 /// ([`SharedHandle::lend`]); dropping it ends the loan.
-pub(crate) struct Lent<'a, T, B: Backend> {
+pub(crate) struct Lent<'a, T: ?Sized + Value, B: Backend> {
     handle: &'a mut SharedHandle<T, B>,
     /// The process that borrowed; in a child created by `fork()`, the parent.
     lender: ProcessId,
 }
 
-impl<T: ShmSafe, B: Backend> Lent<'_, T, B> {
+impl<T: ?Sized + Value, B: Backend> Lent<'_, T, B> {
     /// The value.
     pub(crate) fn value(&self) -> &T {
         self.handle.value()
@@ -970,11 +1059,11 @@ impl<T: ShmSafe, B: Backend> Lent<'_, T, B> {
         // reference (`attach`). A forked child was refused in `lend` and above. Other
         // processes write in their own address spaces: for this process, a peer
         // writing shared bytes, and any bytes are a `T`.
-        unsafe { self.handle.mapping.value.cast::<T>().as_mut() }
+        unsafe { self.handle.mapping.value_ptr::<T>().as_mut() }
     }
 }
 
-impl<T, B: Backend> Drop for Lent<'_, T, B> {
+impl<T: ?Sized + Value, B: Backend> Drop for Lent<'_, T, B> {
     fn drop(&mut self) {
         if B::current_process() != self.lender {
             return; // inherited across fork: the parent's loan
@@ -985,7 +1074,7 @@ impl<T, B: Backend> Drop for Lent<'_, T, B> {
     }
 }
 
-impl<T: ShmSafe, B: Backend> Clone for SharedHandle<T, B> {
+impl<T: ?Sized + Value, B: Backend> Clone for SharedHandle<T, B> {
     fn clone(&self) -> Self {
         if B::current_process().word() != self.attached_by {
             // Inherited across `fork`: a fresh attachment of this process.
@@ -1000,7 +1089,7 @@ impl<T: ShmSafe, B: Backend> Clone for SharedHandle<T, B> {
     }
 }
 
-impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
+impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
     /// A clone of a handle inherited across `fork`: a fresh attachment of this
     /// process. Outlined and cold: inlined, its copy of the header and its open
     /// gave every clone a 548-byte stack frame on a Cortex-M4.
@@ -1016,7 +1105,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     }
 }
 
-impl<T, B: Backend> SharedHandle<T, B> {
+impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
     /// Copies this attachment's handle count to its slot, for other processes
     /// (`Members::publish_count`, without its bounds check: one store).
     #[inline(always)]
@@ -1049,7 +1138,7 @@ impl<T, B: Backend> SharedHandle<T, B> {
     }
 }
 
-impl<T, B: Backend> Drop for SharedHandle<T, B> {
+impl<T: ?Sized + Value, B: Backend> Drop for SharedHandle<T, B> {
     fn drop(&mut self) {
         let me = B::current_process();
         if me.word() != self.attached_by {
@@ -1068,7 +1157,7 @@ impl<T, B: Backend> Drop for SharedHandle<T, B> {
 
 /// The `Unique` handle: the mapping, validated for `T`, through which this process
 /// owns the object.
-pub(crate) struct UniqueHandle<T, B: Backend> {
+pub(crate) struct UniqueHandle<T: ?Sized + Value, B: Backend> {
     mapping: Mapping<B>,
     /// The owning process; a handle inherited by a forked child is its parent's.
     owner: ProcessId,
@@ -1078,21 +1167,21 @@ pub(crate) struct UniqueHandle<T, B: Backend> {
 // SAFETY: the handle is the only access to `T` in this address space (the private
 // ownership record excludes every other mapping here, and the owner word other
 // processes), `T: ShmSafe` is `Send + Sync`, and the region is `Send + Sync`.
-unsafe impl<T: ShmSafe, B: Backend> Send for UniqueHandle<T, B> {}
+unsafe impl<T: ?Sized + Value, B: Backend> Send for UniqueHandle<T, B> {}
 // SAFETY: as above; `&UniqueHandle` gives only `&T`.
-unsafe impl<T: ShmSafe, B: Backend> Sync for UniqueHandle<T, B> {}
+unsafe impl<T: ?Sized + Value, B: Backend> Sync for UniqueHandle<T, B> {}
 
-impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
-    /// Creates `name` holding `value`, owned by this process.
-    pub(crate) fn create<H>(name: Name<'_>, options: &Options<H>, value: T) -> Result<Self> {
-        let mut value = Some(value);
-        let mapping = Mapping::<B>::create::<T, H>(Kind::Unique, name, options, |slot| {
-            if let Some(v) = value.take() {
-                // SAFETY: `slot` is the fresh segment's value field, aligned for `T`
-                // and exclusively ours until `Ready`.
-                unsafe { slot.as_ptr().write(v) }
-            }
-        })?;
+impl<T: ?Sized + Value, B: Backend> UniqueHandle<T, B> {
+    /// Creates `name` (a slice: of `length` elements) with all-zero bytes, owned
+    /// by this process, and lets `init` fill them in place before anyone else
+    /// sees them.
+    pub(crate) fn create_in_place<H>(
+        name: Name<'_>,
+        options: &Options<H>,
+        length: usize,
+        init: impl FnOnce(&mut T),
+    ) -> Result<Self> {
+        let mapping = Mapping::<B>::create::<T, H>(Kind::Unique, name, options, length, init)?;
         // `Mapping::create` recorded this process's ownership before `Ready`.
         let me = B::current_process();
         Ok(UniqueHandle { mapping, owner: me, _value: PhantomData })
@@ -1101,27 +1190,44 @@ impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
     /// Takes ownership of the released object `name`, or of one whose owner died.
     pub(crate) fn claim<H>(name: Name<'_>, options: &Options<H>) -> Result<Self> {
         let mapping = Mapping::<B>::open::<T, H>(Kind::Unique, name, options, Abandoned::Report)?;
+        Self::claim_mapped(mapping).map_err(|(mapping, error)| {
+            mapping.unmap();
+            error
+        })
+    }
+
+    /// Takes ownership of the object `mapping` maps (validated for `T`); if it is
+    /// refused, the mapping comes back with the reason.
+    fn claim_mapped(mapping: Mapping<B>) -> core::result::Result<Self, (Mapping<B>, Error)> {
+        // Unmaps if `T`'s drop panics below.
         let mapping = Unmapping(ManuallyDrop::new(mapping));
         let me = B::current_process();
         // This process's own record first: whether it owns the object already must
         // not rest on the shared owner word, which a peer can clear.
-        mapping.region.own_exclusively()?;
-        let claimed = owner::claim_object::<B>(&mapping.members(), me, owner::From::ReleasedOrDead);
-        let refused = match claimed {
-            Ok(()) => {
-                // Ends `claimed`'s borrow of `mapping` (nothing to drop in `Ok`).
-                drop(claimed);
-                return Ok(UniqueHandle { mapping: mapping.keep(), owner: me, _value: PhantomData });
-            }
-            Err(refused) => refused,
-        };
-        let _disown = Disown(&mapping);
-        if let Some(right) = refused.right {
-            // Its owner died destroying it: finish the job. The value is dropped
-            // only if the dead owner never began to (the state is still `Ready`).
-            mapping.destroy(right, drop_value::<T>, None);
+        if let Err(error) = mapping.region.own_exclusively() {
+            return Err((mapping.keep(), error));
         }
-        Err(refused.error)
+        let error = {
+            let claimed = owner::claim_object::<B>(&mapping.members(), me, owner::From::ReleasedOrDead);
+            match claimed {
+                Ok(()) => {
+                    // Ends `claimed`'s borrow of `mapping` (nothing to drop in `Ok`).
+                    drop(claimed);
+                    return Ok(UniqueHandle { mapping: mapping.keep(), owner: me, _value: PhantomData });
+                }
+                Err(refused) => {
+                    let _disown = Disown(&mapping);
+                    if let Some(right) = refused.right {
+                        // Its owner died destroying it: finish the job. The value is
+                        // dropped only if the dead owner never began to (the state
+                        // is still `Ready`).
+                        mapping.destroy(right, drop_value::<T>, None);
+                    }
+                    refused.error
+                }
+            }
+        };
+        Err((mapping.keep(), error))
     }
 
     /// Parks the object with no owner; the value stays, this mapping goes.
@@ -1138,6 +1244,24 @@ impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
         mapping.region.disown();
     }
 
+    /// Parks the object with no owner, as [`release`](Self::release), but keeps
+    /// this mapping, so that [`ReleasedHandle::claim`] takes it again without a
+    /// system call. `None` in a child created by `fork()` (the parent's handle:
+    /// nothing is released, and the mapping stays the parent's).
+    pub(crate) fn release_mapped(self) -> Option<ReleasedHandle<T, B>> {
+        let this = ManuallyDrop::new(self);
+        if B::current_process() != this.owner {
+            return None;
+        }
+        owner::release(&this.mapping.header().owner, this.owner);
+        // After the owner word: until then a claim by another thread here must meet
+        // this process's record (see `claim`).
+        this.mapping.region.disown();
+        // SAFETY: `this` is never dropped or used again, so the mapping is moved
+        // out exactly once, into the released handle, which unmaps it.
+        Some(ReleasedHandle { mapping: unsafe { core::ptr::read(&this.mapping) }, _value: PhantomData })
+    }
+
     /// The value.
     pub(crate) fn value(&self) -> &T {
         // SAFETY: the value lies in this handle's mapping, at the offset, size and
@@ -1145,7 +1269,7 @@ impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
         // this handle is dropped. Any bytes are a valid `T` (`ShmSafe`), whatever a
         // peer writes meanwhile. In a forked child, reading the parent's value is
         // like reading any peer's.
-        unsafe { self.mapping.value.cast::<T>().as_ref() }
+        unsafe { self.mapping.value_ptr::<T>().as_ref() }
     }
 
     /// The value, exclusively.
@@ -1163,9 +1287,11 @@ impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
         // object here, and the check above excludes a forked child writing through
         // the parent's handle. Other processes write in their own address spaces,
         // which for this process is a peer writing shared bytes (any bytes are a `T`).
-        unsafe { self.mapping.value.cast::<T>().as_mut() }
+        unsafe { self.mapping.value_ptr::<T>().as_mut() }
     }
+}
 
+impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
     /// Moves the value out and removes the object, as dropping it would, but
     /// without dropping the value.
     ///
@@ -1189,7 +1315,7 @@ impl<T: ShmSafe, B: Backend> UniqueHandle<T, B> {
     }
 }
 
-impl<T, B: Backend> Drop for UniqueHandle<T, B> {
+impl<T: ?Sized + Value, B: Backend> Drop for UniqueHandle<T, B> {
     fn drop(&mut self) {
         if B::current_process() != self.owner {
             return;
@@ -1203,6 +1329,41 @@ impl<T, B: Backend> Drop for UniqueHandle<T, B> {
         if let Some(right) = right {
             mapping.destroy(right, drop_value::<T>, None);
         }
+    }
+}
+
+/// A released `Unique` object's mapping, kept by this process
+/// ([`UniqueHandle::release_mapped`]): it gives no access to the value, only a
+/// claim without a system call. Dropping it unmaps; the object stays parked.
+pub(crate) struct ReleasedHandle<T: ?Sized + Value, B: Backend> {
+    mapping: Mapping<B>,
+    _value: PhantomData<T>,
+}
+
+// SAFETY: the handle gives no access to the value, and the region is `Send + Sync`
+// (the `Region` contract).
+unsafe impl<T: ?Sized + Value, B: Backend> Send for ReleasedHandle<T, B> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Value, B: Backend> Sync for ReleasedHandle<T, B> {}
+
+impl<T: ?Sized + Value, B: Backend> ReleasedHandle<T, B> {
+    /// Takes ownership again, as [`UniqueHandle::claim`] does, through the kept
+    /// mapping: `Busy` while a live process owns it, `NotFound` once it is being
+    /// destroyed or gone; then this handle comes back with the error.
+    pub(crate) fn claim(self) -> core::result::Result<UniqueHandle<T, B>, (Self, Error)> {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped or used again, so the mapping is moved
+        // out exactly once: into the claimed handle, or back into a released one.
+        let mapping = unsafe { core::ptr::read(&this.mapping) };
+        UniqueHandle::claim_mapped(mapping)
+            .map_err(|(mapping, error)| (ReleasedHandle { mapping, _value: PhantomData }, error))
+    }
+}
+
+impl<T: ?Sized + Value, B: Backend> Drop for ReleasedHandle<T, B> {
+    fn drop(&mut self) {
+        // SAFETY: this handle is being dropped; `self.mapping` is not used again.
+        unsafe { self.mapping.share() }.unmap();
     }
 }
 
@@ -1225,10 +1386,10 @@ const fn region_align<B: Backend>() -> usize {
     }
 }
 
-/// `Unsupported` if `T` needs more alignment than `B`'s regions promise: its value
-/// would not be aligned in every mapping.
-fn check_alignment<T, B: Backend>() -> Result<()> {
-    if align_of::<T>() > region_align::<B>() {
+/// `Unsupported` if a value of alignment `align` needs more than `B`'s regions
+/// promise: it would not be aligned in every mapping.
+fn check_alignment<B: Backend>(align: usize) -> Result<()> {
+    if align > region_align::<B>() {
         return Err(Error::new(ErrorKind::Unsupported, "aligning the value (over mappings' alignment)"));
     }
     Ok(())

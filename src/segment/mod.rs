@@ -4,7 +4,7 @@
 //! offset 0    Header (320 bytes, 64-aligned): magic, version, state, creator,
 //!             write-once fields + checksum, members bitmap, unique owner, destroyer
 //! offset 320  Slot[slot_count], 64 bytes each: { owner process, handle count }
-//! offset V    T, V = align_up(320 + 64 * slot_count, max(64, align_of::<T>()))
+//! offset V    T (or a slice's elements), V = align_up(320 + 64 * slot_count, max(64, align_of::<T>()))
 //! ```
 //! Everything read from a segment is untrusted: [`Header::inspect`] validates the
 //! write-once fields once, copies them, and only the copy is used afterwards.
@@ -19,14 +19,14 @@ pub(crate) mod owner;
 #[cfg(all(test, loom))]
 mod tests;
 
-pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Slot};
-pub(crate) use mapping::{Abandoned, Lent, SharedHandle, UniqueHandle};
+pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Shape, Slot, ValueType};
+pub(crate) use mapping::{Abandoned, Lent, ReleasedHandle, SharedHandle, UniqueHandle};
 pub(crate) use members::Members;
 // The untyped inspection (`crate::inspect`) reads plain copies of the header,
 // which loom's atomics are not: it is left out of the loom models.
 #[cfg(not(loom))]
 pub(crate) use {
-    header::{Snapshot, ValueType, MAGIC, SNAPSHOT_LEN},
+    header::{Snapshot, MAGIC, SNAPSHOT_LEN},
     lifecycle::State,
     mapping::{reclaim_any, remove_any},
     members::RECLAIMING,

@@ -137,14 +137,14 @@ pub fn unique_and_shared_do_not_open_each_other<B: Backend>(ctx: &Ctx) {
 
 pub fn bad_names_are_invalid_never_truncated<B: Backend>(ctx: &Ctx) {
     let long = "a".repeat(255);
-    let just_over = "a".repeat(201);
+    let just_over = "a".repeat(shmptr::NAME_MAX + 1);
     for bad in [long.as_str(), just_over.as_str(), "../x", "a/b", "", ".hidden", "a b", "é", "a\0b"] {
         assert_eq!(Shared::<u32, B>::create(bad, 1).unwrap_err().kind(), ErrorKind::InvalidName, "{bad:?}");
         assert_eq!(Shared::<u32, B>::open(bad).unwrap_err().kind(), ErrorKind::InvalidName, "{bad:?}");
         assert_eq!(Unique::<u32, B>::claim(bad).unwrap_err().kind(), ErrorKind::InvalidName, "{bad:?}");
     }
-    let longest = format!("{}{}", ctx.name("n"), "x".repeat(200 - ctx.name("n").len()));
-    assert_eq!(longest.len(), 200);
+    let longest = format!("{}{}", ctx.name("n"), "x".repeat(shmptr::NAME_MAX - ctx.name("n").len()));
+    assert_eq!(longest.len(), shmptr::NAME_MAX);
     let ok = Shared::<u32, B>::create(&longest, 3).unwrap();
     assert_eq!(*Shared::<u32, B>::open(&longest).unwrap(), 3);
     drop(ok);

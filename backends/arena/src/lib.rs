@@ -624,6 +624,8 @@ impl<S: Space, P: Platform> core::fmt::Debug for ArenaRegion<S, P> {
 pub type Shared<T, S = DefaultSpace> = shmptr::Shared<T, Arena<S>>;
 /// `shmptr::Unique` on an arena.
 pub type Unique<T, S = DefaultSpace> = shmptr::Unique<T, Arena<S>>;
+/// `shmptr::Released` on an arena (from `Unique::release_mapped`).
+pub type Released<T, S = DefaultSpace> = shmptr::Released<T, Arena<S>>;
 
 /// `shmptr::Mutex` waiting through an arena's platform.
 pub type Mutex<T, S = DefaultSpace> = shmptr::Mutex<T, Arena<S>>;

@@ -56,7 +56,7 @@ pub use mappings::MAX_MAPPINGS;
 pub use region::LinuxRegion;
 pub use shmptr::{
     shm_safe, Access, CapacityError, Error, ErrorKind, Liveness, Name, Options, ProcessId, Result, ShmDeque, ShmSafe,
-    ShmString, ShmVec, WaitTimeoutResult, Zeroable,
+    ShmString, ShmVec, Value, WaitTimeoutResult, Zeroable,
 };
 
 /// The Linux backend: `/dev/shm`, `mmap`, futexes, `/proc` for liveness.
@@ -69,6 +69,11 @@ pub type Shared<T> = shmptr::Shared<T, Linux>;
 pub type SoleMut<'a, T> = shmptr::SoleMut<'a, T, Linux>;
 /// `shmptr::Unique` on Linux.
 pub type Unique<T> = shmptr::Unique<T, Linux>;
+/// `shmptr::Released` on Linux: a released `Unique` whose mapping this process
+/// keeps (from `Unique::release_mapped`).
+pub type Released<T> = shmptr::Released<T, Linux>;
+/// `shmptr::ClaimError` on Linux (from `Released::claim`).
+pub type ClaimError<T> = shmptr::ClaimError<T, Linux>;
 /// `shmptr::Mutex` on Linux: robust (reports its owner's death) across processes.
 pub type Mutex<T> = shmptr::Mutex<T, Linux>;
 /// `shmptr::MutexGuard` on Linux.

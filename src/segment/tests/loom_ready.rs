@@ -45,7 +45,7 @@ use crate::loom_support::{self, address, main_turn, slept_on, Model};
 use crate::name::Name;
 use crate::primitive::Ordering;
 use crate::segment::lifecycle::{self, State};
-use crate::segment::{Inspection, Kind, SegmentLayout};
+use crate::segment::{Inspection, Kind, SegmentLayout, Shape, ValueType};
 
 /// The object's name.
 const NAME: &str = "ready";
@@ -59,6 +59,17 @@ fn layout() -> SegmentLayout {
     SegmentLayout::new(1, size_of::<u64>(), align_of::<u64>()).expect("a small layout")
 }
 
+/// What creator and openers agree the object holds.
+fn value_type() -> ValueType {
+    ValueType {
+        kind: Kind::Shared,
+        shape: Shape::One,
+        size: size_of::<u64>(),
+        align: align_of::<u64>(),
+        fingerprint: FINGERPRINT,
+    }
+}
+
 fn name() -> Name<'static> {
     Name::new(NAME).expect("a valid name")
 }
@@ -67,7 +78,7 @@ fn name() -> Name<'static> {
 /// create: the header, the value, `Ready`.
 #[allow(unsafe_code)] // a loom `UnsafeCell` access, checked by loom
 fn create(seg: &Segment) {
-    lifecycle::initialize(&seg.header, Kind::Shared, Model::current_process(), name(), &layout(), FINGERPRINT);
+    lifecycle::initialize(&seg.header, Kind::Shared, Model::current_process(), name(), &layout(), &value_type());
     seg.value.with_mut(|value| {
         // SAFETY: the cell lives as long as `seg`; loom fails the model if an
         // opener's read of it is not ordered after this write.
@@ -83,14 +94,7 @@ fn open(seg: &Segment) -> String {
     let layout = layout();
     let mut first = None;
     loop {
-        let inspected = seg.header.inspect(
-            layout.total_len,
-            Kind::Shared,
-            name(),
-            size_of::<u64>(),
-            align_of::<u64>(),
-            FINGERPRINT,
-        );
+        let inspected = seg.header.inspect(layout.total_len, name(), &value_type());
         match inspected {
             Ok(Inspection::Ready(found)) => {
                 assert_eq!(found, layout, "the opener found another layout than the creator's");
