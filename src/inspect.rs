@@ -25,7 +25,14 @@
 //! let job = Unique::<[u8; 4], Space>::create("job", *b"todo")?;
 //! Unique::release(job);
 //! assert_eq!(inspect::inspect::<Arena<Space>>("job")?.owner, Some(Owner::Released));
-//! # drop(counter);
+//!
+//! // A slice: its element count and element size; the fingerprint is the element's.
+//! let frame = Shared::<[u32], Space>::from_slice("frame", &[1, 2, 3])?;
+//! let info = inspect::inspect::<Arena<Space>>("frame")?;
+//! assert_eq!((info.length, info.element_size, info.value_size), (Some(3), Some(4), 12));
+//! assert_eq!(info.fingerprint, <u32 as shmptr::ShmSafe>::FINGERPRINT);
+//! assert_eq!(inspect::inspect::<Arena<Space>>("counter")?.length, None);  // one value
+//! # drop((counter, frame));
 //! # Ok::<(), shmptr::Error>(())
 //! ```
 
@@ -36,7 +43,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::name::Name;
 use crate::options::Access;
 use crate::primitive::{widen, Ordering, Word};
-use crate::segment::{Header, Inspection, Kind, Members, Snapshot, State, ValueType, MAGIC, RECLAIMING, SNAPSHOT_LEN};
+use crate::segment::{
+    Header, Inspection, Kind, Members, Shape, Snapshot, State, ValueType, MAGIC, RECLAIMING, SNAPSHOT_LEN,
+};
 
 pub use crate::segment::MAX_SLOTS;
 
@@ -133,15 +142,24 @@ pub struct Info {
     pub state: ObjectState,
     /// The segment format version in the header (0 while still blank).
     pub format_version: u32,
-    /// The value's size in bytes (for `[T]`, the whole slice: the element size is
-    /// not stored). 0 when the kind is `Unknown`.
+    /// The value's size in bytes: for a slice (`Shared<[T]>`, `Unique<[T]>`), the
+    /// whole slice's, `length * size_of::<T>()`. 0 when the kind is `Unknown`.
     pub value_size: u64,
-    /// The value's alignment in the segment: `max(64, align_of::<T>())`. 0 when
-    /// the kind is `Unknown`.
+    /// The value's alignment in the segment: `max(64, align_of::<T>())` (a
+    /// slice's: its element's). 0 when the kind is `Unknown`.
     pub value_align: u64,
-    /// The value type's layout fingerprint ([`ShmSafe::FINGERPRINT`](crate::ShmSafe::FINGERPRINT)).
-    /// 0 when the kind is `Unknown`.
+    /// The value type's layout fingerprint ([`ShmSafe::FINGERPRINT`](crate::ShmSafe::FINGERPRINT));
+    /// for a slice, its **element's** (`T`'s for a `[T]`). 0 when the kind is
+    /// `Unknown`.
     pub fingerprint: u64,
+    /// For a slice (`Shared<[T]>`, `Unique<[T]>`), its element count (`Some(0)`
+    /// for an empty one); `None` for one value, and when the kind is `Unknown`.
+    pub length: Option<u64>,
+    /// For a slice of at least one element, the element's size in bytes
+    /// (`value_size / length`); `None` for one value, for an empty slice (the
+    /// header stores the total, so an empty slice's element size is not known),
+    /// and when the kind is `Unknown`.
+    pub element_size: Option<u64>,
     /// The segment's length in bytes as its header states it (the object's own
     /// length when the kind is `Unknown`).
     pub total_len: u64,
@@ -173,6 +191,8 @@ impl Info {
             value_size: 0,
             value_align: 0,
             fingerprint: 0,
+            length: None,
+            element_size: None,
             total_len: object_len,
             creator: None,
             creator_liveness,
@@ -185,6 +205,12 @@ impl Info {
 }
 
 impl Info {
+    /// Whether the object holds a slice (`Shared<[T]>`, `Unique<[T]>`): its
+    /// [`length`](Info::length) is known.
+    pub fn is_slice(&self) -> bool {
+        self.length.is_some()
+    }
+
     /// Member holders whose process is alive or cannot be judged (treated alive).
     pub fn live_holders(&self) -> u32 {
         self.holders.iter().filter(|h| h.member && h.liveness != Liveness::Dead).count() as u32
@@ -227,7 +253,7 @@ pub struct Reclaimed {
 }
 
 /// Describes the object `name`: kind, state, format version, value size,
-/// alignment and fingerprint, creator, slot capacity, every occupied slot with its
+/// alignment and fingerprint, a slice's length and element size, creator, slot capacity, every occupied slot with its
 /// holder's liveness, and a `Unique`'s owner. Needs no value type, and changes
 /// nothing.
 ///
@@ -450,7 +476,7 @@ fn analyze<P: Platform>(
     let ty = header.value_type();
     let expect = ty.unwrap_or(ValueType::NONE);
     let creator = ProcessId::from_word(header.creator.load(Ordering::Relaxed));
-    let (state, slot_count, creator_liveness) = match header.inspect(len, name, &expect) {
+    let (state, slot_count, creator_liveness) = match header.inspect(len, name, expect) {
         Ok(Inspection::Ready(layout)) => {
             let members = Members::new(header, &snapshot.slots[..layout.slot_count as usize]);
             // Past `Ready` in all but the state word: a destroyer won, or (a
@@ -481,14 +507,24 @@ fn analyze<P: Platform>(
         Some(Kind::Unique) => ObjectKind::Unique,
         None => ObjectKind::Unknown,
     };
+    // The checksummed fields `ty` was read from (the same private copy): the
+    // stored byte size and a slice's element count. For a slice, `ty.size` is the
+    // element's size (0 for an empty slice, whose element size is not stored).
+    let fixed = header.checked_fixed().filter(|_| ty.is_some());
+    let length = match ty {
+        Some(ValueType { shape: Shape::Slice, .. }) => fixed.map(|f| f.length),
+        _ => None,
+    };
     let mut info = Info {
         kind,
         state,
         format_version: header.version.load(Ordering::Relaxed),
-        value_size: ty.map_or(0, |t| t.size as u64),
+        value_size: fixed.map_or(0, |f| f.value_size),
         value_align: ty.map_or(0, |t| t.align as u64),
         fingerprint: ty.map_or(0, |t| t.fingerprint),
-        total_len: header.checked_fixed().filter(|_| ty.is_some()).map_or(object_len, |f| f.total_len),
+        length,
+        element_size: ty.filter(|_| length.is_some_and(|n| n > 0)).map(|t| t.size as u64),
+        total_len: fixed.map_or(object_len, |f| f.total_len),
         creator,
         creator_liveness,
         slot_capacity: if kind == ObjectKind::Shared { slot_count } else { 0 },

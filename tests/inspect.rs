@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use proptest::prelude::*;
 use shmptr::inspect::{self, ObjectKind, ObjectState, Owner};
-use shmptr::{shm_safe, ErrorKind, Liveness, ProcessId};
+use shmptr::{shm_safe, ErrorKind, Liveness, ProcessId, ShmSafe};
 use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
 
 /// Runs `f` as `process`. Each space here is used by one test's thread alone, so
@@ -171,6 +171,97 @@ fn an_object_whose_creator_died_before_ready_is_abandoned_and_reclaim_removes_it
     assert!(!Arena::<S>::exists("half"));
 }
 
+arena_space!(SliceSpace, 1 << 20);
+
+#[test]
+fn a_slice_reports_its_length_element_size_and_the_elements_fingerprint() {
+    type S = SliceSpace;
+    // Lengths chosen at run time.
+    let words: Vec<u32> = (0..std::hint::black_box(37)).collect();
+    let table = Shared::<[u32], S>::from_slice("table", &words).unwrap();
+    let info = inspect::inspect::<Arena<S>>("table").unwrap();
+    assert_eq!((info.kind, info.state), (ObjectKind::Shared, ObjectState::Ready));
+    assert_eq!((info.length, info.element_size, info.value_size), (Some(37), Some(4), 37 * 4));
+    assert_eq!(info.fingerprint, <u32 as ShmSafe>::FINGERPRINT, "the element's");
+    assert_eq!((info.value_align, info.holders.len(), info.live_holders()), (64, 1, 1));
+    assert!(info.is_slice());
+
+    let bytes = std::hint::black_box(1000);
+    let frame = Unique::<[u8], S>::create_slice_with("frame", bytes, |i| i as u8).unwrap();
+    let info = inspect::inspect::<Arena<S>>("frame").unwrap();
+    assert_eq!(info.kind, ObjectKind::Unique);
+    assert_eq!((info.length, info.element_size, info.value_size), (Some(1000), Some(1), 1000));
+    assert_eq!(info.fingerprint, <u8 as ShmSafe>::FINGERPRINT);
+    Unique::release(frame);
+    let info = inspect::inspect::<Arena<S>>("frame").unwrap();
+    assert_eq!((info.owner, info.length), (Some(Owner::Released), Some(1000)));
+
+    // One value, even an array: no length, no element size.
+    let one = Shared::<[u32; 4], S>::create("one", [1, 2, 3, 4]).unwrap();
+    let info = inspect::inspect::<Arena<S>>("one").unwrap();
+    assert_eq!((info.length, info.element_size, info.value_size), (None, None, 16));
+    assert_eq!(info.fingerprint, <[u32; 4] as ShmSafe>::FINGERPRINT);
+    assert!(!info.is_slice());
+
+    // From a copy of the bytes (what `shmptr_linux::inspect` reads): the same.
+    let copy = bytes_of::<S>("table");
+    let info = inspect::inspect_bytes::<Arena<S>>("table", copy.len() as u64, &copy, |_| Liveness::Dead).unwrap();
+    assert_eq!((info.length, info.element_size, info.value_size), (Some(37), Some(4), 148));
+
+    inspect::remove::<Arena<S>>("frame").unwrap();
+    assert_eq!(table.len(), 37);
+    drop((table, one));
+}
+
+arena_space!(EmptySliceSpace, 1 << 20);
+
+#[test]
+fn an_empty_slice_reports_length_zero_and_no_element_size() {
+    type S = EmptySliceSpace;
+    let none = Shared::<[u64], S>::create_slice_zeroed("none", std::hint::black_box(0)).unwrap();
+    let info = inspect::inspect::<Arena<S>>("none").unwrap();
+    assert_eq!((info.kind, info.state), (ObjectKind::Shared, ObjectState::Ready));
+    assert_eq!((info.length, info.element_size, info.value_size), (Some(0), None, 0));
+    assert_eq!(info.fingerprint, <u64 as ShmSafe>::FINGERPRINT);
+    assert!(info.is_slice());
+
+    let nothing = Unique::<[u16], S>::from_slice("nothing", &[]).unwrap();
+    let info = inspect::inspect::<Arena<S>>("nothing").unwrap();
+    assert_eq!((info.kind, info.length, info.element_size, info.value_size), (ObjectKind::Unique, Some(0), None, 0));
+    drop((none, nothing));
+}
+
+arena_space!(DeadSliceSpace, 1 << 20);
+
+#[test]
+fn slices_that_dead_processes_left_show_their_length_and_reclaim_removes_them() {
+    type S = DeadSliceSpace;
+    let length = std::hint::black_box(300);
+    let dead = dies_holding::<S, _>(|| Unique::<[u32], S>::create_slice_zeroed("owned", length).unwrap());
+    let info = inspect::inspect::<Arena<S>>("owned").unwrap();
+    assert_eq!(info.owner, Some(Owner::Process { process: dead, liveness: Liveness::Dead }));
+    assert_eq!((info.length, info.element_size, info.value_size), (Some(300), Some(4), 1200));
+    let done = inspect::reclaim::<Arena<S>>("owned").unwrap();
+    assert_eq!((done.holders, done.destroyed), (1, true));
+    assert!(!Arena::<S>::exists("owned"));
+
+    // A creator that died after writing the header: abandoned, its length known.
+    let creator = Arena::<S>::spawn();
+    // SAFETY: only this thread uses `S`.
+    unsafe { Arena::<S>::crash_at(creator, shmptr::CrashPoint::CreateHeaderWritten) };
+    let _ = std::panic::catch_unwind(|| {
+        as_process::<S, _>(creator, || Shared::<[u16], S>::create_slice_zeroed("half", length))
+    });
+    Arena::<S>::cancel_crash();
+    // SAFETY: as above.
+    unsafe { Arena::<S>::enter(Arena::<S>::spawn()) };
+    let info = inspect::inspect::<Arena<S>>("half").unwrap();
+    assert_eq!((info.kind, info.state), (ObjectKind::Shared, ObjectState::Abandoned));
+    assert_eq!((info.length, info.element_size, info.value_size), (Some(300), Some(2), 600));
+    assert!(inspect::reclaim::<Arena<S>>("half").unwrap().destroyed);
+    assert!(!Arena::<S>::exists("half"));
+}
+
 arena_space!(HostileSpace, 1 << 20);
 
 /// A valid segment's bytes (a `Shared<u64>` with 4 slots named `name`).
@@ -243,6 +334,26 @@ proptest! {
         let _ = inspect::inspect_bytes::<Arena<PropSpace>>("v", bytes.len() as u64, &bytes, |_| Liveness::Dead);
         let _ = inspect::inspect_bytes::<Arena<PropSpace>>("v", u64::MAX, &bytes, |_| Liveness::Alive);
     }
+
+    /// The same for a slice's header (its shape and length words among the bytes).
+    #[test]
+    fn inspect_bytes_never_panics_on_mutated_slice_headers(
+        flips in proptest::collection::vec((0usize..4424, any::<u8>()), 0..16),
+        cut in 0usize..=4424,
+    ) {
+        let mut bytes = VALID_SLICE.with(|v| v.clone());
+        for (at, value) in flips {
+            bytes[at] = value;
+        }
+        bytes.truncate(cut);
+        if let Ok(info) = inspect::inspect_bytes::<Arena<PropSpace>>("s", bytes.len() as u64, &bytes, |_| Liveness::Dead) {
+            // Whatever a peer wrote, the facts agree with each other.
+            if let (Some(length), Some(each)) = (info.length, info.element_size) {
+                prop_assert_eq!(length.checked_mul(each), Some(info.value_size));
+            }
+            prop_assert!(info.element_size.is_none() || info.length.is_some_and(|n| n > 0));
+        }
+    }
 }
 
 thread_local! {
@@ -250,6 +361,14 @@ thread_local! {
         let a = Shared::<u64, PropSpace>::options().slots(64).create("v", 9).unwrap();
         let bytes = bytes_of::<PropSpace>("v");
         drop(a);
+        bytes
+    };
+    /// A `Shared<[u32]>` of 7 elements with 64 slots: its first 4,424 bytes.
+    static VALID_SLICE: Vec<u8> = {
+        let a = Shared::<[u32], PropSpace>::options().slots(64).from_slice("s", &[1, 2, 3, 4, 5, 6, 7]).unwrap();
+        let mut bytes = bytes_of::<PropSpace>("s");
+        drop(a);
+        bytes.truncate(4424);
         bytes
     };
 }
