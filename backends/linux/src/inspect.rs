@@ -22,9 +22,10 @@ use crate::region::{creator_verdict, locked_by_creator, os_error, Path};
 use crate::Linux;
 
 /// The object `name` (`/dev/shm/name`), described without its value type: kind,
-/// state, value size and alignment, fingerprint, creator, slot capacity, every
-/// occupied slot with its holder's pid and liveness, a `Unique`'s owner (see
-/// [`shmptr::inspect::Info`]). Changes nothing.
+/// state, value size and alignment, fingerprint (a slice's element's), a slice's
+/// length and element size, creator, slot capacity, every occupied slot with its
+/// holder's pid and liveness, a `Unique`'s owner (see [`shmptr::inspect::Info`]).
+/// Changes nothing.
 ///
 /// `open(O_RDONLY | O_NOFOLLOW | O_NONBLOCK)`, `fstat`, then `pread` of at most
 /// [`SNAPSHOT_BYTES`] into a buffer on the stack: never opened for writing, never
@@ -49,7 +50,13 @@ use crate::Linux;
 /// let info = inspect(&name)?;
 /// assert_eq!((info.kind, info.state, info.value_size), (ObjectKind::Shared, ObjectState::Ready, 32));
 /// assert_eq!(info.holders[0].process.get() & 0x3f_ffff, std::process::id() as u64);
-/// # drop(a);
+/// assert_eq!(info.length, None);                              // one value
+///
+/// # let frame = format!("doc.inspect.frame.{}", std::process::id());
+/// let b = Shared::<[u16]>::create_slice_zeroed(&frame, 5)?;   // a slice
+/// let info = inspect(&frame)?;
+/// assert_eq!((info.length, info.element_size, info.value_size), (Some(5), Some(2), 10));
+/// # drop((a, b));
 /// # Ok::<(), shmptr_linux::Error>(())
 /// ```
 /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html)

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use linux_support::{role, Control, Scope, Tracked};
 use shmptr_linux::inspect::{ObjectKind, ObjectState, Owner};
-use shmptr_linux::{ErrorKind, Liveness, Shared, Unique};
+use shmptr_linux::{ErrorKind, Liveness, Shared, ShmSafe, Unique};
 
 /// In the test: the control object, the `Tracked` value named `value` created here
 /// (`None`: created by the child), and a child holding it, killed with SIGKILL
@@ -126,6 +126,66 @@ fn a_unique_shows_released_owned_and_a_dead_owner_and_reclaim_removes_only_the_d
     assert!(shmptr_linux::reclaim(&job).unwrap().destroyed);
     assert!(!Scope::exists(&job));
     assert_eq!(control.drops.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn slices_show_their_length_and_element_size_in_inspect_and_list_also_when_their_owner_was_killed() {
+    const TEST: &str = "slices_show_their_length_and_element_size_in_inspect_and_list_also_when_their_owner_was_killed";
+    let scope = Scope::new(TEST);
+    let (control_name, frame) = (scope.name("control"), scope.name("frame"));
+    // A length chosen at run time: three pages and 5 bytes.
+    let frame_len = std::hint::black_box(3 * 4096 + 5);
+    if role().is_some() {
+        let control = Shared::<Control>::open(&control_name).unwrap();
+        let _frame = Unique::<[u8]>::create_slice_with(&frame, frame_len, |i| i as u8).unwrap();
+        control.ready_then_wait_for_go();
+        unreachable!("killed first");
+    }
+    let control = Shared::<Control>::create(&control_name, Control::new()).unwrap();
+    let words_name = scope.name("words");
+    let words = Shared::<[u32]>::create_slice_with(&words_name, std::hint::black_box(37), |i| i as u32).unwrap();
+    let info = shmptr_linux::inspect(&words_name).unwrap();
+    assert_eq!((info.kind, info.state), (ObjectKind::Shared, ObjectState::Ready));
+    assert_eq!((info.length, info.element_size, info.value_size), (Some(37), Some(4), 148));
+    assert_eq!(info.fingerprint, <u32 as ShmSafe>::FINGERPRINT, "the element's");
+    assert!(info.is_slice() && info.total_len >= 148);
+
+    let empty_name = scope.name("empty");
+    let empty = Unique::<[u64]>::create_slice_zeroed(&empty_name, 0).unwrap();
+    let info = shmptr_linux::inspect(&empty_name).unwrap();
+    assert_eq!((info.kind, info.length, info.element_size, info.value_size), (ObjectKind::Unique, Some(0), None, 0));
+
+    // One value: no length.
+    let info = shmptr_linux::inspect(&control_name).unwrap();
+    assert_eq!((info.length, info.element_size), (None, None));
+    assert!(!info.is_slice());
+
+    // `list` reads each object as `inspect` does: the same facts.
+    let mut listed = Vec::new();
+    shmptr_linux::list(|entry, info| {
+        if entry.starts_with(&format!("{}.", scope.prefix)) {
+            let info = info.unwrap();
+            listed.push((entry.to_owned(), info.length, info.element_size));
+        }
+    })
+    .unwrap();
+    listed.sort();
+    let expected =
+        [(control_name.clone(), None, None), (empty_name.clone(), Some(0), None), (words_name, Some(37), Some(4))];
+    assert_eq!(listed, expected);
+
+    // A frame whose owner was killed: its length read back from the header, and
+    // reclaim removes it without its type.
+    scope.spawn_ready(TEST, "owner", &control.ready).kill();
+    let info = shmptr_linux::inspect(&frame).unwrap();
+    assert!(matches!(info.owner, Some(Owner::Process { liveness: Liveness::Dead, .. })));
+    let frame_len = frame_len as u64;
+    assert_eq!((info.length, info.element_size, info.value_size), (Some(frame_len), Some(1), frame_len));
+    assert_eq!(info.fingerprint, <u8 as ShmSafe>::FINGERPRINT);
+    assert!(shmptr_linux::reclaim(&frame).unwrap().destroyed);
+    assert!(!Scope::exists(&frame));
+    assert_eq!(words.len(), 37);
+    drop((words, empty));
 }
 
 #[test]
