@@ -2,7 +2,7 @@
 
 use shmptr_arena::{arena_space, Arena};
 use shmptr_suite as suite;
-use shmptr_suite::behaviour_suite;
+use shmptr_suite::{behaviour_suite, slices_suite};
 
 macro_rules! on_arena {
     ($test:ident) => {
@@ -22,3 +22,5 @@ macro_rules! on_arena {
 }
 
 behaviour_suite!(on_arena, 64 * 1024);
+// Runtime-sized objects: slices, the builders, `Released`.
+slices_suite!(on_arena);

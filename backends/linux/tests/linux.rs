@@ -8,7 +8,7 @@ mod linux_support;
 use linux_support::Scope;
 use shmptr_linux::Linux;
 use shmptr_suite as suite;
-use shmptr_suite::behaviour_suite;
+use shmptr_suite::{behaviour_suite, slices_suite};
 
 macro_rules! on_linux {
     ($test:ident) => {
@@ -29,3 +29,5 @@ macro_rules! on_linux {
 
 // 256 MiB: create_zeroed never builds the value on the stack.
 behaviour_suite!(on_linux, 32 * 1024 * 1024);
+// Runtime-sized objects: slices, the builders, `Released`.
+slices_suite!(on_linux);
