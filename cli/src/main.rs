@@ -54,9 +54,10 @@ struct Cli {
 enum Command {
     /// List the shmptr objects in /dev/shm, one row each.
     ///
-    /// Columns: name, kind (shared/unique), state, value size, holders (live
-    /// counts "unknown" too: shmptr never reclaims what it cannot prove dead),
-    /// a unique object's owner, the file's mode and owner uid. Files that are not
+    /// Columns: name, kind (shared/unique), state, value size (a slice's with
+    /// its element count and size: "12 B (3 × 4 B)"), holders (live counts
+    /// "unknown" too: shmptr never reclaims what it cannot prove dead), a unique
+    /// object's owner, the file's mode and owner uid. Files that are not
     /// shmptr objects are listed only with --all, with the reason in NOTE.
     #[command(after_help = "Examples:\n  shmptr ls\n  shmptr ls --all\n  shmptr ls --json app.")]
     Ls {
@@ -68,7 +69,9 @@ enum Command {
     },
     /// Show everything the header of one object says, holders one a line.
     ///
-    /// A holder's command name comes from /proc/PID/comm, read only for a
+    /// A slice (Shared<[T]>, Unique<[T]>) shows its element count and size
+    /// ("[3 elements × 4 bytes] = 12 bytes"); its fingerprint is the element
+    /// type's. A holder's command name comes from /proc/PID/comm, read only for a
     /// process judged alive.
     #[command(after_help = "Examples:\n  shmptr inspect app.counter\n  shmptr inspect --json app.counter")]
     Inspect {

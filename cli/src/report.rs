@@ -243,10 +243,18 @@ pub struct ObjectReport {
     /// `initializing`, `ready`, `destroying` or `abandoned`.
     pub state: &'static str,
     pub format_version: u32,
+    /// The value's size in bytes; a slice's in all (`length * element_size`).
     pub value_size: u64,
     pub value_align: u64,
-    /// The value type's layout fingerprint, `0x` and 16 hex digits.
+    /// The value type's layout fingerprint, `0x` and 16 hex digits; a slice's
+    /// element type's.
     pub fingerprint: String,
+    /// A slice's element count (`Shared<[T]>`, `Unique<[T]>`; 0 for an empty
+    /// one); `null` for one value (and while the kind is unknown).
+    pub length: Option<u64>,
+    /// A slice's element size in bytes; `null` for one value and for an empty
+    /// slice (the header stores only the total).
+    pub element_size: Option<u64>,
     /// The segment's length in bytes (header, slots, value).
     pub total_len: u64,
     /// The file, if it still exists.
@@ -279,6 +287,8 @@ impl ObjectReport {
             value_size: info.value_size,
             value_align: info.value_align,
             fingerprint: format!("{:#018x}", info.fingerprint),
+            length: info.length,
+            element_size: info.element_size,
             total_len: info.total_len,
             file: File::of(name),
             creator: info.creator.map(|id| Process::new(id, info.creator_liveness)),
@@ -312,7 +322,13 @@ pub struct Row {
     pub shmptr: bool,
     pub kind: Option<&'static str>,
     pub state: Option<&'static str>,
+    /// The value's size in bytes (a slice's in all).
     pub value_size: Option<u64>,
+    /// A slice's element count; `null` for one value (or not an object).
+    pub length: Option<u64>,
+    /// A slice's element size in bytes; `null` for one value, an empty slice (or
+    /// not an object).
+    pub element_size: Option<u64>,
     /// Member holders judged alive or unknown (shmptr treats unknown as alive).
     pub holders_live: Option<u32>,
     /// Holders proven dead: `shmptr reclaim` frees their slots.
@@ -351,6 +367,8 @@ impl Row {
                     kind: Some(kind_name(&info.kind)),
                     state: Some(state_name(&info.state)),
                     value_size: Some(info.value_size),
+                    length: info.length,
+                    element_size: info.element_size,
                     holders_live: Some(info.live_holders()),
                     holders_dead: Some(info.dead_holders()),
                     owner,
@@ -365,6 +383,8 @@ impl Row {
                 kind: None,
                 state: None,
                 value_size: None,
+                length: None,
+                element_size: None,
                 holders_live: None,
                 holders_dead: None,
                 owner: None,

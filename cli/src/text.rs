@@ -99,6 +99,36 @@ fn owner_brief(owner: Option<&OwnerBrief>) -> String {
     }
 }
 
+/// `shmptr ls`'s VALUE cell: `8 B` for one value; for a slice, with its element
+/// count and size, `12 B (3 × 4 B)` (`0 B (0 elements)` when empty).
+fn value_brief(size: u64, length: Option<u64>, element_size: Option<u64>) -> String {
+    match (length, element_size) {
+        (None, _) => format!("{size} B"),
+        (Some(n), Some(each)) => format!("{size} B ({n} × {each} B)"),
+        (Some(n), None) => format!("{size} B ({})", plural(n, "element", "elements")),
+    }
+}
+
+/// `shmptr inspect`'s value line: `8 bytes, align 64` for one value;
+/// `[3 elements × 4 bytes] = 12 bytes, align 64` for a slice (`[0 elements] = 0
+/// bytes, align 64` when empty).
+fn value_line(o: &ObjectReport) -> String {
+    let elements = |n: u64| plural(n, "element", "elements");
+    match (o.length, o.element_size) {
+        (None, _) => format!("{} bytes, align {}", o.value_size, o.value_align),
+        (Some(n), Some(each)) => {
+            format!(
+                "[{} × {}] = {} bytes, align {}",
+                elements(n),
+                plural(each, "byte", "bytes"),
+                o.value_size,
+                o.value_align
+            )
+        }
+        (Some(n), None) => format!("[{}] = {} bytes, align {}", elements(n), o.value_size, o.value_align),
+    }
+}
+
 /// `shmptr ls`: a header line and one row per entry; an entry that is not a
 /// shmptr object shows `-` and, last, why.
 pub fn listing(listing: &Listing) -> String {
@@ -118,7 +148,7 @@ pub fn listing(listing: &Listing) -> String {
             name_cell(&row.name),
             or_dash(row.kind),
             or_dash(row.state),
-            or_dash(row.value_size.map(|s| format!("{s} B"))),
+            or_dash(row.value_size.map(|s| value_brief(s, row.length, row.element_size))),
             holders,
             owner_brief(row.owner.as_ref()),
             or_dash(row.mode.as_ref()),
@@ -160,8 +190,14 @@ pub fn object(o: &ObjectReport) -> String {
             vec!["kind".into(), o.kind.into()],
             vec!["state".into(), o.state.into()],
             vec!["format version".into(), o.format_version.to_string()],
-            vec!["value".into(), format!("{} bytes, align {}", o.value_size, o.value_align)],
-            vec!["fingerprint".into(), o.fingerprint.clone()],
+            vec!["value".into(), value_line(o)],
+            vec![
+                "fingerprint".into(),
+                match o.length {
+                    Some(_) => format!("{} (the element type's)", o.fingerprint),
+                    None => o.fingerprint.clone(),
+                },
+            ],
             vec!["total length".into(), format!("{} bytes", o.total_len)],
             vec!["file".into(), file],
             vec!["creator".into(), named(o.creator.as_ref())],
@@ -256,5 +292,12 @@ mod tests {
         let rows =
             vec![vec!["A".to_owned(), "BB".to_owned(), "C".to_owned()], vec!["aaa".into(), "b".into(), "".into()]];
         assert_eq!(table("", &rows), "A    BB  C\naaa  b\n");
+    }
+
+    #[test]
+    fn a_slices_value_cell_shows_its_element_count_and_size() {
+        assert_eq!(value_brief(8, None, None), "8 B");
+        assert_eq!(value_brief(12, Some(3), Some(4)), "12 B (3 × 4 B)");
+        assert_eq!(value_brief(0, Some(0), None), "0 B (0 elements)");
     }
 }

@@ -337,6 +337,60 @@ fn the_json_of_ls_and_inspect_carries_the_facts_of_the_text() {
 }
 
 #[test]
+fn a_slice_shows_its_length_and_element_size_in_ls_and_inspect_as_text_and_json() {
+    let scope = Scope::new("slices");
+    let (words, empty, one) = (scope.name("words"), scope.name("empty"), scope.name("one"));
+    // Lengths chosen at run time.
+    let items: Vec<u32> = (0..std::hint::black_box(37)).collect();
+    let _words = Shared::<[u32]>::from_slice(&words, &items).unwrap();
+    let _empty = Unique::<[u8]>::create_slice_zeroed(&empty, std::hint::black_box(0)).unwrap();
+    let _one = Shared::<u64>::create(&one, 7).unwrap();
+
+    // ls: `length` and `element_size` (null for one value), and the VALUE cell.
+    let row = json_row(false, &scope.prefix, &words).expect("ls lists the slice");
+    assert_eq!(
+        (row["value_size"].as_u64(), row["length"].as_u64(), row["element_size"].as_u64()),
+        (Some(148), Some(37), Some(4))
+    );
+    assert_eq!(text_row(false, &scope.prefix, &words).unwrap()[3], "148 B (37 × 4 B)");
+    let row = json_row(false, &scope.prefix, &empty).unwrap();
+    assert_eq!(
+        (row["value_size"].as_u64(), row["length"].as_u64(), &row["element_size"]),
+        (Some(0), Some(0), &Value::Null)
+    );
+    assert_eq!(text_row(false, &scope.prefix, &empty).unwrap()[3], "0 B (0 elements)");
+    let row = json_row(false, &scope.prefix, &one).unwrap();
+    assert_eq!((&row["length"], &row["element_size"]), (&Value::Null, &Value::Null), "one value: {row}");
+    assert_eq!(text_row(false, &scope.prefix, &one).unwrap()[3], "8 B");
+
+    // inspect: the same keys; the text's value and fingerprint lines.
+    let fact = |name: &str, key: &str| {
+        let text = stdout_of(&["inspect", name]);
+        text.lines()
+            .map(cells)
+            .find(|c| c.first().is_some_and(|k| k == key))
+            .and_then(|c| c.get(1).cloned())
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+    };
+    let object = json_of(&["inspect", &words]);
+    assert_eq!((object["length"].as_u64(), object["element_size"].as_u64()), (Some(37), Some(4)), "{object}");
+    assert_eq!(object["value_size"].as_u64(), Some(148));
+    let element = format!("{:#018x}", <u32 as shmptr_linux::ShmSafe>::FINGERPRINT);
+    assert_eq!(object["fingerprint"], element.as_str(), "the element's");
+    assert_eq!(fact(&words, "value"), "[37 elements × 4 bytes] = 148 bytes, align 64");
+    assert_eq!(fact(&words, "fingerprint"), format!("{element} (the element type's)"));
+
+    let object = json_of(&["inspect", &empty]);
+    assert_eq!((object["length"].as_u64(), &object["element_size"]), (Some(0), &Value::Null), "{object}");
+    assert_eq!(fact(&empty, "value"), "[0 elements] = 0 bytes, align 64");
+
+    let object = json_of(&["inspect", &one]);
+    assert_eq!((&object["length"], &object["element_size"]), (&Value::Null, &Value::Null), "{object}");
+    assert_eq!(fact(&one, "value"), "8 bytes, align 64");
+    assert_eq!(fact(&one, "fingerprint"), object["fingerprint"].as_str().unwrap());
+}
+
+#[test]
 fn bad_usage_exits_2_and_help_shows_examples() {
     for args in
         [&[][..], &["ls", "--bogus"], &["frobnicate"], &["reclaim"], &["reclaim", "x", "--all"], &["inspect"], &["rm"]]
