@@ -1,5 +1,5 @@
 //! shmptr against its peers, each pair measured in the same run:
-//! `cargo bench -p shmptr-bench --bench peers` (about 105 s),
+//! `cargo bench -p shmptr-bench --bench peers` (about 125 s),
 //! `cargo bench -p shmptr-bench --bench peers -- --quick` (about 10 s); any other
 //! non-flag argument runs only the comparisons whose name contains it (`-- handoff`).
 //!
@@ -35,6 +35,8 @@ mod children;
 #[cfg(all(target_os = "linux", not(loom)))]
 mod comparisons;
 #[cfg(all(target_os = "linux", not(loom)))]
+mod frames;
+#[cfg(all(target_os = "linux", not(loom)))]
 mod harness;
 #[cfg(all(target_os = "linux", not(loom)))]
 mod posix;
@@ -44,7 +46,11 @@ fn main() {
     use harness::{Settings, Target};
 
     if let Some(child) = children::ChildArgs::from_env() {
-        comparisons::run_child(&child);
+        if frames::is_frames_role(&child.role) {
+            frames::run_child(&child);
+        } else {
+            comparisons::run_child(&child);
+        }
         return;
     }
     let started = std::time::Instant::now();
@@ -59,7 +65,7 @@ fn main() {
     let overhead = allocs::overhead(&prefix);
 
     type Comparison = fn(&Settings, &str) -> harness::Ratio;
-    let comparisons: [(&str, Comparison); 11] = [
+    let comparisons: [(&str, Comparison); 15] = [
         ("shared_clone_drop_vs_arc", comparisons::shared_clone_drop_vs_arc),
         ("shared_contended_2proc_vs_arc_2thread", comparisons::shared_contended_2proc_vs_arc_2thread),
         ("mutex_uncontended_vs_pthread_robust", comparisons::mutex_uncontended_vs_pthread_robust),
@@ -74,6 +80,12 @@ fn main() {
         // Not a target: tells the memory work the targets' peers skip apart from
         // the cost of shmptr's own code.
         ("segment_cycle_vs_raw_rustix_same_work", comparisons::segment_cycle_vs_raw_rustix_same_work),
+        // Runtime-sized frames between two processes (`frames.rs`).
+        ("frame_1mib_reused_vs_pipe", frames::frame_1mib_reused_vs_pipe),
+        ("frame_16mib_reused_vs_pipe", frames::frame_16mib_reused_vs_pipe),
+        ("frame_1mib_create_per_frame_vs_raw_same_work", frames::frame_1mib_create_per_frame_vs_raw_same_work),
+        // Not a target.
+        ("slice_create_open_4kib_vs_shared_memory", frames::slice_create_open_4kib_vs_shared_memory),
     ];
     let ratios: Vec<_> = comparisons
         .iter()
@@ -109,6 +121,9 @@ fn main() {
         ("hand-off <= 1.0x pthread", ratio("mutex_handoff_vs_pthread_condvar"), 1.0),
         ("segment cycle <= 1.0x shared_memory", ratio("segment_cycle_vs_shared_memory"), 1.0),
         ("segment cycle <= 1.3x raw rustix", ratio("segment_cycle_vs_raw_rustix"), 1.3),
+        ("1 MiB frames reused <= 0.3x pipe", ratio("frame_1mib_reused_vs_pipe"), 0.3),
+        ("16 MiB frames reused <= 0.15x pipe", ratio("frame_16mib_reused_vs_pipe"), 0.15),
+        ("frame per object <= 1.1x raw same work", ratio("frame_1mib_create_per_frame_vs_raw_same_work"), 1.1),
         ("heap allocations per operation == 0", Some(worst_allocs as f64), 0.0),
     ];
     // Only the targets whose comparison ran (all of them without a filter).
