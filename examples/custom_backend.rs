@@ -107,6 +107,15 @@ unsafe impl Region for BlockRegion {
         block.owned_by = Some(self.mapping);
         Ok(())
     }
+    /// Ends the ownership, also while the region stays mapped
+    /// (`Unique::release_mapped`).
+    fn disown(&self) {
+        let mut table = TABLE.lock().unwrap();
+        let block = &mut table.blocks[self.index];
+        if block.owned_by == Some(self.mapping) {
+            block.owned_by = None;
+        }
+    }
     /// The same block: a block is not given to a new object while a region maps it.
     fn same_object(&self, other: &Self) -> bool {
         self.index == other.index

@@ -78,10 +78,15 @@ pub unsafe trait Region: Send + Sync + Sized {
     /// reads, nor drop it twice.
     fn others(&self) -> usize;
 
-    /// Ends what [`own_exclusively`](Region::own_exclusively) began, before the
-    /// region is dropped. shmptr calls it only from `Unique`, so that a program
-    /// without one links none of the bookkeeping. The default does nothing: for a
-    /// backend whose `Drop` ends the ownership.
+    /// Ends what [`own_exclusively`](Region::own_exclusively) began: when a
+    /// `Unique` is dropped or released, before its region is dropped, and when it
+    /// is released with `Unique::release_mapped`, which keeps the region mapped.
+    /// Afterwards another region of the object here may own it. shmptr calls it
+    /// only from `Unique`, so that a program without one links none of the
+    /// bookkeeping. The default does nothing, for a backend whose `Drop` ends the
+    /// ownership: that is safe, but a `Released` handle then keeps the object
+    /// owned here, so claims of it by name in this process are `Busy` until the
+    /// `Released` is claimed back or dropped.
     fn disown(&self) {}
 
     /// Whether `other` is another mapping, in this address space, of the object this

@@ -383,12 +383,14 @@ impl<T: ShmSafe, B: Backend> Options<Shared<T, B>> {
 
     /// [`Shared::open_or_create`] with these settings.
     pub fn open_or_create(&self, name: &str, make: impl FnOnce() -> T) -> Result<Shared<T, B>> {
-        SharedHandle::open_or_create(Name::new(name)?, self, make).map(|(handle, _)| Shared { handle })
+        SharedHandle::open_or_create(Name::new(name)?, self, make, &mut false).map(|handle| Shared { handle })
     }
 
     /// [`Shared::open_or_create_with_status`] with these settings.
     pub fn open_or_create_with_status(&self, name: &str, make: impl FnOnce() -> T) -> Result<(Shared<T, B>, bool)> {
-        SharedHandle::open_or_create(Name::new(name)?, self, make).map(|(handle, created)| (Shared { handle }, created))
+        let mut created = false;
+        let handle = SharedHandle::open_or_create(Name::new(name)?, self, make, &mut created)?;
+        Ok((Shared { handle }, created))
     }
 }
 
@@ -433,10 +435,11 @@ impl<T: ShmSafe, B: Backend> Options<Shared<[T], B>> {
         mut make: impl FnMut(usize) -> T,
     ) -> Result<(Shared<[T], B>, bool)> {
         let name = Name::new(name)?;
-        let opened = SharedHandle::open_or_create_by(name, self, || {
+        let mut created = false;
+        let handle = SharedHandle::open_or_create_by(name, self, &mut created, || {
             SharedHandle::create_in_place(name, self, length, |slice| fill(slice, &mut make))
-        });
-        opened.map(|(handle, created)| (Shared { handle }, created))
+        })?;
+        Ok((Shared { handle }, created))
     }
 }
 

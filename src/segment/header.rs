@@ -149,6 +149,9 @@ mod pinned {
     const_assert_eq!(align_of::<Slot>(), 64);
 }
 
+/// What create and open say of a value too large to map: one string for both.
+const SIZING: &str = "computing the segment size (too large for this target)";
+
 /// Where things are in a segment of a given type and slot count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SegmentLayout {
@@ -164,6 +167,7 @@ pub(crate) struct SegmentLayout {
 impl SegmentLayout {
     /// The layout for a value of `size`/`align` with `slot_count` slots; `None` on
     /// arithmetic overflow.
+    #[inline(always)]
     pub(crate) fn new(slot_count: u32, size: usize, align: usize) -> Option<Self> {
         let slots_end = size_of::<Header>().checked_add(size_of::<Slot>().checked_mul(slot_count as usize)?)?;
         let value_align = align.max(VALUE_MIN_ALIGN);
@@ -178,11 +182,12 @@ impl SegmentLayout {
 
     /// The layout for a value of type `ty` (a slice: of `length` elements) with
     /// `slot_count` slots; `Unsupported` if its size overflows.
+    #[inline(always)]
     pub(crate) fn of(slot_count: u32, ty: &ValueType, length: usize) -> Result<Self> {
         ty.value_size(length)
             .and_then(|size| Self::new(slot_count, size, ty.align))
             .map(|layout| SegmentLayout { length, ..layout })
-            .ok_or(Error::new(ErrorKind::Unsupported, "computing the segment size"))
+            .ok_or(Error::new(ErrorKind::Unsupported, SIZING))
     }
 }
 
@@ -201,6 +206,7 @@ pub(crate) struct ValueType {
 impl ValueType {
     /// The value's size in bytes: a slice's of `length` elements; `None` if it
     /// overflows.
+    #[inline(always)]
     pub(crate) fn value_size(&self, length: usize) -> Option<usize> {
         match self.shape {
             Shape::One => Some(self.size),
@@ -447,7 +453,7 @@ impl Header {
     /// `Backend::creator_liveness`), a finished one is validated against the
     /// expected kind, type and name. `len` is how many bytes are mapped from the
     /// header on.
-    pub(crate) fn inspect(&self, len: usize, name: Name<'_>, ty: &ValueType) -> Result<Inspection> {
+    pub(crate) fn inspect(&self, len: usize, name: Name<'_>, ty: ValueType) -> Result<Inspection> {
         const DURING: &str = "validating the segment";
         let corrupt = Error::new(ErrorKind::Corrupt, DURING);
         // Acquire: pairs with the creator's Release stores of `Initializing`/`Ready`,
@@ -493,34 +499,29 @@ impl Header {
         if f.checksum(creator) != checksum || self.reserved.load(Ordering::Relaxed) != 0 {
             return Err(corrupt);
         }
-        let (Some(found_kind), Some(shape)) = (Kind::from_raw(f.kind), Shape::from_raw(f.shape)) else {
-            return Err(corrupt);
-        };
+        let Some(found_kind) = Kind::from_raw(f.kind) else { return Err(corrupt) };
         // A slice's byte size, from its element count: never wrapped. A length
-        // whose size overflows is no slice this target can map (`Unsupported`);
-        // one for one value, or that disagrees with the stored size, is garbage.
-        let length = usize::try_from(f.length).unwrap_or(usize::MAX);
-        let Some(size) = ty.value_size(length) else {
-            return Err(Error::new(ErrorKind::Unsupported, "sizing the slice (its length overflows)"));
+        // whose size overflows is no slice this target can map (`Unsupported`).
+        // One value has none (its expected length is 0).
+        let length = match ty.shape {
+            Shape::One => 0,
+            Shape::Slice => usize::try_from(f.length).unwrap_or(usize::MAX),
         };
+        let Some(size) = ty.value_size(length) else {
+            return Err(Error::new(ErrorKind::Unsupported, SIZING));
+        };
+        // Another kind, shape (a garbage one is left to the check below) or type.
         if found_kind != ty.kind
-            || shape != ty.shape
+            || (f.shape != ty.shape as u32 && f.shape <= Shape::Slice as u32)
             || f.fingerprint != ty.fingerprint
-            || f.value_size != size as u64
             || f.value_align != ty.align.max(VALUE_MIN_ALIGN) as u64
         {
-            // Right kind, shape and element, wrong size: a length the stored size
-            // contradicts.
-            if found_kind == ty.kind
-                && shape == Shape::Slice
-                && ty.shape == Shape::Slice
-                && f.fingerprint == ty.fingerprint
-            {
-                return Err(corrupt);
-            }
             return Err(Error::type_mismatch(size as u64, f.value_size));
         }
-        if shape == Shape::One && f.length != 0 {
+        // The right type, and a size it contradicts (the fingerprint covers one
+        // value's size, the length a slice's), one value with a length, or a
+        // garbage shape.
+        if f.value_size != size as u64 || f.length != length as u64 || f.shape != ty.shape as u32 {
             return Err(corrupt);
         }
         // `name_len` above NAME_MAX, another name, or a non-zero byte after it.

@@ -52,8 +52,6 @@ const SLOT_COUNT_RANGE: &str = match MAX_SLOTS {
 pub(crate) struct Mapping<B: Backend> {
     region: ManuallyDrop<B::Region>,
     value: NonNull<u8>,
-    /// A slice's element count (0 for one value), validated at create or open.
-    length: usize,
     slot_count: u32,
 }
 
@@ -113,16 +111,16 @@ impl<B: Backend> Mapping<B> {
             // `Region` contract allows bitwise copies on that condition.
             region: unsafe { core::ptr::read(&self.region) },
             value: self.value,
-            length: self.length,
             slot_count: self.slot_count,
         }
     }
 
-    /// A pointer to the value, a `V` (a slice: of the validated length). Only for
-    /// the `V` this mapping was created or opened for.
+    /// A pointer to the value, a `V` (a slice: of `length` elements). Only for
+    /// the `V` this mapping was created or opened for, with the length validated
+    /// then (kept by its handle, in private memory).
     #[inline(always)]
-    fn value_ptr<V: ?Sized + Value>(&self) -> NonNull<V> {
-        V::at(self.value, self.length)
+    fn value_ptr<V: ?Sized + Value>(&self, length: V::Length) -> NonNull<V> {
+        V::at(self.value, length)
     }
 
     /// Drops the mapping.
@@ -182,7 +180,7 @@ impl<B: Backend> Mapping<B> {
         // reference to them exists: the object is ours alone until `Ready` (a peer
         // that writes them meanwhile writes shared bytes, still a valid `V`). The
         // `&mut` ends when `init` returns, before `Ready`.
-        init(unsafe { mapping.value_ptr::<V>().as_mut() });
+        init(unsafe { mapping.value_ptr::<V>(V::length(length)).as_mut() });
         if B::current_process() != me {
             // `init` forked, and this is the child: the object, its lock and its
             // slot are the parent's, which goes on to publish it. Leave them be:
@@ -216,10 +214,11 @@ impl<B: Backend> Mapping<B> {
         name: Name<'_>,
         options: &Options<H>,
         abandoned: Abandoned,
-    ) -> Result<Self> {
+    ) -> Result<(Self, V::Length)> {
         check_alignment::<B>(V::ALIGN)?;
         let ty = value_type::<V>(kind);
-        Self::open_as(name, options, abandoned, |_| Some(ty))
+        let (mapping, length) = Self::open_as(name, options, abandoned, |_| Some(ty))?;
+        Ok((mapping, V::length(length)))
     }
 
     /// [`open`](Self::open), validating the segment as the kind and value type
@@ -232,7 +231,7 @@ impl<B: Backend> Mapping<B> {
         options: &Options<H>,
         abandoned: Abandoned,
         expect: impl Fn(&Header) -> Option<ValueType>,
-    ) -> Result<Self> {
+    ) -> Result<(Self, usize)> {
         let start = B::now_nanos();
         let timeout = options.timeout.as_nanos().min(u64::MAX as u128) as u64;
         let deadline = start.saturating_add(timeout);
@@ -275,11 +274,11 @@ impl<B: Backend> Mapping<B> {
             }
             let header = header_of::<B>(&region);
             let inspected = match expect(header) {
-                Some(ty) => header.inspect(region.len(), name, &ty),
+                Some(ty) => header.inspect(region.len(), name, ty),
                 None => Err(Error::new(ErrorKind::Corrupt, "validating the segment")),
             };
             let error = match inspected {
-                Ok(Inspection::Ready(layout)) => return Ok(Self::from_region(region, &layout)),
+                Ok(Inspection::Ready(layout)) => return Ok((Self::from_region(region, &layout), layout.length)),
                 Ok(Inspection::NotReady(state)) => {
                     // A header being written names its creator, judged on every round.
                     // A blank one names nobody (see `judge_unnamed`).
@@ -319,10 +318,10 @@ impl<B: Backend> Mapping<B> {
 
     /// Runs the destroy steps this process won the right to ([`destroy`]), with
     /// the value's drop (`drop`: [`drop_value::<V>`] for the `V` this mapping was
-    /// validated for).
+    /// validated for, and `length` its element count).
     #[inline(always)]
-    fn destroy(&self, right: DestroyRight<'_>, drop: DropValue, name: Option<Name<'_>>) {
-        destroy::<B>(&self.region, right, Some((drop, self.value, self.length)), name);
+    fn destroy(&self, right: DestroyRight<'_>, drop: DropValue, length: usize, name: Option<Name<'_>>) {
+        destroy::<B>(&self.region, right, Some((drop, self.value, length)), name);
     }
 
     /// Moves the value out, then runs the destroy steps this process won the right
@@ -370,7 +369,7 @@ impl<B: Backend> Mapping<B> {
         // SAFETY: `layout.value_offset` is within the region (validated by the
         // caller: the region holds at least `layout.total_len` bytes).
         let value = unsafe { region.as_ptr().add(layout.value_offset) };
-        Mapping { region: ManuallyDrop::new(region), value, length: layout.length, slot_count: layout.slot_count }
+        Mapping { region: ManuallyDrop::new(region), value, slot_count: layout.slot_count }
     }
 }
 
@@ -440,7 +439,7 @@ fn open_any<B: Backend>(name: Name<'_>) -> Result<(Mapping<B>, Kind)> {
         Some(ty)
     });
     match opened {
-        Ok(mapping) => Ok((mapping, kind.get())),
+        Ok((mapping, _)) => Ok((mapping, kind.get())),
         // The header's own type, so a mismatch is a header that contradicts itself.
         Err(e) if e.kind() == ErrorKind::TypeMismatch => Err(Error::new(ErrorKind::Corrupt, "validating the segment")),
         Err(e) => Err(e),
@@ -718,7 +717,7 @@ type DropValue = unsafe fn(NonNull<u8>, usize);
 /// live mapping) that no reference of this process uses during or after the drop.
 unsafe fn drop_value<V: ?Sized + Value>(value: NonNull<u8>, length: usize) {
     // SAFETY: the caller's contract.
-    unsafe { core::ptr::drop_in_place(V::at(value, length).as_ptr()) }
+    unsafe { core::ptr::drop_in_place(V::at(value, V::length(length)).as_ptr()) }
 }
 
 /// Unmaps its mapping when dropped: the last step of leaving an object, also when
@@ -757,6 +756,8 @@ pub(crate) struct SharedHandle<T: ?Sized + Value, B: Backend> {
     /// `ProcessId` fits one; one compare per clone and drop on 32-bit targets);
     /// a handle inherited by a forked child belongs to its parent.
     attached_by: Word,
+    /// The slice's length validated at create or open (nothing for one value).
+    length: T::Length,
     _value: PhantomData<T>,
 }
 
@@ -788,10 +789,11 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
         name: Name<'_>,
         options: &Options<H>,
         make: impl FnOnce() -> T,
-    ) -> Result<(Self, bool)> {
+        created: &mut bool,
+    ) -> Result<Self> {
         let mut make = Some(make);
         let mut value = None;
-        Self::open_or_create_by(name, options, || {
+        Self::open_or_create_by(name, options, created, || {
             if let Some(make) = make.take() {
                 value = Some(make());
             }
@@ -810,37 +812,42 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
         init: impl FnOnce(&mut T),
     ) -> Result<Self> {
         let mapping = Mapping::<B>::create::<T, H>(Kind::Shared, name, options, length, init)?;
-        Ok(Self::first(mapping, 0, B::current_process()))
+        Ok(Self::first(mapping, T::length(length), 0, B::current_process()))
     }
 
     /// Opens `name` and joins it as a new attachment.
     #[inline(never)]
     pub(crate) fn open<H>(name: Name<'_>, options: &Options<H>, abandoned: Abandoned) -> Result<Self> {
-        let mapping = Mapping::<B>::open::<T, H>(Kind::Shared, name, options, abandoned)?;
-        Self::attach(mapping, name)
+        let (mapping, length) = Mapping::<B>::open::<T, H>(Kind::Shared, name, options, abandoned)?;
+        Self::attach(mapping, length, name)
     }
 
     /// Opens `name`, or creates it with `create` if it does not exist; an object
-    /// whose creator died before finishing it is removed and replaced. Whether
-    /// it created the object, too.
+    /// whose creator died before finishing it is removed and replaced. `created`
+    /// says whether it created the object (an out-parameter: a tuple in the
+    /// result cost `examples/constrained` about 200 bytes of moves).
     // Here, not in `Options::open_or_create`: the handle then goes straight to the
     // caller rather than through a `Shared` in each arm (64 bytes less in
     // `examples/constrained`).
     pub(crate) fn open_or_create_by<H>(
         name: Name<'_>,
         options: &Options<H>,
+        created: &mut bool,
         mut create: impl FnMut() -> Result<Self>,
-    ) -> Result<(Self, bool)> {
+    ) -> Result<Self> {
         // Each round either opens, creates, or removes a dead object; a bounded
         // number of rounds covers racing creators and destroyers.
         for _ in 0..16 {
             match Self::open(name, options, Abandoned::Remove) {
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
-                other => return other.map(|handle| (handle, false)),
+                other => return other,
             }
             match create() {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                other => return other.map(|handle| (handle, true)),
+                other => {
+                    *created = other.is_ok();
+                    return other;
+                }
             }
         }
         Err(Error::new(ErrorKind::Busy, "opening or creating (others keep replacing it)"))
@@ -849,14 +856,14 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
     /// Reclaims the dead holders of `name` and destroys it if none is left alive;
     /// returns how many were reclaimed.
     pub(crate) fn reclaim<H>(name: Name<'_>, options: &Options<H>) -> Result<u32> {
-        let mapping = match Mapping::<B>::open::<T, H>(Kind::Shared, name, options, Abandoned::Remove) {
-            Ok(mapping) => Unmapping(ManuallyDrop::new(mapping)),
+        let (mapping, length) = match Mapping::<B>::open::<T, H>(Kind::Shared, name, options, Abandoned::Remove) {
+            Ok((mapping, length)) => (Unmapping(ManuallyDrop::new(mapping)), length),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
         };
         let (holders, right) = mapping.members().reclaim::<B>(B::current_process());
         if let Some(right) = right {
-            mapping.destroy(right, drop_value::<T>, Some(name));
+            mapping.destroy(right, drop_value::<T>, T::count(length), Some(name));
         }
         Ok(holders)
     }
@@ -864,7 +871,7 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
     // Outlined: inlined into `open_or_create` it costs about 200 bytes more (moving
     // mappings between the caller's frame and the exit paths).
     #[inline(never)]
-    fn attach(mapping: Mapping<B>, name: Name<'_>) -> Result<Self> {
+    fn attach(mapping: Mapping<B>, length: T::Length, name: Name<'_>) -> Result<Self> {
         let me = B::current_process();
         // Marked as joining before we join, so that a destroyer in this process that
         // acquires our joining sees it, and waits until we are in (then it leaves
@@ -900,12 +907,12 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
             Ok(slot) => {
                 // Ends `joined`'s borrow of `mapping` (nothing to drop in `Ok`).
                 drop(joined);
-                return Ok(Self::first(mapping.keep(), slot, me));
+                return Ok(Self::first(mapping.keep(), length, slot, me));
             }
             Err(refused) => refused,
         };
         if let Some(right) = refused.right {
-            mapping.destroy(right, drop_value::<T>, Some(name));
+            mapping.destroy(right, drop_value::<T>, T::count(length), Some(name));
         }
         Err(refused.error)
     }
@@ -913,9 +920,9 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
     /// The first handle of a new attachment in `slot`, already counted in the
     /// mapping's handle count (by `Mapping::create` or `attach`, before the object
     /// is published or joined).
-    fn first(mapping: Mapping<B>, slot: u32, me: ProcessId) -> Self {
+    fn first(mapping: Mapping<B>, length: T::Length, slot: u32, me: ProcessId) -> Self {
         debug_assert_eq!(mapping.handles().load(Ordering::Relaxed), 1);
-        SharedHandle { mapping, slot, attached_by: me.word(), _value: PhantomData }
+        SharedHandle { mapping, slot, attached_by: me.word(), length, _value: PhantomData }
     }
 
     /// The value.
@@ -926,7 +933,7 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
         // and which no peer can write, reaches zero. Any bytes are a valid `T`
         // (`ShmSafe`), whatever a peer writes meanwhile; `T: Sync` makes `&T` from
         // several threads fine.
-        unsafe { self.mapping.value_ptr::<T>().as_ref() }
+        unsafe { self.mapping.value_ptr::<T>(self.length).as_ref() }
     }
 
     /// Handles alive in all processes together: this attachment's own count from
@@ -1059,7 +1066,7 @@ impl<T: ?Sized + Value, B: Backend> Lent<'_, T, B> {
         // reference (`attach`). A forked child was refused in `lend` and above. Other
         // processes write in their own address spaces: for this process, a peer
         // writing shared bytes, and any bytes are a `T`.
-        unsafe { self.handle.mapping.value_ptr::<T>().as_mut() }
+        unsafe { self.handle.mapping.value_ptr::<T>(self.handle.length).as_mut() }
     }
 }
 
@@ -1133,7 +1140,7 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
         let right = mapping.members().leave::<B>(self.slot, me);
         if let Some(right) = right {
             // The value was validated for `T` at open.
-            mapping.destroy(right, drop_value::<T>, None);
+            mapping.destroy(right, drop_value::<T>, T::count(self.length), None);
         }
     }
 }
@@ -1161,6 +1168,8 @@ pub(crate) struct UniqueHandle<T: ?Sized + Value, B: Backend> {
     mapping: Mapping<B>,
     /// The owning process; a handle inherited by a forked child is its parent's.
     owner: ProcessId,
+    /// The slice's length validated at create or open (nothing for one value).
+    length: T::Length,
     _value: PhantomData<T>,
 }
 
@@ -1184,13 +1193,13 @@ impl<T: ?Sized + Value, B: Backend> UniqueHandle<T, B> {
         let mapping = Mapping::<B>::create::<T, H>(Kind::Unique, name, options, length, init)?;
         // `Mapping::create` recorded this process's ownership before `Ready`.
         let me = B::current_process();
-        Ok(UniqueHandle { mapping, owner: me, _value: PhantomData })
+        Ok(UniqueHandle { mapping, owner: me, length: T::length(length), _value: PhantomData })
     }
 
     /// Takes ownership of the released object `name`, or of one whose owner died.
     pub(crate) fn claim<H>(name: Name<'_>, options: &Options<H>) -> Result<Self> {
-        let mapping = Mapping::<B>::open::<T, H>(Kind::Unique, name, options, Abandoned::Report)?;
-        Self::claim_mapped(mapping).map_err(|(mapping, error)| {
+        let (mapping, length) = Mapping::<B>::open::<T, H>(Kind::Unique, name, options, Abandoned::Report)?;
+        Self::claim_mapped(mapping, length).map_err(|(mapping, error)| {
             mapping.unmap();
             error
         })
@@ -1198,7 +1207,7 @@ impl<T: ?Sized + Value, B: Backend> UniqueHandle<T, B> {
 
     /// Takes ownership of the object `mapping` maps (validated for `T`); if it is
     /// refused, the mapping comes back with the reason.
-    fn claim_mapped(mapping: Mapping<B>) -> core::result::Result<Self, (Mapping<B>, Error)> {
+    fn claim_mapped(mapping: Mapping<B>, length: T::Length) -> core::result::Result<Self, (Mapping<B>, Error)> {
         // Unmaps if `T`'s drop panics below.
         let mapping = Unmapping(ManuallyDrop::new(mapping));
         let me = B::current_process();
@@ -1213,7 +1222,7 @@ impl<T: ?Sized + Value, B: Backend> UniqueHandle<T, B> {
                 Ok(()) => {
                     // Ends `claimed`'s borrow of `mapping` (nothing to drop in `Ok`).
                     drop(claimed);
-                    return Ok(UniqueHandle { mapping: mapping.keep(), owner: me, _value: PhantomData });
+                    return Ok(UniqueHandle { mapping: mapping.keep(), owner: me, length, _value: PhantomData });
                 }
                 Err(refused) => {
                     let _disown = Disown(&mapping);
@@ -1221,7 +1230,7 @@ impl<T: ?Sized + Value, B: Backend> UniqueHandle<T, B> {
                         // Its owner died destroying it: finish the job. The value is
                         // dropped only if the dead owner never began to (the state
                         // is still `Ready`).
-                        mapping.destroy(right, drop_value::<T>, None);
+                        mapping.destroy(right, drop_value::<T>, T::count(length), None);
                     }
                     refused.error
                 }
@@ -1259,7 +1268,8 @@ impl<T: ?Sized + Value, B: Backend> UniqueHandle<T, B> {
         this.mapping.region.disown();
         // SAFETY: `this` is never dropped or used again, so the mapping is moved
         // out exactly once, into the released handle, which unmaps it.
-        Some(ReleasedHandle { mapping: unsafe { core::ptr::read(&this.mapping) }, _value: PhantomData })
+        let mapping = unsafe { core::ptr::read(&this.mapping) };
+        Some(ReleasedHandle { mapping, length: this.length, _value: PhantomData })
     }
 
     /// The value.
@@ -1269,7 +1279,7 @@ impl<T: ?Sized + Value, B: Backend> UniqueHandle<T, B> {
         // this handle is dropped. Any bytes are a valid `T` (`ShmSafe`), whatever a
         // peer writes meanwhile. In a forked child, reading the parent's value is
         // like reading any peer's.
-        unsafe { self.mapping.value_ptr::<T>().as_ref() }
+        unsafe { self.mapping.value_ptr::<T>(self.length).as_ref() }
     }
 
     /// The value, exclusively.
@@ -1287,7 +1297,7 @@ impl<T: ?Sized + Value, B: Backend> UniqueHandle<T, B> {
         // object here, and the check above excludes a forked child writing through
         // the parent's handle. Other processes write in their own address spaces,
         // which for this process is a peer writing shared bytes (any bytes are a `T`).
-        unsafe { self.mapping.value_ptr::<T>().as_mut() }
+        unsafe { self.mapping.value_ptr::<T>(self.length).as_mut() }
     }
 }
 
@@ -1327,7 +1337,7 @@ impl<T: ?Sized + Value, B: Backend> Drop for UniqueHandle<T, B> {
         let _disown = Disown(&mapping);
         let right = owner::give_up::<B>(&mapping.members(), self.owner);
         if let Some(right) = right {
-            mapping.destroy(right, drop_value::<T>, None);
+            mapping.destroy(right, drop_value::<T>, T::count(self.length), None);
         }
     }
 }
@@ -1337,6 +1347,8 @@ impl<T: ?Sized + Value, B: Backend> Drop for UniqueHandle<T, B> {
 /// claim without a system call. Dropping it unmaps; the object stays parked.
 pub(crate) struct ReleasedHandle<T: ?Sized + Value, B: Backend> {
     mapping: Mapping<B>,
+    /// The slice's length validated at create or open (nothing for one value).
+    length: T::Length,
     _value: PhantomData<T>,
 }
 
@@ -1351,12 +1363,19 @@ impl<T: ?Sized + Value, B: Backend> ReleasedHandle<T, B> {
     /// mapping: `Busy` while a live process owns it, `NotFound` once it is being
     /// destroyed or gone; then this handle comes back with the error.
     pub(crate) fn claim(self) -> core::result::Result<UniqueHandle<T, B>, (Self, Error)> {
+        // Destroyed (or being destroyed) since: its owner word may still name
+        // the live process that destroyed it, which is no owner to wait for. A
+        // by-name open tells this from the state; a kept mapping looks here.
+        if lifecycle::destroying(self.mapping.header()) {
+            return Err((self, Error::new(ErrorKind::NotFound, "claiming an object that is being destroyed")));
+        }
         let this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped or used again, so the mapping is moved
         // out exactly once: into the claimed handle, or back into a released one.
         let mapping = unsafe { core::ptr::read(&this.mapping) };
-        UniqueHandle::claim_mapped(mapping)
-            .map_err(|(mapping, error)| (ReleasedHandle { mapping, _value: PhantomData }, error))
+        let length = this.length;
+        UniqueHandle::claim_mapped(mapping, length)
+            .map_err(|(mapping, error)| (ReleasedHandle { mapping, length, _value: PhantomData }, error))
     }
 }
 

@@ -711,6 +711,18 @@ unsafe impl<S: Space, P: Platform> Region for ArenaRegion<S, P> {
             Ok(())
         })
     }
+    /// Ends this mapping's ownership now, also while it stays mapped (a `Unique`
+    /// released with `release_mapped`), so that another mapping here may claim.
+    fn disown(&self) {
+        let state = S::state();
+        state.with_table::<P, _>(|table| {
+            if let Some(entry) = table.iter_mut().find(|e| e.at(self.offset)) {
+                if entry.owned_by == self.mapping + 1 {
+                    entry.owned_by = 0;
+                }
+            }
+        })
+    }
     /// The same object's place in the arena (an object's memory is not reused
     /// while a region maps it; `others` uses the same identity).
     fn same_object(&self, other: &Self) -> bool {

@@ -94,7 +94,7 @@ fn open(seg: &Segment) -> String {
     let layout = layout();
     let mut first = None;
     loop {
-        let inspected = seg.header.inspect(layout.total_len, name(), &value_type());
+        let inspected = seg.header.inspect(layout.total_len, name(), value_type());
         match inspected {
             Ok(Inspection::Ready(found)) => {
                 assert_eq!(found, layout, "the opener found another layout than the creator's");
