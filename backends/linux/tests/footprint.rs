@@ -37,6 +37,18 @@ fn the_readme_footprint_table_matches_measured_overheads() {
         let _o = Unique::<u64>::create(&name, 1).unwrap();
         row("`Unique<u64>`", &name, 8);
     }
+    {
+        // A slice's length lives in the header: no bytes beside the elements.
+        let name = format!("{prefix}.e");
+        let frame = Unique::<[u8]>::create_slice_zeroed(&name, 1 << 20).unwrap();
+        assert_eq!(frame.len(), 1 << 20);
+        row("`Unique<[u8]>`, 1 MiB (a length chosen at run time)", &name, 1 << 20);
+    }
+    {
+        let name = format!("{prefix}.f");
+        let _o = Shared::<[u32]>::options().slots(4).from_slice(&name, &[1, 2, 3]).unwrap();
+        row("`Shared<[u32]>` of 3 elements, 4 slots", &name, 12);
+    }
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     for r in &rows {
         println!("{r}");

@@ -100,7 +100,8 @@ impl Segment {
             value_align: 0,
             fingerprint: 0,
             name_len: 0,
-            reserved: 0,
+            shape: 0,
+            length: 0,
             name: [0; NAME_MAX],
         };
         let header = Header {
