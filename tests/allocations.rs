@@ -371,3 +371,109 @@ fn error_paths_allocate_nothing() {
     heap_free("Display of an Error", || write!(text, "{e}").unwrap());
     assert!(text.len > 0);
 }
+
+// ---- Runtime-sized objects, the builders, `Released` (issue 13) ----
+
+#[test]
+fn slice_constructors_and_opens_allocate_nothing() {
+    arena_space!(S, 1 << 20);
+    let items = [7u32; 100];
+    let length = std::hint::black_box(1000);
+    let a = heap_free("Shared::from_slice", || Shared::<[u32], S>::from_slice("s.copy", &items).unwrap());
+    let b =
+        heap_free("Shared::create_slice_zeroed", || Shared::<[u64], S>::create_slice_zeroed("s.zero", length).unwrap());
+    let c = heap_free("Shared::create_slice_with", || {
+        Shared::<[u16], S>::create_slice_with("s.with", length, |i| i as u16).unwrap()
+    });
+    let d = heap_free("Shared::options().slots(4).create_slice_zeroed", || {
+        Shared::<[u8], S>::options().slots(4).create_slice_zeroed("s.opts", length).unwrap()
+    });
+    let opened = heap_free("Shared::open of a slice", || Shared::<[u16], S>::open("s.with").unwrap());
+    let p = Arena::<S>::spawn();
+    let other = heap_free("Shared::open of a slice (another process)", || {
+        as_process::<S, _>(p, || Shared::<[u32], S>::open("s.copy").unwrap())
+    });
+    let (e, created) = heap_free("Options::open_or_create_slice_with_status (creates)", || {
+        Shared::<[u32], S>::options().open_or_create_slice_with_status("s.ooc", length, |i| i as u32).unwrap()
+    });
+    assert!(created);
+    let f = heap_free("Shared::open_or_create_slice_with (opens)", || {
+        Shared::<[u32], S>::open_or_create_slice_with("s.ooc", 1, |i| i as u32).unwrap()
+    });
+    let empty = heap_free("Shared::create_slice_zeroed (empty)", || {
+        Shared::<[u64], S>::create_slice_zeroed("s.empty", 0).unwrap()
+    });
+    assert_eq!(
+        (a.len(), b.len(), c[999], d.len(), opened.len(), other[99], f.len(), empty.len()),
+        (100, 1000, 999, 1000, 1000, 7, 1000, 0)
+    );
+    assert_eq!(
+        heap_free("Shared::open of a slice as another element", || Shared::<[u64], S>::open("s.copy")
+            .err()
+            .map(|e| e.kind())),
+        Some(ErrorKind::TypeMismatch)
+    );
+    assert_eq!(
+        heap_free("Shared::create_slice_zeroed of an overflowing length", || {
+            Shared::<[u64], S>::create_slice_zeroed("s.huge", usize::MAX / 4).err().map(|e| e.kind())
+        }),
+        Some(ErrorKind::Unsupported)
+    );
+    heap_free("Shared::strong_count / ptr_eq of a slice", || {
+        assert_eq!(Shared::strong_count(&c), 2);
+        assert!(Shared::ptr_eq(&c, &opened));
+    });
+    as_process::<S, _>(p, || heap_free("drop of a slice handle (another process)", || drop(other)));
+    heap_free("drop of slices (the last handles: destroy)", || drop((a, b, c, d, opened, e, f, empty)));
+    assert!(!Arena::<S>::exists("s.with"));
+}
+
+#[test]
+fn open_or_create_with_status_allocates_nothing() {
+    arena_space!(S, 1 << 20);
+    let (a, created) = heap_free("Shared::open_or_create_with_status (creates)", || {
+        Shared::<u64, S>::open_or_create_with_status("st", || 4).unwrap()
+    });
+    let (b, opened) = heap_free("Shared::open_or_create_with_status (opens)", || {
+        Shared::<u64, S>::options().open_or_create_with_status("st", || 5).unwrap()
+    });
+    assert_eq!((*a, *b, created, opened), (4, 4, true, false));
+}
+
+#[test]
+fn unique_builders_slices_and_released_allocate_nothing() {
+    arena_space!(S, 1 << 20);
+    let w = heap_free("Unique::create_with", || Unique::<[u32; 64], S>::create_with("u.with", |v| v[63] = 63).unwrap());
+    let z = heap_free("Unique::create_zeroed", || Unique::<[u64; 1024], S>::create_zeroed("u.zero").unwrap());
+    let o = heap_free("Unique::options().mode(..).create_with", || {
+        Unique::<u64, S>::options().mode(0o600).create_with("u.opts", |v| *v = 2).unwrap()
+    });
+    let oz = heap_free("Unique::options().mode(..).create_zeroed", || {
+        Unique::<u64, S>::options().mode(0o600).create_zeroed("u.optz").unwrap()
+    });
+    assert_eq!((w[63], z[1023], *o, *oz), (63, 0, 2, 0));
+    let length = std::hint::black_box(4096);
+    let copy = heap_free("Unique::from_slice", || Unique::<[u8], S>::from_slice("f.copy", &[1; 64]).unwrap());
+    let made = heap_free("Unique::create_slice_with", || {
+        Unique::<[u8], S>::create_slice_with("f.with", length, |i| i as u8).unwrap()
+    });
+    let mut frame =
+        heap_free("Unique::create_slice_zeroed", || Unique::<[u8], S>::create_slice_zeroed("f.zero", length).unwrap());
+    heap_free("Unique<[u8]>::deref_mut", || frame.fill(3));
+    heap_free("Unique::release of a slice", || Unique::release(frame));
+    let p = Arena::<S>::spawn();
+    let claimed = heap_free("Unique::claim of a slice (another process)", || {
+        as_process::<S, _>(p, || Unique::<[u8], S>::claim("f.zero").unwrap())
+    });
+    assert_eq!((claimed.len(), claimed[4095]), (4096, 3));
+    as_process::<S, _>(p, || heap_free("drop of a claimed slice (destroys)", || drop(claimed)));
+
+    let parked = heap_free("Unique::release_mapped", || Unique::release_mapped(made));
+    let made = heap_free("Released::claim", || parked.claim().unwrap());
+    assert_eq!(made[255], 255);
+    let parked = Unique::release_mapped(made);
+    heap_free("drop of a Released (unmaps only)", || drop(parked));
+    let made = heap_free("Unique::claim of a parked slice", || Unique::<[u8], S>::claim("f.with").unwrap());
+    heap_free("drop of Uniques (destroy)", || drop((w, z, o, oz, copy, made)));
+    assert!(!Arena::<S>::exists("f.with"));
+}

@@ -128,3 +128,65 @@ fn every_operation_on_linux_makes_zero_heap_allocations() {
     println!("checked, 0 allocations each: {}", checked.join(", "));
     assert!(checked.len() >= 30);
 }
+
+#[test]
+fn every_slice_and_builder_operation_on_linux_makes_zero_heap_allocations() {
+    let prefix = format!("shmptr-t.{}.alloc-slices", std::process::id());
+    let names: Vec<String> = (0..12).map(|i| format!("{prefix}.{i}")).collect();
+    let n = |i: usize| names[i].as_str();
+    let mut checked = Vec::with_capacity(64);
+    let ck = &mut checked;
+    let length = std::hint::black_box(100_000);
+    let items = [5u32; 256];
+
+    let a = zero(ck, "Shared::from_slice", || Shared::<[u32]>::from_slice(n(0), &items).unwrap());
+    let b = zero(ck, "Shared::create_slice_zeroed", || Shared::<[u64]>::create_slice_zeroed(n(1), length).unwrap());
+    let c = zero(ck, "Shared::create_slice_with", || {
+        Shared::<[u16]>::create_slice_with(n(2), length, |i| i as u16).unwrap()
+    });
+    let opened = zero(ck, "Shared::open of a slice", || Shared::<[u16]>::open(n(2)).unwrap());
+    let (d, created) = zero(ck, "Options::open_or_create_slice_with_status (creates)", || {
+        Shared::<[u32]>::options().open_or_create_slice_with_status(n(3), length, |i| i as u32).unwrap()
+    });
+    let e = zero(ck, "Shared::open_or_create_slice_with (opens)", || {
+        Shared::<[u32]>::open_or_create_slice_with(n(3), 1, |i| i as u32).unwrap()
+    });
+    let (f, status) = zero(ck, "Shared::open_or_create_with_status", || {
+        Shared::<u64>::open_or_create_with_status(n(4), || 9).unwrap()
+    });
+    zero(ck, "Shared::open of a slice as another element (TypeMismatch)", || Shared::<[u8]>::open(n(0)).unwrap_err());
+    zero(ck, "Shared::create_slice_zeroed of an overflowing length (Unsupported)", || {
+        Shared::<[u64]>::create_slice_zeroed(n(5), usize::MAX / 4).unwrap_err()
+    });
+    assert!(created && status);
+    assert_eq!((a[255], b.len(), c[9], opened.len(), d.len(), e.len(), *f), (5, length, 9, length, length, length, 9));
+    zero(ck, "drop of slices (destroy, unlink)", || drop((a, b, c, opened, d, e, f)));
+
+    let w = zero(ck, "Unique::create_with", || Unique::<[u32; 1024]>::create_with(n(6), |v| v[1] = 1).unwrap());
+    let z = zero(ck, "Unique::options().mode(..).create_zeroed", || {
+        Unique::<[u64; 1 << 16]>::options().mode(0o600).create_zeroed(n(7)).unwrap()
+    });
+    let u = zero(ck, "Unique::from_slice", || Unique::<[u8]>::from_slice(n(8), &[1; 64]).unwrap());
+    let mut frame =
+        zero(ck, "Unique::create_slice_zeroed", || Unique::<[u8]>::create_slice_zeroed(n(9), length).unwrap());
+    let made =
+        zero(ck, "Unique::create_slice_with", || Unique::<[u8]>::create_slice_with(n(10), 10, |i| i as u8).unwrap());
+    zero(ck, "Unique<[u8]>::deref_mut", || frame.fill(7));
+    let parked = zero(ck, "Unique::release_mapped", || Unique::release_mapped(frame));
+    let mut other = zero(ck, "Unique::claim of a slice", || Unique::<[u8]>::claim(n(9)).unwrap());
+    let refused = zero(ck, "Released::claim (Busy)", || parked.claim().unwrap_err());
+    let parked = zero(ck, "ClaimError::into_released", || refused.into_released());
+    other[0] = 8;
+    zero(ck, "Unique::release of a slice", || Unique::release(other));
+    let frame = zero(ck, "Released::claim", || parked.claim().unwrap());
+    assert_eq!((frame[0], frame[1], frame.len(), w[1], z.len(), u[63], made[9]), (8, 7, length, 1, 1 << 16, 1, 9));
+    let parked = Unique::release_mapped(frame);
+    zero(ck, "drop of a Released (unmaps only)", || drop(parked));
+    zero(ck, "drop of Uniques (destroy, unlink)", || drop((w, z, u, made, Unique::<[u8]>::claim(n(9)).unwrap())));
+
+    println!("checked, 0 allocations each: {}", checked.join(", "));
+    assert!(checked.len() >= 24);
+    for name in &names {
+        assert!(std::fs::symlink_metadata(format!("/dev/shm/{name}")).is_err(), "{name} left behind");
+    }
+}
