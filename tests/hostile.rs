@@ -13,6 +13,11 @@
 //!   only ever handed out for a header that describes exactly what a real create
 //!   would have written, and whose object is long enough for it.
 //!
+//! Each is run on one `u64` and on slices `[u64]` of run-time length (format
+//! version 2: `shape`, `length`), and every planted object is tried as both: a
+//! slice handle must have exactly the header's length and see exactly the planted
+//! bytes, and a slice is never opened as one value nor one value as a slice.
+//!
 //! Copies of real segments are planted under the name they were created with: the
 //! segment stores its name and `open` checks it, so a copy of the right kind and
 //! type under any other name is `Corrupt` (a deterministic test below shows that;
@@ -38,8 +43,10 @@ use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
 const TIMEOUT: Duration = Duration::from_millis(20);
 /// The name every planted object lives under.
 const VICTIM: &str = "victim";
-/// The value real segments hold.
+/// The value real segments hold; element `i` of a real slice holds `VALUE + i`.
 const VALUE: u64 = 0x1122_3344_5566_7788;
+/// How many elements the real slice segments of the mutation properties hold.
+const SLICE_LEN: u64 = 5;
 
 // Segment format, from src/segment/header.rs (pinned there with static assertions).
 const MAGIC: &[u8; 4] = b"SHMP";
@@ -92,8 +99,29 @@ fn short<H>(options: Options<H>) -> Options<H> {
 
 /// Where the value of a `u64` segment with `slots` slots lives, and the total length.
 fn layout(slots: u64) -> (u64, u64) {
+    layout_of(slots, 8)
+}
+
+/// Where a value of `size` bytes aligned to at most 64 (one `u64`, or a slice of
+/// them) lives with `slots` slots, and the total length (wrapping, as a forger may).
+fn layout_of(slots: u64, size: u64) -> (u64, u64) {
     let value_offset = (HEADER_BYTES as u64 + SLOT_BYTES as u64 * slots).next_multiple_of(VALUE_MIN_ALIGN);
-    (value_offset, value_offset + 8)
+    (value_offset, value_offset.wrapping_add(size))
+}
+
+/// Element `i` of a real slice.
+fn element(i: u64) -> u64 {
+    VALUE.wrapping_add(i)
+}
+
+/// A digest of a slice's elements, in order.
+fn digest(items: impl IntoIterator<Item = u64>) -> u64 {
+    items.into_iter().fold(fingerprint::start("elements", 0, 0), fingerprint::word)
+}
+
+/// What a handle to the `u64`s stored (little-endian) in `bytes` must read.
+fn digest_of(bytes: &[u8]) -> u64 {
+    digest(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())))
 }
 
 const SHARED_SLOTS: u64 = MAX_SLOTS as u64;
@@ -129,8 +157,11 @@ fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {
-    /// A handle was handed out; it read this value.
+    /// A handle to one `u64` was handed out; it read this value.
     Handle(u64),
+    /// A handle to a `[u64]` was handed out: its length and the [`digest`] of the
+    /// elements it read.
+    Elements(u64, u64),
     /// `reclaim` returned this count.
     Reclaimed(u32),
     Failed(ErrorKind),
@@ -138,7 +169,7 @@ enum Outcome {
 
 impl Outcome {
     fn is_handle(self) -> bool {
-        matches!(self, Outcome::Handle(_))
+        matches!(self, Outcome::Handle(_) | Outcome::Elements(..))
     }
 }
 
@@ -147,9 +178,55 @@ enum Op {
     Open,
     Reclaim,
     Claim,
+    /// `Shared::<[u64]>::open`.
+    OpenSlice,
+    /// `Shared::<[u64]>::reclaim`.
+    ReclaimSlice,
+    /// `Unique::<[u64]>::claim`.
+    ClaimSlice,
 }
 
-const OPS: [Op; 3] = [Op::Open, Op::Reclaim, Op::Claim];
+const ALL_OPS: [Op; 6] = [Op::Open, Op::Reclaim, Op::Claim, Op::OpenSlice, Op::ReclaimSlice, Op::ClaimSlice];
+
+impl Op {
+    /// The kind of object the operation takes.
+    fn kind(self) -> u32 {
+        match self {
+            Op::Claim | Op::ClaimSlice => KIND_UNIQUE,
+            _ => KIND_SHARED,
+        }
+    }
+
+    /// Whether it takes a `[u64]` rather than one `u64`.
+    fn slice(self) -> bool {
+        matches!(self, Op::OpenSlice | Op::ReclaimSlice | Op::ClaimSlice)
+    }
+
+    fn reclaims(self) -> bool {
+        matches!(self, Op::Reclaim | Op::ReclaimSlice)
+    }
+
+    /// The operation that takes `kind`, one value or a slice.
+    fn taking(kind: u32, slice: bool) -> Op {
+        match (kind, slice) {
+            (KIND_SHARED, false) => Op::Open,
+            (KIND_SHARED, true) => Op::OpenSlice,
+            (_, false) => Op::Claim,
+            (_, true) => Op::ClaimSlice,
+        }
+    }
+}
+
+/// What a handle taken by `op` must read from a planted `bytes` whose header says
+/// the value is at `value_offset` (a slice: of `length` elements).
+fn handle_reading(op: Op, bytes: &[u8], value_offset: u64, length: u64) -> Outcome {
+    let at = value_offset as usize;
+    if op.slice() {
+        Outcome::Elements(length, digest_of(&bytes[at..at + 8 * length as usize]))
+    } else {
+        Outcome::Handle(u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()))
+    }
+}
 
 /// Runs `op` on `VICTIM` and uses what it returns the way a program would. `Err`
 /// for a broken invariant of a handle that was handed out.
@@ -187,6 +264,44 @@ fn run_op<S: Space>(op: Op) -> Result<Outcome, String> {
                 }
                 drop(handle);
                 Ok(Outcome::Handle(value))
+            }
+            Err(e) => Ok(Outcome::Failed(e.kind())),
+        },
+        Op::OpenSlice => match Shared::<[u64], S>::options().timeout(TIMEOUT).open(VICTIM) {
+            Ok(handle) => {
+                // Every element is read: under Miri, a slice that reached past the
+                // object would be an out-of-bounds read.
+                let (length, read) = (handle.len() as u64, digest(handle.iter().copied()));
+                let clone = handle.clone();
+                if clone.len() != handle.len() || digest(clone.iter().copied()) != read {
+                    return Err("a clone sees another slice".into());
+                }
+                let strong = Shared::strong_count(&clone);
+                drop(clone);
+                drop(handle);
+                if strong < 2 {
+                    return Err(format!("strong_count {strong} with two handles alive"));
+                }
+                Ok(Outcome::Elements(length, read))
+            }
+            Err(e) => Ok(Outcome::Failed(e.kind())),
+        },
+        Op::ReclaimSlice => match Shared::<[u64], S>::options().timeout(TIMEOUT).reclaim(VICTIM) {
+            Ok(n) if n > MAX_SLOTS => Err(format!("reclaimed {n} holders of at most {MAX_SLOTS} slots")),
+            Ok(n) => Ok(Outcome::Reclaimed(n)),
+            Err(e) => Ok(Outcome::Failed(e.kind())),
+        },
+        Op::ClaimSlice => match short(Unique::<[u64], S>::options()).claim(VICTIM) {
+            Ok(mut handle) => {
+                let (length, read) = (handle.len() as u64, digest(handle.iter().copied()));
+                for item in handle.iter_mut() {
+                    *item = item.wrapping_add(1);
+                }
+                if digest(handle.iter().map(|x| x.wrapping_sub(1))) != read {
+                    return Err("a claimed slice does not keep what was written".into());
+                }
+                drop(handle);
+                Ok(Outcome::Elements(length, read))
             }
             Err(e) => Ok(Outcome::Failed(e.kind())),
         },
@@ -284,7 +399,7 @@ fn live_and_dead<S: Space>() -> (ProcessId, ProcessId) {
 }
 
 #[test]
-fn arbitrary_bytes_never_panic_and_never_open() {
+fn arbitrary_bytes_never_panic_and_never_open_as_a_value_or_a_slice() {
     arena_space!(S, 1 << 20);
     live_and_dead::<S>();
     let total = Arena::<S>::free_bytes();
@@ -292,7 +407,7 @@ fn arbitrary_bytes_never_panic_and_never_open() {
     runner
         .run(&planted(), |planted| {
             let bytes = planted.materialise();
-            for op in OPS {
+            for op in ALL_OPS {
                 let (outcome, elapsed) = on_planted::<S>(&bytes, op)?;
                 // The checksum of random write-once fields never matches (2^-64).
                 prop_assert!(!outcome.is_handle(), "{:?} handed out a handle: {:?}", op, outcome);
@@ -341,6 +456,31 @@ fn real_segments<S: Space>(holder: ProcessId) -> (Vec<u8>, Vec<u8>) {
     (shared, unique)
 }
 
+/// As [`real_segments`], for a `Shared<[u64]>` and a `Unique<[u64]>` of `length`
+/// elements, element `i` holding [`element`]`(i)`.
+fn real_slice_segments<S: Space>(holder: ProcessId, length: u64) -> (Vec<u8>, Vec<u8>) {
+    let items: Vec<u64> = (0..length).map(element).collect();
+    let shared = as_process::<S, _>(holder, || {
+        let handle = Shared::<[u64], S>::from_slice(VICTIM, &items).unwrap();
+        // SAFETY: single-threaded, and no reference into the object is held across it.
+        let bytes = unsafe { Arena::<S>::with_bytes(VICTIM, |b| b.to_vec()) }.unwrap();
+        drop(handle);
+        bytes
+    });
+    assert!(!Arena::<S>::exists(VICTIM));
+    let handle = Unique::<[u64], S>::from_slice(VICTIM, &items).unwrap();
+    Unique::release(handle);
+    // SAFETY: as above.
+    let unique = unsafe { Arena::<S>::with_bytes(VICTIM, |b| b.to_vec()) }.unwrap();
+    drop(Unique::<[u64], S>::claim(VICTIM).unwrap());
+    assert!(!Arena::<S>::exists(VICTIM));
+    assert_eq!(
+        (shared.len() as u64, unique.len() as u64),
+        (layout_of(SHARED_SLOTS, 8 * length).1, layout_of(0, 8 * length).1)
+    );
+    (shared, unique)
+}
+
 fn mutations(len: usize) -> impl Strategy<Value = Vec<(usize, u8)>> {
     let offset = prop_oneof![
         3 => 0..len,
@@ -353,25 +493,26 @@ fn mutations(len: usize) -> impl Strategy<Value = Vec<(usize, u8)>> {
     proptest::collection::vec((offset, any::<u8>()), 1..8)
 }
 
-/// Checks what `op` did on `mutated`, a changed copy of `original` (a real segment
-/// of kind `kind` whose value lives at `value_at`).
-fn check_mutated(
-    original: &[u8],
-    mutated: &[u8],
+/// A real segment the mutation property starts from.
+struct Original {
+    bytes: Vec<u8>,
     kind: u32,
+    /// `Some(length)` for a slice.
+    slice: Option<u64>,
     value_at: usize,
-    op: Op,
-    outcome: Outcome,
-) -> Result<(), TestCaseError> {
+}
+
+/// Checks what `op` did on `mutated`, a changed copy of `original`.
+fn check_mutated(original: &Original, mutated: &[u8], op: Op, outcome: Outcome) -> Result<(), TestCaseError> {
+    let Original { bytes: ref original, kind, slice, value_at } = *original;
     let changed = |r: Range<usize>| original[r.clone()] != mutated[r];
-    let other_kind = match op {
-        Op::Open | Op::Reclaim => kind != KIND_SHARED,
-        Op::Claim => kind != KIND_UNIQUE,
-    };
+    // Another kind, or the other shape: one value taken as a slice or a slice as
+    // one value.
+    let other_kind = op.kind() != kind || op.slice() != slice.is_some();
     if other_kind {
-        // A copy that looks like the other kind has a broken checksum.
+        // A copy that looks like the other kind or shape has a broken checksum.
         prop_assert!(!outcome.is_handle(), "{:?} of the other kind: {:?}", op, outcome);
-        if !changed(IDENTITY) && op != Op::Reclaim {
+        if !changed(IDENTITY) && !op.reclaims() {
             prop_assert!(
                 matches!(outcome, Outcome::Failed(ErrorKind::Corrupt | ErrorKind::TypeMismatch)),
                 "{:?} of the other kind: {:?}",
@@ -392,14 +533,16 @@ fn check_mutated(
             outcome
         );
     }
-    if let Outcome::Handle(value) = outcome {
-        if !changed(value_at..value_at + 8) {
-            prop_assert_eq!(value, VALUE, "{:?} read another value than the segment holds", op);
-        }
+    if outcome.is_handle() {
+        // Only unchanged write-once fields get here: the header's own length, and
+        // the value bytes as planted (changed or not).
+        let expected = handle_reading(op, mutated, value_at as u64, slice.unwrap_or(0));
+        prop_assert_eq!(outcome, expected, "{:?} read another value than the segment holds", op);
     }
     if original == mutated && !other_kind {
+        let value = handle_reading(op, original, value_at as u64, slice.unwrap_or(0));
         prop_assert!(
-            matches!(outcome, Outcome::Handle(VALUE) | Outcome::Reclaimed(0)),
+            outcome == value || outcome == Outcome::Reclaimed(0),
             "{:?} of an unchanged copy: {:?}",
             op,
             outcome
@@ -408,24 +551,30 @@ fn check_mutated(
     Ok(())
 }
 
-fn mutated_real_segments_never_panic<S: Space>(kind: u32) {
+/// The mutation property on a real segment of `kind`: one `u64`, or (`slice`) a
+/// `[u64]` of [`SLICE_LEN`] elements. Every operation, of either kind and shape,
+/// is tried on every mutated copy.
+fn mutated_real_segments_never_panic<S: Space>(kind: u32, slice: bool) {
     let (live, _dead) = live_and_dead::<S>();
-    let (shared, unique) = real_segments::<S>(live);
-    let (original, value_at) = match kind {
-        KIND_SHARED => (shared, layout(SHARED_SLOTS).0 as usize),
-        _ => (unique, layout(0).0 as usize),
+    let (shared, unique) = if slice { real_slice_segments::<S>(live, SLICE_LEN) } else { real_segments::<S>(live) };
+    let slots = if kind == KIND_SHARED { SHARED_SLOTS } else { 0 };
+    let original = Original {
+        bytes: if kind == KIND_SHARED { shared } else { unique },
+        kind,
+        slice: slice.then_some(SLICE_LEN),
+        value_at: layout(slots).0 as usize,
     };
     let total = Arena::<S>::free_bytes();
     let mut runner = TestRunner::new(config());
     runner
-        .run(&mutations(original.len()), |changes| {
-            let mut mutated = original.clone();
+        .run(&mutations(original.bytes.len()), |changes| {
+            let mut mutated = original.bytes.clone();
             for &(at, byte) in &changes {
                 mutated[at] = byte;
             }
-            for op in OPS {
+            for op in ALL_OPS {
                 let (outcome, _) = on_planted::<S>(&mutated, op)?;
-                check_mutated(&original, &mutated, kind, value_at, op, outcome)?;
+                check_mutated(&original, &mutated, op, outcome)?;
             }
             Ok(())
         })
@@ -436,13 +585,25 @@ fn mutated_real_segments_never_panic<S: Space>(kind: u32) {
 #[test]
 fn mutated_shared_segments_never_panic_and_reject_changed_write_once_fields() {
     arena_space!(S, 1 << 20);
-    mutated_real_segments_never_panic::<S>(KIND_SHARED);
+    mutated_real_segments_never_panic::<S>(KIND_SHARED, false);
 }
 
 #[test]
 fn mutated_unique_segments_never_panic_and_reject_changed_write_once_fields() {
     arena_space!(S, 1 << 20);
-    mutated_real_segments_never_panic::<S>(KIND_UNIQUE);
+    mutated_real_segments_never_panic::<S>(KIND_UNIQUE, false);
+}
+
+#[test]
+fn mutated_shared_slice_segments_never_panic_and_reject_changed_write_once_fields() {
+    arena_space!(S, 1 << 20);
+    mutated_real_segments_never_panic::<S>(KIND_SHARED, true);
+}
+
+#[test]
+fn mutated_unique_slice_segments_never_panic_and_reject_changed_write_once_fields() {
+    arena_space!(S, 1 << 20);
+    mutated_real_segments_never_panic::<S>(KIND_UNIQUE, true);
 }
 
 // ---- Forged headers with a valid checksum ----
@@ -478,6 +639,9 @@ struct Forge {
     waiting: u32,
     /// Slot 0's owner and handle count.
     slot0: (u64, u64),
+    /// How many `u64`s to plant at `value_offset`: [`element`]`(i)` for each `i`
+    /// (not a header field: lies leave it alone).
+    elements: u64,
 }
 
 impl Forge {
@@ -509,7 +673,20 @@ impl Forge {
             slots_used: if kind == KIND_SHARED { 1 } else { 0 },
             waiting: 0,
             slot0: if kind == KIND_SHARED { (creator, 1) } else { (0, 0) },
+            elements: 1,
         }
+    }
+
+    /// What a real create of a `[u64]` of `length` elements writes for `kind` by
+    /// `creator`: shape 1, the element's fingerprint, `value_size = 8 * length`.
+    fn real_slice(kind: u32, creator: u64, length: u64) -> Self {
+        let mut forge = Forge::real(kind, creator);
+        forge.shape = 1;
+        forge.length = length;
+        forge.value_size = 8 * length;
+        (forge.value_offset, forge.total_len) = layout_of(forge.slot_count.into(), forge.value_size);
+        forge.elements = length;
+        forge
     }
 
     /// The checksum over the write-once fields and the creator word, as
@@ -534,9 +711,11 @@ impl Forge {
         fingerprint::bytes(h, &self.name[..(self.name_len as usize).min(NAME_MAX)])
     }
 
-    /// `len` bytes: the header, slot 0, and `VALUE` at `value_offset` if it fits.
+    /// `len` bytes: the header, slot 0, and `elements` values from `value_offset`
+    /// as far as they fit.
     fn bytes(&self, len: usize) -> Vec<u8> {
         let mut b = vec![0u8; len.max(HEADER_BYTES + SLOT_BYTES)];
+        let room = b.len() as u64;
         let mut put = |at: usize, bytes: &[u8]| {
             let end = at + bytes.len();
             if end <= b.len() {
@@ -568,9 +747,9 @@ impl Forge {
         put(WAITING_AT, &self.waiting.to_le_bytes());
         put(HEADER_BYTES, &self.slot0.0.to_le_bytes());
         put(HEADER_BYTES + 8, &self.slot0.1.to_le_bytes());
-        if let Ok(at) = usize::try_from(self.value_offset) {
-            if at <= 1 << 20 {
-                put(at, &VALUE.to_le_bytes());
+        if self.value_offset <= 1 << 20 {
+            for i in 0..self.elements.min(room / 8) {
+                put((self.value_offset + 8 * i) as usize, &element(i).to_le_bytes());
             }
         }
         b.truncate(len);
@@ -578,24 +757,31 @@ impl Forge {
     }
 
     /// Whether the write-once fields say exactly what a real create of a `u64`
-    /// segment of `kind` with this slot count writes, and `len` bytes hold it all:
-    /// the only headers a handle may be handed out for.
-    fn describes_a_real_segment(&self, kind: u32, len: usize) -> bool {
+    /// segment (`slice`: a `[u64]` segment of the stored length) of `kind` with this
+    /// slot count writes, and `len` bytes hold it all: the only headers a handle
+    /// may be handed out for.
+    fn describes_a_real_segment(&self, kind: u32, len: usize, slice: bool) -> bool {
         let slots_ok = match kind {
             KIND_SHARED => (1..=MAX_SLOTS).contains(&self.slot_count),
             _ => self.slot_count <= MAX_SLOTS,
         };
-        let (value_offset, total_len) = layout(self.slot_count.into());
+        let (shape, size) = match slice {
+            false => (0, Some(8)),
+            true => (1, self.length.checked_mul(8)),
+        };
+        let Some(size) = size else { return false };
+        let (value_offset, total_len) = layout_of(self.slot_count.into(), size);
         self.checksum.is_none_or(|c| c == self.correct_checksum())
             && self.kind == kind
             && slots_ok
             && self.value_offset == value_offset
+            && total_len >= value_offset
             && self.total_len == total_len
             && total_len <= len as u64
-            && self.value_size == 8
+            && self.value_size == size
             && self.value_align == VALUE_MIN_ALIGN
-            && self.shape == 0
-            && self.length == 0
+            && self.shape == shape
+            && (slice || self.length == 0)
             && self.header_reserved == 0
             && self.fingerprint == <u64 as ShmSafe>::FINGERPRINT
             && self.name.get(..self.name_len as usize) == Some(VICTIM.as_bytes())
@@ -618,6 +804,9 @@ enum Lie {
     NameByte(usize, u8),
     Shape(u32),
     Length(u64),
+    /// Another slice length, with `value_size` and `total_len` made to match it: a
+    /// consistent header of a slice of another length.
+    Resize(u64),
     HeaderReserved(u32),
     /// Another creator; the checksum is computed with it, so still valid.
     Creator(u64),
@@ -653,8 +842,18 @@ fn lie() -> impl Strategy<Value = Lie> {
             .prop_map(Lie::Fingerprint),
         prop_oneof![0..=(NAME_MAX as u32 + 8), any::<u32>()].prop_map(Lie::NameLen),
         (0..NAME_MAX, any::<u8>()).prop_map(|(i, b)| Lie::NameByte(i, b)),
-        prop_oneof![Just(0u32), Just(1), any::<u32>()].prop_map(Lie::Shape),
-        prop_oneof![Just(0u64), Just(1), Just(u64::MAX), any::<u64>()].prop_map(Lie::Length),
+        prop_oneof![Just(0u32), Just(1), Just(2), any::<u32>()].prop_map(Lie::Shape),
+        prop_oneof![
+            Just(0u64),
+            Just(1),
+            0..=600u64,
+            Just(u64::MAX),
+            Just(u64::MAX / 8 + 1),
+            Just(1 << 61),
+            any::<u64>()
+        ]
+        .prop_map(Lie::Length),
+        prop_oneof![0..=8u64, 0..=600u64].prop_map(Lie::Resize),
         prop_oneof![Just(0u32), any::<u32>()].prop_map(Lie::HeaderReserved),
         pid().prop_map(Lie::Creator),
         any::<u64>().prop_map(Lie::Checksum),
@@ -674,7 +873,7 @@ impl Forge {
             Lie::Slots(n, relayout) => {
                 self.slot_count = n;
                 if relayout {
-                    (self.value_offset, self.total_len) = layout(n.into());
+                    (self.value_offset, self.total_len) = layout_of(n.into(), self.value_size);
                 }
             }
             Lie::TotalLen(x) => self.total_len = x,
@@ -686,6 +885,11 @@ impl Forge {
             Lie::NameByte(i, b) => self.name[i] = b,
             Lie::Shape(x) => self.shape = x,
             Lie::Length(x) => self.length = x,
+            Lie::Resize(n) => {
+                self.length = n;
+                self.value_size = n.wrapping_mul(8);
+                (self.value_offset, self.total_len) = layout_of(self.slot_count.into(), self.value_size);
+            }
             Lie::HeaderReserved(x) => self.header_reserved = x,
             Lie::Creator(x) => self.creator = x,
             Lie::Checksum(x) => self.checksum = Some(x),
@@ -724,14 +928,31 @@ fn length() -> impl Strategy<Value = Length> {
     ]
 }
 
-fn forged_headers_hand_out_only_what_they_describe<S: Space>(kind: u32) {
+/// How many elements a forged slice starts with (its header then describes
+/// exactly them, before any lie).
+fn slice_length() -> impl Strategy<Value = u64> {
+    // At most 472 elements keep a 64-slot segment within the 8,192 bytes planted.
+    prop_oneof![3 => 0..=4u64, 2 => 5..=64u64, 1 => 65..=472u64]
+}
+
+/// Whether a slice opener sizing this header's length overflows (`Unsupported`).
+fn length_overflows(forge: &Forge) -> bool {
+    usize::try_from(forge.length).ok().and_then(|n| n.checked_mul(8)).is_none()
+}
+
+/// The forged-header property for `kind`: headers start as a real `u64` segment,
+/// or (`slice`) a real `[u64]` one, and get up to 3 lies. Every operation, of
+/// either kind and shape, is tried on each.
+fn forged_headers_hand_out_only_what_they_describe<S: Space>(kind: u32, slice: bool) {
     let (live, _dead) = live_and_dead::<S>();
     let total = Arena::<S>::free_bytes();
     let handles = Cell::new(0u32);
+    let main = Op::taking(kind, slice);
     let mut runner = TestRunner::new(config());
     runner
-        .run(&(proptest::collection::vec(lie(), 0..4), length()), |(lies, length)| {
-            let mut forge = Forge::real(kind, live.get());
+        .run(&(proptest::collection::vec(lie(), 0..4), length(), slice_length()), |(lies, length, elements)| {
+            let mut forge =
+                if slice { Forge::real_slice(kind, live.get(), elements) } else { Forge::real(kind, live.get()) };
             for lie in &lies {
                 forge.tell(lie);
             }
@@ -742,40 +963,62 @@ fn forged_headers_hand_out_only_what_they_describe<S: Space>(kind: u32) {
                 Length::Any(n) => n,
             };
             let bytes = forge.bytes(len);
-            let real = forge.describes_a_real_segment(kind, len);
-            let (op, other) = match kind {
-                KIND_SHARED => (Op::Open, Op::Claim),
-                _ => (Op::Claim, Op::Open),
-            };
-            let (outcome, _) = on_planted::<S>(&bytes, op)?;
-            if outcome.is_handle() {
-                handles.set(handles.get() + 1);
-                prop_assert!(real, "{:?} handed out a handle for a lying header: {:?}", op, forge);
-                prop_assert_eq!(outcome, Outcome::Handle(VALUE));
-            }
-            if real && !Forge::lied_about_holders(&lies) {
-                // Only the holder words can still refuse a truthful header. With
-                // slot 0 held by a live process, one slot is a full table.
-                let expected = match (kind, forge.slot_count) {
-                    (KIND_SHARED, 1) => Outcome::Failed(ErrorKind::TooManyProcesses),
-                    _ => Outcome::Handle(VALUE),
-                };
-                prop_assert_eq!(outcome, expected, "{:?} of a truthful header", op);
-            }
-            if !real && forge.kind == kind && forge.checksum.is_none() && len as u64 >= forge.total_len.min(8192) {
-                prop_assert!(
-                    matches!(outcome, Outcome::Failed(ErrorKind::Corrupt | ErrorKind::TypeMismatch)),
-                    "{:?} of a lying header: {:?}",
-                    op,
-                    outcome
-                );
-            }
-            // The other kind never takes it.
-            let (outcome, _) = on_planted::<S>(&bytes, other)?;
-            prop_assert!(!outcome.is_handle(), "{:?} took a segment of the other kind", other);
-            let (outcome, _) = on_planted::<S>(&bytes, Op::Reclaim)?;
-            if kind == KIND_SHARED && real && !Forge::lied_about_holders(&lies) {
-                prop_assert_eq!(outcome, Outcome::Reclaimed(0), "reclaim with a live holder");
+            for op in ALL_OPS {
+                let real = forge.describes_a_real_segment(op.kind(), len, op.slice());
+                let (outcome, _) = on_planted::<S>(&bytes, op)?;
+                if outcome.is_handle() {
+                    prop_assert!(real, "{:?} handed out a handle for a lying header: {:?}", op, forge);
+                    // Exactly the stored length, at exactly the stored place.
+                    let expected = handle_reading(op, &bytes, forge.value_offset, forge.length);
+                    prop_assert_eq!(outcome, expected, "{:?} read another value than the header describes", op);
+                    if op == main {
+                        handles.set(handles.get() + 1);
+                    }
+                }
+                if op.kind() != kind {
+                    // The other kind never takes it (a lie may make it that kind:
+                    // then `real` above decided).
+                    continue;
+                }
+                let truthful = forge.describes_a_real_segment(kind, len, slice);
+                if op.slice() != slice && truthful {
+                    // A slice opened as one value, or one value as a slice.
+                    prop_assert_eq!(
+                        outcome,
+                        Outcome::Failed(ErrorKind::TypeMismatch),
+                        "{:?} of a truthful header of the other shape",
+                        op
+                    );
+                }
+                if op.slice() != slice {
+                    continue;
+                }
+                if real && !Forge::lied_about_holders(&lies) {
+                    // Only the holder words can still refuse a truthful header. With
+                    // slot 0 held by a live process, one slot is a full table.
+                    let expected = match (op, forge.slot_count) {
+                        (Op::Reclaim | Op::ReclaimSlice, _) => Outcome::Reclaimed(0),
+                        (Op::Open | Op::OpenSlice, 1) => Outcome::Failed(ErrorKind::TooManyProcesses),
+                        _ => handle_reading(op, &bytes, forge.value_offset, forge.length),
+                    };
+                    prop_assert_eq!(outcome, expected, "{:?} of a truthful header", op);
+                }
+                if op == main
+                    && !real
+                    && forge.kind == kind
+                    && forge.checksum.is_none()
+                    && len as u64 >= forge.total_len.min(8192)
+                {
+                    prop_assert!(
+                        matches!(outcome, Outcome::Failed(ErrorKind::Corrupt | ErrorKind::TypeMismatch))
+                            || (op.slice()
+                                && length_overflows(&forge)
+                                && outcome == Outcome::Failed(ErrorKind::Unsupported)),
+                        "{:?} of a lying header: {:?}",
+                        op,
+                        outcome
+                    );
+                }
             }
             Ok(())
         })
@@ -789,13 +1032,30 @@ fn forged_headers_hand_out_only_what_they_describe<S: Space>(kind: u32) {
 #[test]
 fn forged_shared_headers_open_only_when_they_describe_the_segment() {
     arena_space!(S, 1 << 20);
-    forged_headers_hand_out_only_what_they_describe::<S>(KIND_SHARED);
+    forged_headers_hand_out_only_what_they_describe::<S>(KIND_SHARED, false);
 }
 
 #[test]
 fn forged_unique_headers_are_claimed_only_when_they_describe_the_segment() {
     arena_space!(S, 1 << 20);
-    forged_headers_hand_out_only_what_they_describe::<S>(KIND_UNIQUE);
+    forged_headers_hand_out_only_what_they_describe::<S>(KIND_UNIQUE, false);
+}
+
+#[test]
+fn forged_shared_slice_headers_open_only_when_they_describe_the_segment_with_its_length() {
+    arena_space!(S, 1 << 20);
+    forged_headers_hand_out_only_what_they_describe::<S>(KIND_SHARED, true);
+}
+
+#[test]
+fn forged_unique_slice_headers_are_claimed_only_when_they_describe_the_segment_with_its_length() {
+    arena_space!(S, 1 << 20);
+    forged_headers_hand_out_only_what_they_describe::<S>(KIND_UNIQUE, true);
+}
+
+/// The offsets and bytes at which `forged` and `real` differ.
+fn differing(forged: &[u8], real: &[u8]) -> Vec<(usize, u8, u8)> {
+    forged.iter().zip(real).enumerate().filter(|(_, (f, r))| f != r).map(|(i, (f, r))| (i, *f, *r)).collect()
 }
 
 #[test]
@@ -810,10 +1070,117 @@ fn a_forged_header_of_a_real_create_is_byte_for_byte_a_real_segment() {
     for (forged, real) in
         [(Forge::real(KIND_SHARED, live.get()).bytes(shared.len()), shared), (released.bytes(unique.len()), unique)]
     {
-        let differ: Vec<(usize, u8, u8)> =
-            forged.iter().zip(&real).enumerate().filter(|(_, (f, r))| f != r).map(|(i, (f, r))| (i, *f, *r)).collect();
+        let differ = differing(&forged, &real);
         assert_eq!((forged.len(), &differ[..]), (real.len(), &[][..]), "(offset, forged, real) of differing bytes");
     }
+}
+
+#[test]
+fn a_forged_slice_header_of_a_real_create_is_byte_for_byte_a_real_segment() {
+    arena_space!(S, 1 << 20);
+    let (live, _) = live_and_dead::<S>();
+    for length in [0, 1, SLICE_LEN, 100] {
+        let (shared, unique) = real_slice_segments::<S>(live, length);
+        let shared_forge = Forge::real_slice(KIND_SHARED, live.get(), length);
+        let unique_forge = Forge::real_slice(KIND_UNIQUE, 1, length);
+        for (forged, real) in [(shared_forge.bytes(shared.len()), shared), (unique_forge.bytes(unique.len()), unique)] {
+            let differ = differing(&forged, &real);
+            assert_eq!(
+                (forged.len(), &differ[..]),
+                (real.len(), &[][..]),
+                "length {length}: (offset, forged, real) of differing bytes"
+            );
+        }
+    }
+}
+
+/// The hex dumps in FORMAT.md (`text` blocks of `offset  bytes  comment` rows, a
+/// `*` for repeated zero rows), in order.
+fn format_md_dumps() -> Vec<Vec<u8>> {
+    let mut dumps: Vec<Vec<u8>> = Vec::new();
+    let mut elided = false;
+    for line in include_str!("../FORMAT.md").lines() {
+        if line == "*" {
+            elided = true;
+            continue;
+        }
+        let Some(offset) = line.get(..4).and_then(|o| usize::from_str_radix(o, 16).ok()) else { continue };
+        if line.get(4..6) != Some("  ") {
+            continue;
+        }
+        // The bytes are in the columns before the comment (16 of them, 8 + 8).
+        let row: Vec<u8> = line[6..line.len().min(54)]
+            .split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).unwrap_or_else(|_| panic!("FORMAT.md row {line:?}")))
+            .collect();
+        if offset == 0 {
+            dumps.push(Vec::new());
+        }
+        let dump = dumps.last_mut().expect("a dump starts at offset 0000");
+        if elided {
+            // Zero rows up to this one.
+            dump.resize(offset, 0);
+            elided = false;
+        }
+        assert_eq!(dump.len(), offset, "FORMAT.md row {line:?} does not follow the previous one");
+        dump.extend_from_slice(&row);
+    }
+    dumps
+}
+
+#[test]
+fn format_md_hex_dumps_are_what_real_creates_write() {
+    // FORMAT.md's worked examples, checked against the forger (itself checked
+    // against real creates just above and below).
+    let dumps = format_md_dumps();
+    assert_eq!(dumps.len(), 2, "FORMAT.md has the Unique<u64> and the Shared<[u32]> dumps");
+    const CREATOR: u64 = 0x07a4_0000_0000_7173;
+    // The 328-byte `Unique<u64>`, owned by its creator.
+    let mut unique = Forge::real(KIND_UNIQUE, CREATOR);
+    unique.owner = CREATOR;
+    let forged = unique.bytes(unique_len());
+    assert_eq!((dumps[0].len(), &differing(&dumps[0], &forged)[..]), (328, &[][..]), "Unique<u64> dump");
+    assert_eq!(unique.correct_checksum(), 0x2c65_47d6_7d4f_b99e, "FORMAT.md §3.5's value");
+    // The `Shared<[u32]>` of `[1, 2, 3]` with 4 slots.
+    let slice = slice_u32_forge(CREATOR);
+    let mut forged = slice.bytes(588);
+    for (i, x) in [1u32, 2, 3].into_iter().enumerate() {
+        forged[576 + 4 * i..580 + 4 * i].copy_from_slice(&x.to_le_bytes());
+    }
+    assert_eq!((dumps[1].len(), &differing(&dumps[1], &forged)[..]), (588, &[][..]), "Shared<[u32]> dump");
+    assert_eq!(slice.correct_checksum(), 0x9bac_7e49_7c3c_5f08, "FORMAT.md §3.5's value");
+    assert_eq!(<u32 as ShmSafe>::FINGERPRINT, 0x9764_b957_2e2e_ab91, "FORMAT.md §3.4's value");
+}
+
+/// What FORMAT.md says a `Shared<[u32]>` of length 3 with 4 slots holds, made by
+/// `creator`: 576 + 12 = 588 bytes.
+fn slice_u32_forge(creator: u64) -> Forge {
+    let mut forge = Forge::real(KIND_SHARED, creator);
+    forge.slot_count = 4;
+    (forge.value_offset, forge.total_len) = (576, 588);
+    forge.value_size = 12;
+    forge.fingerprint = <u32 as ShmSafe>::FINGERPRINT;
+    (forge.shape, forge.length) = (1, 3);
+    forge.elements = 0;
+    forge
+}
+
+#[test]
+fn format_md_slice_example_is_what_a_real_create_writes() {
+    arena_space!(S, 1 << 20);
+    let (live, _) = live_and_dead::<S>();
+    let real = as_process::<S, _>(live, || {
+        let handle = Shared::<[u32], S>::options().slots(4).from_slice(VICTIM, &[1, 2, 3]).unwrap();
+        // SAFETY: single-threaded, and no reference into the object is held across it.
+        let bytes = unsafe { Arena::<S>::with_bytes(VICTIM, |b| b.to_vec()) }.unwrap();
+        drop(handle);
+        bytes
+    });
+    let mut forged = slice_u32_forge(live.get()).bytes(588);
+    for (i, x) in [1u32, 2, 3].into_iter().enumerate() {
+        forged[576 + 4 * i..580 + 4 * i].copy_from_slice(&x.to_le_bytes());
+    }
+    assert_eq!((real.len(), &differing(&forged, &real)[..]), (588, &[][..]));
 }
 
 // ---- Precise error kinds ----
@@ -838,7 +1205,7 @@ fn unchanged_copies_of_real_segments_open_and_hold_the_value() {
 #[test]
 fn a_zero_length_object_is_corrupt_after_the_timeout() {
     arena_space!(S, 1 << 20);
-    for op in OPS {
+    for op in ALL_OPS {
         let (outcome, elapsed) = planted_outcome::<S>(&[], op);
         assert_eq!(outcome, Outcome::Failed(ErrorKind::Corrupt), "{op:?}");
         assert!(elapsed >= TIMEOUT.as_nanos() as u64, "{op:?}: a creator may still size it, so wait first");
@@ -863,7 +1230,7 @@ fn garbage_is_corrupt_at_once() {
     arena_space!(S, 1 << 20);
     for fill in [0xa5u8, 0xff, 0x01] {
         for len in [HEADER_BYTES, unique_len(), shared_len(), 4096] {
-            for op in OPS {
+            for op in ALL_OPS {
                 let (outcome, elapsed) = planted_outcome::<S>(&vec![fill; len], op);
                 assert_eq!(outcome, Outcome::Failed(ErrorKind::Corrupt), "{op:?}: {len} bytes of {fill:#x}");
                 assert_eq!(elapsed, 0, "{op:?}: garbage must not be waited on");
@@ -1039,6 +1406,155 @@ fn another_value_type_is_type_mismatch() {
 }
 
 #[test]
+fn a_slice_opened_as_one_value_and_one_value_opened_as_a_slice_are_type_mismatch() {
+    arena_space!(S, 1 << 20);
+    let (live, _) = live_and_dead::<S>();
+    // Copies, of every length a real create writes, including one element (the
+    // same byte size as one `u64`) and none.
+    for length in [0, 1, SLICE_LEN] {
+        let (shared, unique) = real_slice_segments::<S>(live, length);
+        for (bytes, op) in [(&shared, Op::Open), (&shared, Op::Reclaim), (&unique, Op::Claim)] {
+            let (outcome, elapsed) = planted_outcome::<S>(bytes, op);
+            assert_eq!(outcome, Outcome::Failed(ErrorKind::TypeMismatch), "{op:?} of a [u64] of {length}");
+            assert_eq!(elapsed, 0);
+        }
+    }
+    let (shared, unique) = real_segments::<S>(live);
+    for (bytes, op) in [(&shared, Op::OpenSlice), (&shared, Op::ReclaimSlice), (&unique, Op::ClaimSlice)] {
+        assert_eq!(planted_outcome::<S>(bytes, op).0, Outcome::Failed(ErrorKind::TypeMismatch), "{op:?} of a u64");
+    }
+    // And on live objects, which a failed open leaves as they were.
+    let one = Shared::<u64, S>::create("one", 7).unwrap();
+    let many = Shared::<[u64], S>::from_slice("many", &[7]).unwrap();
+    assert_eq!(Shared::<[u64], S>::open("one").unwrap_err().kind(), ErrorKind::TypeMismatch);
+    assert_eq!(Shared::<u64, S>::open("many").unwrap_err().kind(), ErrorKind::TypeMismatch);
+    let u = Unique::<[u64], S>::create_slice_zeroed("unique-many", 3).unwrap();
+    Unique::release(u);
+    assert_eq!(Unique::<u64, S>::claim("unique-many").unwrap_err().kind(), ErrorKind::TypeMismatch);
+    assert_eq!(Unique::<[u64], S>::claim("unique-many").unwrap().len(), 3, "a failed claim left it claimable");
+    assert_eq!((Shared::strong_count(&one), Shared::strong_count(&many)), (1, 1));
+}
+
+#[test]
+fn a_slice_of_another_element_type_is_type_mismatch() {
+    arena_space!(S, 1 << 20);
+    let words = Shared::<[u32], S>::from_slice("words", &[1, 2, 3, 4]).unwrap();
+    let signed = Shared::<[i64], S>::from_slice("signed", &[1, 2]).unwrap();
+    for name in ["words", "signed"] {
+        assert_eq!(Shared::<[u64], S>::open(name).unwrap_err().kind(), ErrorKind::TypeMismatch, "{name}");
+    }
+    // The same bytes as an array of the element type are one value, not a slice.
+    assert_eq!(Shared::<[u32; 4], S>::open("words").unwrap_err().kind(), ErrorKind::TypeMismatch);
+    assert_eq!(&*Shared::<[u32], S>::open("words").unwrap(), &[1, 2, 3, 4]);
+    drop((words, signed));
+}
+
+/// What `op` does on `forge`'s bytes, planted as long as its `total_len` says
+/// (at most 8,192 bytes).
+fn slice_outcome<S: Space>(forge: &Forge, op: Op) -> Outcome {
+    planted_outcome::<S>(&forge.bytes(forge.total_len.min(8192) as usize), op).0
+}
+
+#[test]
+fn an_unknown_shape_in_a_header_of_the_right_kind_and_type_is_corrupt() {
+    arena_space!(S, 1 << 20);
+    let (live, _) = live_and_dead::<S>();
+    for shape in [2, 3, 0x100, u32::MAX] {
+        let mut slice = Forge::real_slice(KIND_SHARED, live.get(), 2);
+        slice.shape = shape;
+        let mut one = Forge::real(KIND_SHARED, live.get());
+        one.shape = shape;
+        for forge in [&slice, &one] {
+            for op in [Op::Open, Op::OpenSlice, Op::Reclaim, Op::ReclaimSlice] {
+                assert_eq!(slice_outcome::<S>(forge, op), Outcome::Failed(ErrorKind::Corrupt), "{op:?}, shape {shape}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_slice_length_whose_size_overflows_is_unsupported_never_wrapped() {
+    // 2^61 elements of 8 bytes are 2^64 bytes: 0 if wrapped, which with a
+    // `value_size` and `total_len` of an empty slice would describe the file.
+    arena_space!(S, 1 << 20);
+    let (live, _) = live_and_dead::<S>();
+    for length in [1u64 << 61, (1 << 61) + 1, u64::MAX / 8 + 1, u64::MAX] {
+        for kind in [KIND_SHARED, KIND_UNIQUE] {
+            let mut forge = Forge::real_slice(kind, live.get(), 0);
+            forge.length = length;
+            let op = Op::taking(kind, true);
+            assert_eq!(slice_outcome::<S>(&forge, op), Outcome::Failed(ErrorKind::Unsupported), "{op:?}, {length}");
+            // The same header opened as one value: a slice is not one value.
+            let op = Op::taking(kind, false);
+            assert_eq!(slice_outcome::<S>(&forge, op), Outcome::Failed(ErrorKind::TypeMismatch), "{op:?}, {length}");
+        }
+    }
+}
+
+#[test]
+fn a_slice_length_the_stored_sizes_contradict_or_the_file_cannot_hold_is_corrupt() {
+    arena_space!(S, 1 << 20);
+    let (live, _) = live_and_dead::<S>();
+    let real = Forge::real_slice(KIND_SHARED, live.get(), 4);
+    assert_eq!(
+        slice_outcome::<S>(&real, Op::OpenSlice),
+        Outcome::Elements(4, digest((0..4).map(element))),
+        "the truthful header"
+    );
+    // The length alone changed: the stored value size (and total length) say 4.
+    for length in [0, 1, 3, 5, 8, 1 << 32, (1 << 61) - 1] {
+        let mut forge = real.clone();
+        forge.length = length;
+        assert_eq!(slice_outcome::<S>(&forge, Op::OpenSlice), Outcome::Failed(ErrorKind::Corrupt), "length {length}");
+    }
+    // The value size alone changed.
+    for value_size in [0, 8, 31, 33, 40, u64::MAX] {
+        let mut forge = real.clone();
+        forge.value_size = value_size;
+        let outcome = slice_outcome::<S>(&forge, Op::OpenSlice);
+        assert_eq!(outcome, Outcome::Failed(ErrorKind::Corrupt), "value_size {value_size}");
+    }
+    // Length, value size and total length agree, but the file ends before the
+    // last element: the header describes another file.
+    let mut longer = real.clone();
+    longer.tell(&Lie::Resize(5));
+    for len in [real.total_len, longer.total_len - 1] {
+        let (outcome, _) = planted_outcome::<S>(&longer.bytes(len as usize), Op::OpenSlice);
+        assert_eq!(outcome, Outcome::Failed(ErrorKind::Corrupt), "a [u64] of 5 in {len} bytes");
+    }
+    let (outcome, _) = planted_outcome::<S>(&longer.bytes(longer.total_len as usize), Op::OpenSlice);
+    assert!(matches!(outcome, Outcome::Elements(5, _)), "the file holds all 5: {outcome:?}");
+}
+
+#[test]
+fn one_value_with_a_non_zero_length_is_corrupt() {
+    arena_space!(S, 1 << 20);
+    let (live, _) = live_and_dead::<S>();
+    for kind in [KIND_SHARED, KIND_UNIQUE] {
+        for length in [1, 2, u64::MAX] {
+            let mut forge = Forge::real(kind, live.get());
+            forge.length = length;
+            let op = Op::taking(kind, false);
+            assert_eq!(slice_outcome::<S>(&forge, op), Outcome::Failed(ErrorKind::Corrupt), "{op:?}, {length}");
+        }
+    }
+}
+
+#[test]
+fn an_empty_slice_opens_with_no_elements_and_a_value_at_the_end_of_the_file() {
+    arena_space!(S, 1 << 20);
+    let (live, _) = live_and_dead::<S>();
+    let (shared, unique) = real_slice_segments::<S>(live, 0);
+    assert_eq!((shared.len(), unique.len()), (layout(SHARED_SLOTS).0 as usize, HEADER_BYTES));
+    let empty = Outcome::Elements(0, digest([]));
+    assert_eq!(planted_outcome::<S>(&shared, Op::OpenSlice).0, empty);
+    assert_eq!(planted_outcome::<S>(&shared, Op::ReclaimSlice).0, Outcome::Reclaimed(0));
+    assert_eq!(planted_outcome::<S>(&unique, Op::ClaimSlice).0, empty);
+    // One byte short is short.
+    assert_eq!(planted_outcome::<S>(&shared[..shared.len() - 1], Op::OpenSlice).0, Outcome::Failed(ErrorKind::Corrupt));
+}
+
+#[test]
 fn a_real_segment_copied_under_another_name_is_corrupt() {
     // The segment records its name: a copy (or a rename) is not that object.
     arena_space!(S, 1 << 20);
@@ -1086,8 +1602,9 @@ fn a_changed_creator_or_a_non_zero_reserved_word_is_corrupt() {
     arena_space!(S, 1 << 20);
     let (live, _) = live_and_dead::<S>();
     let (shared, unique) = real_segments::<S>(live);
-    let reserved_in_fixed = FIXED_AT + 52;
-    for at in [RESERVED_AT, RESERVED_AT + 3, CREATOR_AT, CREATOR_AT + 7, reserved_in_fixed] {
+    // `Fixed.shape` (format version 1's reserved word) and `Fixed.length`.
+    let (shape, length) = (FIXED_AT + 52, FIXED_AT + 56);
+    for at in [RESERVED_AT, RESERVED_AT + 3, CREATOR_AT, CREATOR_AT + 7, shape, length, length + 7] {
         for (original, op) in [(&shared, Op::Open), (&shared, Op::Reclaim), (&unique, Op::Claim)] {
             let mut bytes = original.clone();
             bytes[at] ^= 0x04;
