@@ -370,3 +370,121 @@ fn writes_through_get_mut_happen_before_a_later_open_in_another_thread() {
         assert_eq!(reader.join().unwrap(), 42);
     });
 }
+
+// ---- Slices: `Shared<[T]>` is `Arc<[T]>`, `Unique<[T]>` is `Box<[T]>` (issue 13).
+// Small, so that Miri runs the slice pointer code quickly. ----
+
+#[test]
+fn shared_slices_deref_compare_and_hash_as_arc_slices_do() {
+    arena_space!(S, 1 << 16);
+    let a = Shared::<[u64], S>::from_slice("a", &[1, 2, 3]).unwrap();
+    let b = Shared::<[u64], S>::create_slice_with("b", 3, |i| i as u64 + 1).unwrap();
+    let arc: std::sync::Arc<[u64]> = std::sync::Arc::from(&[1u64, 2, 3][..]);
+    assert_eq!(&*a, &*arc);
+    assert_eq!(a, b, "equal values");
+    assert!(!Shared::ptr_eq(&a, &b), "two objects");
+    assert_eq!(hash_of(&a), hash_of(&arc), "hashes as the slice does");
+    assert_eq!(format!("{a:?}"), format!("{arc:?}"));
+    let as_ref: &[u64] = a.as_ref();
+    let borrowed: &[u64] = a.borrow();
+    assert_eq!((as_ref, borrowed.len()), (&[1, 2, 3][..], 3));
+    let p = Arena::<S>::spawn();
+    let sum = as_process::<S, _>(p, || {
+        let theirs = Shared::<[u64], S>::open("a").unwrap();
+        assert_eq!(Shared::strong_count(&theirs), 2);
+        theirs.iter().sum::<u64>()
+    });
+    assert_eq!(sum, 6);
+    let zeroed = Shared::<[u64], S>::create_slice_zeroed("z", 0).unwrap();
+    assert!(zeroed.is_empty() && Shared::<[u64], S>::open("z").unwrap().is_empty());
+}
+
+#[test]
+fn shared_slice_get_mut_writes_the_elements_in_place() {
+    arena_space!(S, 1 << 16);
+    let mut a = Shared::<[u32], S>::create_slice_zeroed("a", 4).unwrap();
+    Shared::get_mut(&mut a).expect("the only handle").copy_from_slice(&[4, 3, 2, 1]);
+    let b = Shared::<[u32], S>::open("a").unwrap();
+    assert_eq!(&*b, &[4, 3, 2, 1]);
+    assert!(Shared::get_mut(&mut a).is_none());
+    drop(b);
+    Shared::get_mut(&mut a).unwrap().sort_unstable();
+    assert_eq!(&*a, &[1, 2, 3, 4]);
+}
+
+static SLICE_DROPS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// An element that counts its drops (for the one test that uses it).
+#[repr(C)]
+struct Element {
+    value: u32,
+}
+shmptr::shm_safe!(Element { value });
+
+impl Drop for Element {
+    fn drop(&mut self) {
+        SLICE_DROPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_last_handle_drops_every_element_once() {
+    use std::sync::atomic::Ordering::SeqCst;
+    arena_space!(S, 1 << 16);
+    let a = Shared::<[Element], S>::create_slice_with("a", 5, |i| Element { value: i as u32 }).unwrap();
+    assert_eq!(SLICE_DROPS.load(SeqCst), 0, "made in place: nothing dropped");
+    let b = Shared::<[Element], S>::open("a").unwrap();
+    assert_eq!(b[4].value, 4);
+    drop(a);
+    assert_eq!(SLICE_DROPS.load(SeqCst), 0);
+    drop(b);
+    assert_eq!(SLICE_DROPS.load(SeqCst), 5, "each element once");
+
+    let mut u = Unique::<[Element], S>::create_slice_with("u", 3, |i| Element { value: i as u32 }).unwrap();
+    u[2].value = 20;
+    Unique::release(u);
+    let p = Arena::<S>::spawn();
+    as_process::<S, _>(p, || {
+        let u = Unique::<[Element], S>::claim("u").unwrap();
+        assert_eq!((u.len(), u[2].value), (3, 20));
+    });
+    assert_eq!(SLICE_DROPS.load(SeqCst), 8, "and the Unique's three, by the process that claimed it");
+    assert!(!Arena::<S>::exists("u"));
+}
+
+#[test]
+fn a_unique_slice_is_released_mapped_and_claimed_back() {
+    arena_space!(S, 1 << 16);
+    let mut frame = Unique::<[u8], S>::create_slice_with("f", 16, |i| i as u8).unwrap();
+    frame[15] = 150;
+    let parked = Unique::release_mapped(frame);
+    let mut frame = parked.claim().expect("nobody owns it");
+    assert_eq!((frame.len(), frame[14], frame[15]), (16, 14, 150));
+    frame.fill(7);
+    Unique::release(frame);
+    let p = Arena::<S>::spawn();
+    let sum = as_process::<S, _>(p, || Unique::<[u8], S>::claim("f").unwrap().iter().map(|&b| b as u32).sum::<u32>());
+    assert_eq!(sum, 7 * 16);
+    assert!(!Arena::<S>::exists("f"), "the claiming process's drop destroyed it");
+}
+
+#[test]
+fn a_frame_released_with_its_mapping_kept_is_claimed_by_another_process_and_back() {
+    arena_space!(S, 1 << 16);
+    let mut frame = Unique::<[u8], S>::create_slice_zeroed("f", 8).unwrap();
+    frame.fill(1);
+    let parked = Unique::release_mapped(frame);
+    let p = Arena::<S>::spawn();
+    let theirs = as_process::<S, _>(p, || {
+        let mut frame = Unique::<[u8], S>::claim("f").expect("released: another process claims it");
+        assert!(frame.iter().all(|&b| b == 1));
+        frame.fill(2);
+        Unique::release_mapped(frame)
+    });
+    let frame = parked.claim().expect("released again by the other process");
+    assert!(frame.iter().all(|&b| b == 2));
+    let theirs = as_process::<S, _>(p, || theirs.claim().expect_err("this process owns it").into_released());
+    drop(frame);
+    as_process::<S, _>(p, || drop(theirs));
+    assert!(!Arena::<S>::exists("f"));
+}
