@@ -9,7 +9,7 @@
 //! processes' CPU time (see there). Both sides fill a frame with one
 //! byte value (`memset`) and the consumer checks one byte of each 64-byte line.
 //!
-//! The frame comparisons take 31 batches of ~50 ms per side in full mode (not
+//! This module's comparisons take 31 batches of ~50 ms per side in full mode (not
 //! ~150 ms as the others: four more 10-second lines would double the run; short
 //! batches, finely interleaved, let a burst of load on the host hit both sides
 //! alike), the quick mode's settings in quick mode.
@@ -424,7 +424,7 @@ fn per_frame_child(child: &ChildArgs) {
 pub fn slice_create_open_4kib_vs_shared_memory(settings: &Settings, prefix: &str) -> Ratio {
     let ours = name(prefix, "slice-cycle");
     let os_id = format!("/{}", name(prefix, "slice-cycle-shared_memory"));
-    settings.compare_ops(
+    frame_settings(settings).compare_ops(
         "slice_create_open_4kib_vs_shared_memory",
         Clock::Cpu,
         || {

@@ -1,6 +1,6 @@
 //! shmptr against its peers, each pair measured in the same run:
-//! `cargo bench -p shmptr-bench --bench peers` (about 125 s),
-//! `cargo bench -p shmptr-bench --bench peers -- --quick` (about 10 s); any other
+//! `cargo bench -p shmptr-bench --bench peers` (about 120 s),
+//! `cargo bench -p shmptr-bench --bench peers -- --quick` (about 13 s); any other
 //! non-flag argument runs only the comparisons whose name contains it (`-- handoff`).
 //!
 //! Every comparison alternates batches of ours and the peer's (ours first in even
