@@ -7,7 +7,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::name::Name;
 use crate::options::Options;
-use crate::segment::{Abandoned, Lent, SharedHandle};
+use crate::segment::{put, Abandoned, Lent, SharedHandle};
 use crate::shm_safe::{ShmSafe, Zeroable};
 use crate::value::Value;
 
@@ -447,7 +447,7 @@ impl<T: ShmSafe, B: Backend> Options<Shared<[T], B>> {
 /// each element replaces are a value nobody owns: not dropped.
 pub(crate) fn fill<T: ShmSafe>(slice: &mut [T], mut make: impl FnMut(usize) -> T) {
     for (i, element) in slice.iter_mut().enumerate() {
-        core::mem::forget(core::mem::replace(element, make(i)));
+        put(element, make(i));
     }
 }
 

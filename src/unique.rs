@@ -8,7 +8,7 @@ use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::Name;
 use crate::options::Options;
-use crate::segment::{ReleasedHandle, UniqueHandle};
+use crate::segment::{put, ReleasedHandle, UniqueHandle};
 use crate::shared::fill;
 use crate::shm_safe::{ShmSafe, Zeroable};
 use crate::value::Value;
@@ -203,8 +203,7 @@ impl<T: ShmSafe, B: Backend> Options<Unique<T, B>> {
         let mut value = Some(value);
         self.create_in_place(name, 0, |slot| {
             if let Some(v) = value.take() {
-                // The zero bytes it replaces are a `T` nobody owns: not dropped.
-                core::mem::forget(core::mem::replace(slot, v));
+                put(slot, v);
             }
         })
     }

@@ -373,6 +373,18 @@ impl<B: Backend> Mapping<B> {
     }
 }
 
+/// Moves `value` into `slot`, a fresh value's zero bytes, without dropping them:
+/// they are a value nobody made (a `ShmSafe` type's drop may count drops). One
+/// move, where `mem::forget(mem::replace(..))` made a second copy of the value on
+/// the stack in a debug build.
+#[inline(always)]
+pub(crate) fn put<T: ShmSafe>(slot: &mut T, value: T) {
+    // SAFETY: `slot` is a valid, exclusive reference, so writing through it is
+    // sound; the old bytes are overwritten without their drop, which only leaks
+    // (and a zero `ShmSafe` value owns nothing outside its own bytes).
+    unsafe { core::ptr::write(slot, value) }
+}
+
 /// A segment this process is creating: until [`finish`](Creating::finish), dropping
 /// it (a panicking initializer unwinding) removes the object, so that nothing
 /// blocks its name: the name is unlinked, this process's ownership (a `Unique`)
@@ -776,8 +788,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn create<H>(name: Name<'_>, options: &Options<H>, value: &mut Option<T>) -> Result<Self> {
         Self::create_in_place(name, options, 0, |slot| {
             if let Some(v) = value.take() {
-                // The zero bytes it replaces are a `T` nobody owns: not dropped.
-                core::mem::forget(core::mem::replace(slot, v));
+                put(slot, v);
             }
         })
     }
