@@ -1492,6 +1492,30 @@ fn a_slice_length_whose_size_overflows_is_unsupported_never_wrapped() {
 }
 
 #[test]
+fn a_real_slice_of_another_element_is_type_mismatch_even_when_its_length_would_overflow_the_opener() {
+    // Issue 13: opening a `[T]` object as `[U]` is `TypeMismatch`; `Unsupported` is
+    // for a length whose size overflows. A `Shared<[()]>` of `usize::MAX` elements
+    // is a real, valid object of 4,416 bytes (its elements take none), but opened
+    // as `[u64]` its length is sized as `u64`s first (`Header::inspect` sizes the
+    // slice before it compares the type), so the opener is told `Unsupported`,
+    // as if the object were too large for this target, not that it holds another
+    // type. The same happens with real files on 32-bit targets (a `[u8]` of more
+    // than 512 MiB opened as `[u64]`).
+    arena_space!(S, 1 << 20);
+    let (live, _) = live_and_dead::<S>();
+    let mut units = Forge::real_slice(KIND_SHARED, live.get(), 0);
+    units.fingerprint = <() as ShmSafe>::FINGERPRINT;
+    units.length = usize::MAX as u64;
+    Arena::<S>::plant(VICTIM, &units.bytes(units.total_len as usize)).unwrap();
+    // It is a real object: a `[()]` opener takes it, with the whole length.
+    let opened = Shared::<[()], S>::options().timeout(TIMEOUT).open(VICTIM).map(|h| h.len());
+    assert_eq!(opened.map_err(|e| e.kind()), Ok(usize::MAX));
+    let as_u64s = Shared::<[u64], S>::options().timeout(TIMEOUT).open(VICTIM).map(|h| h.len());
+    Arena::<S>::remove(VICTIM).unwrap();
+    assert_eq!(as_u64s.map_err(|e| e.kind()), Err(ErrorKind::TypeMismatch), "a [()] opened as [u64]");
+}
+
+#[test]
 fn a_slice_length_the_stored_sizes_contradict_or_the_file_cannot_hold_is_corrupt() {
     arena_space!(S, 1 << 20);
     let (live, _) = live_and_dead::<S>();
