@@ -1011,6 +1011,8 @@ fn forged_headers_hand_out_only_what_they_describe<S: Space>(kind: u32, slice: b
                 {
                     prop_assert!(
                         matches!(outcome, Outcome::Failed(ErrorKind::Corrupt | ErrorKind::TypeMismatch))
+                            // An empty file is a creator's that died before sizing it.
+                            || (len == 0 && empty_file_outcome(op) == outcome)
                             || (op.slice()
                                 && length_overflows(&forge)
                                 && outcome == Outcome::Failed(ErrorKind::Unsupported)),
@@ -1202,12 +1204,23 @@ fn unchanged_copies_of_real_segments_open_and_hold_the_value() {
     assert_eq!(planted_outcome::<S>(&unique, Op::Claim).0, Outcome::Handle(VALUE));
 }
 
+/// What a typed operation makes of an empty file once the timeout has passed: a
+/// creator sizes the file before writing a byte, so it is one that died before
+/// that. Open and claim report it abandoned; reclaim removes it (issue 13: a
+/// creator killed mid-create leaves nothing that blocks the name).
+fn empty_file_outcome(op: Op) -> Outcome {
+    match op {
+        Op::Reclaim | Op::ReclaimSlice => Outcome::Reclaimed(0),
+        _ => Outcome::Failed(ErrorKind::Abandoned),
+    }
+}
+
 #[test]
-fn a_zero_length_object_is_corrupt_after_the_timeout() {
+fn a_zero_length_object_is_abandoned_after_the_timeout() {
     arena_space!(S, 1 << 20);
     for op in ALL_OPS {
         let (outcome, elapsed) = planted_outcome::<S>(&[], op);
-        assert_eq!(outcome, Outcome::Failed(ErrorKind::Corrupt), "{op:?}");
+        assert_eq!(outcome, empty_file_outcome(op), "{op:?}");
         assert!(elapsed >= TIMEOUT.as_nanos() as u64, "{op:?}: a creator may still size it, so wait first");
     }
 }

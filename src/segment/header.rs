@@ -507,17 +507,20 @@ impl Header {
             Shape::One => 0,
             Shape::Slice => usize::try_from(f.length).unwrap_or(usize::MAX),
         };
-        let Some(size) = ty.value_size(length) else {
-            return Err(Error::new(ErrorKind::Unsupported, SIZING));
-        };
-        // Another kind, shape (a garbage one is left to the check below) or type.
+        let size = ty.value_size(length);
+        // Another kind, shape (a garbage one is left to the check below) or type,
+        // decided before the size: a slice of another element is TypeMismatch even
+        // if its length, sized as this element, would overflow.
         if found_kind != ty.kind
             || (f.shape != ty.shape as u32 && f.shape <= Shape::Slice as u32)
             || f.fingerprint != ty.fingerprint
             || f.value_align != ty.align.max(VALUE_MIN_ALIGN) as u64
         {
-            return Err(Error::type_mismatch(size as u64, f.value_size));
+            return Err(Error::type_mismatch(size.map_or(u64::MAX, |s| s as u64), f.value_size));
         }
+        let Some(size) = size else {
+            return Err(Error::new(ErrorKind::Unsupported, SIZING));
+        };
         // The right type, and a size it contradicts (the fingerprint covers one
         // value's size, the length a slice's), one value with a length, or a
         // garbage shape.

@@ -60,6 +60,10 @@ pub(crate) struct Mapping<B: Backend> {
 pub(crate) enum Abandoned {
     Report,
     Remove,
+    /// As `Remove`, for objects that bear shmptr's magic only: the untyped
+    /// operations are never told which object to expect, so an empty file (a
+    /// creator that died before sizing it, or anybody's) is left alone.
+    RemoveStamped,
 }
 
 impl<B: Backend> Mapping<B> {
@@ -150,7 +154,7 @@ impl<B: Backend> Mapping<B> {
         let layout = SegmentLayout::of(slot_count, &ty, length)?;
         let region = B::create(name, layout.total_len, &options.access)?;
         if region.len() < layout.total_len || !base_aligned::<B>(&region) {
-            let _ = B::unlink(name, &region);
+            unlink::<B>(name, &region);
             return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
         }
         if kind == Kind::Unique {
@@ -158,7 +162,7 @@ impl<B: Backend> Mapping<B> {
             // peer may clear the owner word, and a claim by another thread here must
             // then meet this record, never get a second `&mut T`.
             if let Err(e) = region.own_exclusively() {
-                let _ = B::unlink(name, &region);
+                unlink::<B>(name, &region);
                 return Err(e);
             }
         }
@@ -254,7 +258,7 @@ impl<B: Backend> Mapping<B> {
             let remaining = deadline.saturating_sub(now);
             let slice = Duration::from_nanos(remaining.min(POLL_NANOS));
             let judge_unnamed = now >= judge_unnamed_at;
-            if region.len() < size_of::<Header>() {
+            let error = if region.len() < size_of::<Header>() {
                 // Its creator may not have sized it yet: wait. A file that stays this
                 // short, with nobody creating it, is not a segment; one whose creator
                 // still lives (even stopped) is its creator's, however long it takes.
@@ -264,51 +268,59 @@ impl<B: Backend> Mapping<B> {
                     continue;
                 }
                 let dead = judge_unnamed && B::creator_liveness(name, &region, None) == Liveness::Dead;
-                return Err(match dead {
-                    true => Error::new(ErrorKind::Corrupt, "opening a segment shorter than its header"),
+                // A creator sizes the file to its whole length at once, before it
+                // writes a byte: an empty file is a creator's that died before
+                // that (removed as any abandoned object, but by the untyped
+                // operations), a longer short one is no segment at all.
+                match dead {
                     false => Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment"),
-                });
-            }
-            if !base_aligned::<B>(&region) {
-                return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
-            }
-            let header = header_of::<B>(&region);
-            let inspected = match expect(header) {
-                Some(ty) => header.inspect(region.len(), name, ty),
-                None => Err(Error::new(ErrorKind::Corrupt, "validating the segment")),
-            };
-            let error = match inspected {
-                Ok(Inspection::Ready(layout)) => return Ok((Self::from_region(region, &layout), layout.length)),
-                Ok(Inspection::NotReady(state)) => {
-                    // A header being written names its creator, judged on every round.
-                    // A blank one names nobody (see `judge_unnamed`).
-                    let creator = match state {
-                        State::Blank => None,
-                        _ => ProcessId::from_word(header.creator.load(Ordering::Relaxed)),
-                    };
-                    // Still unfinished after the verdict (Acquire: pairs with the
-                    // creator's `Ready`, stored before it ends its creation mark): a
-                    // creator that finished meanwhile is never taken for a dead one.
-                    let dead = (creator.is_some() || judge_unnamed)
-                        && B::creator_liveness(name, &region, creator) == Liveness::Dead
-                        && header.state.load(Ordering::Acquire) == state as u32;
-                    if dead {
+                    true if region.len() == 0 && abandoned != Abandoned::RemoveStamped => {
                         Error::new(ErrorKind::Abandoned, "opening an object its creator abandoned")
-                    } else if remaining != 0 {
-                        lifecycle::wait_for_creator::<B>(header, state as u32, slice);
-                        continue;
-                    } else {
-                        // Its creator lives (or cannot be judged): the object is its
-                        // creator's, never removed, however slow or stopped it is.
-                        Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment")
                     }
+                    true => Error::new(ErrorKind::Corrupt, "opening a segment shorter than its header"),
                 }
-                Ok(Inspection::Destroying) => Error::new(ErrorKind::NotFound, BEING_DESTROYED),
-                Err(e) => e,
+            } else {
+                if !base_aligned::<B>(&region) {
+                    return Err(Error::new(ErrorKind::Unsupported, "checking the backend's region"));
+                }
+                let header = header_of::<B>(&region);
+                let inspected = match expect(header) {
+                    Some(ty) => header.inspect(region.len(), name, ty),
+                    None => Err(Error::new(ErrorKind::Corrupt, "validating the segment")),
+                };
+                match inspected {
+                    Ok(Inspection::Ready(layout)) => return Ok((Self::from_region(region, &layout), layout.length)),
+                    Ok(Inspection::NotReady(state)) => {
+                        // A header being written names its creator, judged on every round.
+                        // A blank one names nobody (see `judge_unnamed`).
+                        let creator = match state {
+                            State::Blank => None,
+                            _ => ProcessId::from_word(header.creator.load(Ordering::Relaxed)),
+                        };
+                        // Still unfinished after the verdict (Acquire: pairs with the
+                        // creator's `Ready`, stored before it ends its creation mark): a
+                        // creator that finished meanwhile is never taken for a dead one.
+                        let dead = (creator.is_some() || judge_unnamed)
+                            && B::creator_liveness(name, &region, creator) == Liveness::Dead
+                            && header.state.load(Ordering::Acquire) == state as u32;
+                        if dead {
+                            Error::new(ErrorKind::Abandoned, "opening an object its creator abandoned")
+                        } else if remaining != 0 {
+                            lifecycle::wait_for_creator::<B>(header, state as u32, slice);
+                            continue;
+                        } else {
+                            // Its creator lives (or cannot be judged): the object is its
+                            // creator's, never removed, however slow or stopped it is.
+                            Error::new(ErrorKind::Timeout, "waiting for the creator to finish the segment")
+                        }
+                    }
+                    Ok(Inspection::Destroying) => Error::new(ErrorKind::NotFound, BEING_DESTROYED),
+                    Err(e) => e,
+                }
             };
             // Being destroyed, or abandoned and to be removed: finish the job (one
             // call site: this loop is inlined into every opener).
-            let remove = error.kind() == ErrorKind::Abandoned && abandoned == Abandoned::Remove;
+            let remove = error.kind() == ErrorKind::Abandoned && abandoned != Abandoned::Report;
             if error.kind() == ErrorKind::NotFound || remove {
                 finish_for_dead::<B>(&region, name);
             }
@@ -414,7 +426,7 @@ impl<B: Backend> Drop for Creating<'_, B> {
             return;
         }
         // An error means the name already names another object: nothing to undo.
-        let _ = B::unlink(self.name, &self.mapping.region);
+        unlink::<B>(self.name, &self.mapping.region);
         if self.kind == Kind::Unique {
             self.mapping.region.disown();
         }
@@ -441,7 +453,7 @@ const ABANDONED_REMOVED: &str = "opening (abandoned: removed)";
 fn open_any<B: Backend>(name: Name<'_>) -> Result<(Mapping<B>, Kind)> {
     let kind = core::cell::Cell::new(Kind::Shared);
     let options = Options::<()>::new().timeout(UNTYPED_TIMEOUT);
-    let opened = Mapping::<B>::open_as(name, &options, Abandoned::Remove, |header| {
+    let opened = Mapping::<B>::open_as(name, &options, Abandoned::RemoveStamped, |header| {
         // Relaxed: untrusted, and only a filter; `inspect` checks it again.
         if header.magic.load(Ordering::Relaxed) != super::header::MAGIC {
             return None;
@@ -589,6 +601,13 @@ fn take_unique<B: Backend>(mapping: &Mapping<B>, name: Name<'_>, from: owner::Fr
 /// is not dropped (it is half-dropped or was never whole), even if a peer sets the
 /// state back to `Ready` meanwhile.
 fn finish_for_dead<B: Backend>(region: &B::Region, name: Name<'_>) {
+    if region.len() < size_of::<Header>() {
+        // An empty file whose creator died before sizing it: nothing to destroy,
+        // no destroyer word to win, only the name (an error: another process
+        // removed or replaced it meanwhile).
+        unlink::<B>(name, region);
+        return;
+    }
     // With no slots, the claim succeeds only against a dead destroyer, or against
     // none (a dead creator never names one).
     let members = Members::new(header_of::<B>(region), &[]);
@@ -710,11 +729,19 @@ impl<B: Backend> Drop for Finish<'_, B> {
         let Some(name) = self.name else { return };
         // An error here means the name is already gone or names a newer object;
         // either way there is nothing left for us to unlink.
-        let _ = B::unlink(name, self.region);
+        unlink::<B>(name, self.region);
         B::crash_point(CrashPoint::DestroyUnlinked);
         self.right.mark_destroyed();
         // Then `self.right` drops: the slot is freed, also if this panicked.
     }
+}
+
+/// Removes `name` if it still names the object `region` maps, ignoring errors
+/// (the name is gone already, or names a newer object: nothing to remove).
+/// Every caller goes through this one outlined copy of the backend's unlink.
+#[inline(never)]
+fn unlink<B: Backend>(name: Name<'_>, region: &B::Region) {
+    let _ = B::unlink(name, region);
 }
 
 /// A value's drop with its type erased, so that the destroy steps are one function

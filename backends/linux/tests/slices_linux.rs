@@ -248,6 +248,39 @@ fn a_creator_killed_inside_create_slice_with_leaves_nothing_that_blocks_the_name
 }
 
 #[test]
+fn an_empty_file_a_creator_left_before_sizing_it_is_replaced_by_open_or_create() {
+    // A creator killed between creating its file and sizing it leaves an empty
+    // file that nobody's creation lock holds (found by the frames example's kill
+    // loop: 2 of 40 kills). Typed openers wait the whole timeout (a creator may
+    // still size it), then take it for abandoned: `open` reports it,
+    // `open_or_create` and `reclaim` remove it. The untyped operations, never told
+    // which object to expect, leave it alone: it need not be shmptr's.
+    let scope = Scope::new("an_empty_file_a_creator_left_before_sizing_it_is_replaced_by_open_or_create");
+    let short = std::time::Duration::from_millis(50);
+    let (table, frame) = (scope.name("table"), scope.name("frame"));
+    for name in [&table, &frame] {
+        std::fs::File::create(Scope::path(name)).unwrap().set_permissions(PermissionsExt::from_mode(0o600)).unwrap();
+    }
+    let opened = Shared::<[u32]>::options().timeout(short).open(&table).unwrap_err();
+    assert_eq!(opened.kind(), ErrorKind::Abandoned, "{opened}");
+    assert!(Scope::exists(&table), "open only reports it");
+    let untyped = shmptr_linux::reclaim(&table);
+    assert!(untyped.is_err() || !untyped.unwrap().destroyed, "untyped reclaim never removes a file without the magic");
+    assert!(Scope::exists(&table));
+    let (replaced, created) = Shared::<[u32]>::options()
+        .timeout(short)
+        .open_or_create_slice_with_status(&table, runtime(2), |i| i as u32)
+        .unwrap();
+    assert!(created, "replaced, not opened");
+    assert_eq!(&*replaced, &[0, 1]);
+    drop(replaced);
+
+    assert_eq!(Shared::<u64>::options().timeout(short).reclaim(&frame).unwrap(), 0);
+    assert!(!Scope::exists(&frame), "typed reclaim removed the empty file");
+    assert!(scope.leftovers().is_empty());
+}
+
+#[test]
 fn a_creator_that_aborts_or_panics_inside_create_slice_with_leaves_nothing_that_blocks_the_name() {
     const TEST: &str = "a_creator_that_aborts_or_panics_inside_create_slice_with_leaves_nothing_that_blocks_the_name";
     let scope = Scope::new(TEST);
