@@ -7,7 +7,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::name::Name;
 use crate::options::Options;
-use crate::segment::{put, Abandoned, Lent, SharedHandle};
+use crate::segment::{fill, Abandoned, Lent, SharedHandle};
 use crate::shm_safe::{ShmSafe, Zeroable};
 use crate::value::Value;
 
@@ -440,14 +440,6 @@ impl<T: ShmSafe, B: Backend> Options<Shared<[T], B>> {
             SharedHandle::create_in_place(name, self, length, |slice| fill(slice, &mut make))
         })?;
         Ok((Shared { handle }, created))
-    }
-}
-
-/// Writes `make(i)` into element `i` of a fresh slice, in place. The zero bytes
-/// each element replaces are a value nobody owns: not dropped.
-pub(crate) fn fill<T: ShmSafe>(slice: &mut [T], mut make: impl FnMut(usize) -> T) {
-    for (i, element) in slice.iter_mut().enumerate() {
-        put(element, make(i));
     }
 }
 

@@ -8,8 +8,7 @@ use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::Name;
 use crate::options::Options;
-use crate::segment::{put, ReleasedHandle, UniqueHandle};
-use crate::shared::fill;
+use crate::segment::{fill, put, ReleasedHandle, UniqueHandle};
 use crate::shm_safe::{ShmSafe, Zeroable};
 use crate::value::Value;
 

@@ -452,6 +452,37 @@ fn the_last_handle_drops_every_element_once() {
     assert!(!Arena::<S>::exists("u"));
 }
 
+/// An element that counts its drops, for the panicking initializer test alone.
+#[repr(C)]
+struct Made {
+    value: u32,
+}
+shmptr::shm_safe!(Made { value });
+static MADE_DROPS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+impl Drop for Made {
+    fn drop(&mut self) {
+        MADE_DROPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_panicking_slice_initializer_drops_the_elements_it_made_once_as_array_from_fn_does() {
+    use std::sync::atomic::Ordering::SeqCst;
+    arena_space!(S, 1 << 16);
+    let made = catch_unwind(AssertUnwindSafe(|| {
+        Shared::<[Made], S>::create_slice_with("p", 10, |i| {
+            assert!(i < 4, "element {i} fails");
+            Made { value: i as u32 }
+        })
+    }));
+    assert!(made.is_err());
+    assert_eq!(MADE_DROPS.load(SeqCst), 4, "the four made elements, not the zero bytes of the others");
+    assert!(!Arena::<S>::exists("p"), "the unfinished object is removed");
+    let again = Unique::<[Made], S>::create_slice_with("p", 2, |i| Made { value: i as u32 }).unwrap();
+    drop(again);
+    assert_eq!(MADE_DROPS.load(SeqCst), 6);
+}
+
 #[test]
 fn a_unique_slice_is_released_mapped_and_claimed_back() {
     arena_space!(S, 1 << 16);

@@ -397,6 +397,35 @@ pub(crate) fn put<T: ShmSafe>(slot: &mut T, value: T) {
     unsafe { core::ptr::write(slot, value) }
 }
 
+/// Writes `make(i)` into element `i` of a fresh slice, in place (the zero bytes
+/// each replaces are not dropped, as in [`put`]). If `make` panics, the elements
+/// made so far are dropped, as `core::array::from_fn` drops them, before the
+/// unfinished object is removed.
+pub(crate) fn fill<T: ShmSafe>(slice: &mut [T], mut make: impl FnMut(usize) -> T) {
+    /// The first `count` elements of `slice` are made: dropped if this is.
+    struct Made<'a, T> {
+        slice: &'a mut [T],
+        count: usize,
+    }
+    impl<T> Drop for Made<'_, T> {
+        fn drop(&mut self) {
+            let made: *mut [T] = &mut self.slice[..self.count];
+            // SAFETY: the first `count` elements were written by `fill` and are
+            // valid values no other reference uses; they are dropped once, here,
+            // during the unwind, and the object is removed after (its creator's
+            // `Creating` guard), so nothing reads or drops them again.
+            unsafe { core::ptr::drop_in_place(made) }
+        }
+    }
+    let mut made = Made { slice, count: 0 };
+    while made.count < made.slice.len() {
+        let value = make(made.count);
+        put(&mut made.slice[made.count], value);
+        made.count += 1;
+    }
+    core::mem::forget(made);
+}
+
 /// A segment this process is creating: until [`finish`](Creating::finish), dropping
 /// it (a panicking initializer unwinding) removes the object, so that nothing
 /// blocks its name: the name is unlinked, this process's ownership (a `Unique`)

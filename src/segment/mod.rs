@@ -20,7 +20,7 @@ pub(crate) mod owner;
 mod tests;
 
 pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Shape, Slot, ValueType};
-pub(crate) use mapping::{put, Abandoned, Lent, ReleasedHandle, SharedHandle, UniqueHandle};
+pub(crate) use mapping::{fill, put, Abandoned, Lent, ReleasedHandle, SharedHandle, UniqueHandle};
 pub(crate) use members::Members;
 // The untyped inspection (`crate::inspect`) reads plain copies of the header,
 // which loom's atomics are not: it is left out of the loom models.
