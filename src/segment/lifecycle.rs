@@ -95,6 +95,18 @@ pub(crate) fn publish<P: Platform>(header: &Header) {
     }
 }
 
+/// Withdraws a segment its creator gives up before `Ready` (its initializer
+/// panicked): `Destroyed`, so that openers waiting for it, here or in other
+/// processes, wake and see it gone (`NotFound`: `open_or_create` creates anew)
+/// rather than wait for a creator that lives on. As [`publish`], with the same
+/// orderings.
+pub(crate) fn withdraw<P: Platform>(header: &Header) {
+    header.state.store(State::Destroyed as u32, Ordering::SeqCst);
+    if header.waiting.load(Ordering::SeqCst) != 0 {
+        P::wake(&header.state, u32::MAX);
+    }
+}
+
 /// Sleeps (at most `slice`) while the state word still holds `seen`, an
 /// unfinished state: an opener waiting for the creator's [`publish`].
 pub(crate) fn wait_for_creator<P: Platform>(header: &Header, seen: u32, slice: Duration) {

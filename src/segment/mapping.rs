@@ -454,7 +454,9 @@ impl<B: Backend> Drop for Creating<'_, B> {
         if B::liveness(self.creator) == Liveness::Dead {
             return;
         }
-        // An error means the name already names another object: nothing to undo.
+        // Openers waiting for it see it gone first, then its name goes (an error:
+        // the name already names another object, nothing to undo).
+        lifecycle::withdraw::<B>(self.mapping.header());
         unlink::<B>(self.name, &self.mapping.region);
         if self.kind == Kind::Unique {
             self.mapping.region.disown();

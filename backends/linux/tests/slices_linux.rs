@@ -248,6 +248,42 @@ fn a_creator_killed_inside_create_slice_with_leaves_nothing_that_blocks_the_name
 }
 
 #[test]
+fn an_opener_waiting_for_an_initializer_that_panics_finds_the_object_gone() {
+    // The opener maps the unfinished object and waits for `Ready`; the creator's
+    // initializer then panics, and the creator lives on. The opener must not wait
+    // out its timeout for it (`Timeout`): the object is withdrawn (state
+    // `Destroyed`, waiters woken) and its name removed, and the opener, which
+    // looks the name up again on every round, finds it gone.
+    let scope = Scope::new("an_opener_waiting_for_an_initializer_that_panics_finds_the_object_gone");
+    let name = scope.name("p");
+    let (inside, wait_inside) = std::sync::mpsc::channel();
+    let creator = {
+        let name = name.clone();
+        std::thread::spawn(move || {
+            std::panic::catch_unwind(move || {
+                Shared::<[u32]>::create_slice_with(&name, runtime(4), |i| {
+                    if i == 2 {
+                        inside.send(()).unwrap();
+                        // Long enough for the opener to map it and sleep on it.
+                        std::thread::sleep(Duration::from_millis(300));
+                        panic!("the initializer fails");
+                    }
+                    i as u32
+                })
+            })
+        })
+    };
+    wait_inside.recv().unwrap();
+    let opened = Shared::<[u32]>::options().timeout(Duration::from_secs(20)).open(&name).unwrap_err();
+    assert_eq!(opened.kind(), ErrorKind::NotFound, "{opened}");
+    assert!(creator.join().unwrap().is_err(), "the initializer panicked");
+    let (table, created) = Shared::<[u32]>::options().open_or_create_slice_with_status(&name, 1, |_| 7).unwrap();
+    assert!(created && table[0] == 7);
+    drop(table);
+    assert!(scope.leftovers().is_empty());
+}
+
+#[test]
 fn an_empty_file_a_creator_left_before_sizing_it_is_replaced_by_open_or_create() {
     // A creator killed between creating its file and sizing it leaves an empty
     // file that nobody's creation lock holds (found by the frames example's kill
