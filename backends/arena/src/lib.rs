@@ -146,13 +146,26 @@ struct Entry {
     /// The mapping that owns the object exclusively (see `Region::own_exclusively`),
     /// as its index in `ArenaState::mappings` plus one; 0 for none.
     owned_by: usize,
+    /// The first of the object's `maps` mapping records, linked through
+    /// `Mapping::next` (an index plus one; 0 for none), so that the object's
+    /// mappings are found without a walk of every record.
+    first: usize,
     name: [u8; NAME_MAX],
 }
 
 impl Entry {
     /// A free record.
-    const FREE: Entry =
-        Entry { used: false, linked: false, name_len: 0, offset: 0, len: 0, maps: 0, owned_by: 0, name: [0; NAME_MAX] };
+    const FREE: Entry = Entry {
+        used: false,
+        linked: false,
+        name_len: 0,
+        offset: 0,
+        len: 0,
+        maps: 0,
+        owned_by: 0,
+        first: 0,
+        name: [0; NAME_MAX],
+    };
 
     /// Whether this record holds the object linked under `name`.
     fn is(&self, name: Name<'_>) -> bool {
@@ -171,10 +184,28 @@ impl Entry {
         self.offset + self.len.max(1)
     }
 
-    /// Ends mapping record `mapping`'s hold on this object: its exclusive
-    /// ownership, one map count, and the record itself once the object is unlinked
-    /// and unmapped (its memory is then free).
-    fn release(&mut self, mapping: usize) {
+    /// Ends mapping record `mapping`'s hold on this object (call in a critical
+    /// section): takes the record out of the object's list and frees it, ends its
+    /// exclusive ownership and one map count, and frees this record once the
+    /// object is unlinked and unmapped (its memory is then free).
+    fn release(&mut self, mappings: &[Mapping], mapping: usize) {
+        // Relaxed: `next` and the process are written and read in critical
+        // sections only, which order themselves.
+        let after = mappings[mapping].next.load(Ordering::Relaxed);
+        if self.first == mapping + 1 {
+            self.first = after;
+        } else {
+            let mut at = self.first;
+            while let Some(m) = at.checked_sub(1).map(|i| &mappings[i]) {
+                at = m.next.load(Ordering::Relaxed);
+                if at == mapping + 1 {
+                    m.next.store(after, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+        mappings[mapping].next.store(0, Ordering::Relaxed);
+        mappings[mapping].set_process(0);
         if self.owned_by == mapping + 1 {
             self.owned_by = 0;
         }
@@ -197,6 +228,9 @@ struct Mapping {
     handles: AtomicUsize,
     /// The mapped object: its offset in the arena. Written in critical sections.
     offset: AtomicUsize,
+    /// The next record mapping the same object (`Entry::first`'s list), as an
+    /// index plus one; 0 for none. Written in critical sections.
+    next: AtomicUsize,
 }
 
 impl Mapping {
@@ -264,6 +298,7 @@ impl<const OBJECTS: usize, const MAPPINGS: usize> Tables<OBJECTS, MAPPINGS> {
                     process_hi: AtomicU32::new(0),
                     handles: AtomicUsize::new(0),
                     offset: AtomicUsize::new(0),
+                    next: AtomicUsize::new(0),
                 }
             }; MAPPINGS],
         }
@@ -442,10 +477,10 @@ impl ArenaState {
                 continue;
             }
             let offset = m.offset.load(Ordering::Relaxed);
-            if let Some(entry) = table.iter_mut().find(|e| e.at(offset) && e.maps > 0) {
-                entry.release(index);
+            match table.iter_mut().find(|e| e.at(offset) && e.maps > 0) {
+                Some(entry) => entry.release(self.mappings, index),
+                None => m.set_process(0),
             }
-            m.set_process(0);
         }
     }
 
@@ -639,6 +674,10 @@ pub struct ArenaRegion<S: Space, P: Platform = Simulated<S>> {
     ptr: NonNull<u8>,
     len: usize,
     offset: usize,
+    /// The object's record in the name table. Records are never moved, and this
+    /// one holds the object while any mapping of it is recorded (its `maps` count
+    /// is theirs); each use still checks that it is at `offset`.
+    entry: usize,
     /// Its record in `ArenaState::mappings`.
     mapping: usize,
     /// That record's handle count (`Region::handles`, on every clone and drop:
@@ -677,19 +716,21 @@ unsafe impl<S: Space, P: Platform> Region for ArenaRegion<S, P> {
         // One address space for every process of the arena (simulated ones, or the
         // cores of one chip): any live process's mapping counts. A dead one's
         // handles are never used again (`kill`; a reset core).
-        state.with_table::<P, _>(|_| {
+        state.with_table::<P, _>(|table| {
+            // The object's own list of mapping records, not every record: each
+            // one on it is in use and maps this object. No record: the object is
+            // gone, and with it every mapping of it.
+            let Some(entry) = self.entry_of(table) else { return 0 };
             let mut or = 0;
-            for (index, m) in state.mappings.iter().enumerate() {
-                // Relaxed: in a critical section (process, offset); the counts as
+            let mut at = entry.first;
+            while let Some(index) = at.checked_sub(1) {
+                let m = &state.mappings[index];
+                // Relaxed: in a critical section (process, next); the counts as
                 // `Region::others` requires.
-                // The offset first: the cheapest test, and the rarest match.
-                if index != self.mapping
-                    && m.offset.load(Ordering::Relaxed) == self.offset
-                    && m.process() != 0
-                    && !dead::<P>(m.process())
-                {
+                if index != self.mapping && !dead::<P>(m.process()) {
                     or |= m.handles.load(Ordering::Relaxed);
                 }
+                at = m.next.load(Ordering::Relaxed);
             }
             or
         })
@@ -697,10 +738,7 @@ unsafe impl<S: Space, P: Platform> Region for ArenaRegion<S, P> {
     fn own_exclusively(&self) -> Result<()> {
         let state = S::state();
         state.with_table::<P, _>(|table| {
-            let entry = table
-                .iter_mut()
-                .find(|e| e.at(self.offset))
-                .ok_or(Error::new(ErrorKind::NotFound, "owning an arena object"))?;
+            let entry = self.entry_of(table).ok_or(Error::new(ErrorKind::NotFound, "owning an arena object"))?;
             if let Some(other) = entry.owned_by.checked_sub(1) {
                 let process = state.mappings[other].process();
                 if other != self.mapping && process != 0 && !dead::<P>(process) {
@@ -716,7 +754,7 @@ unsafe impl<S: Space, P: Platform> Region for ArenaRegion<S, P> {
     fn disown(&self) {
         let state = S::state();
         state.with_table::<P, _>(|table| {
-            if let Some(entry) = table.iter_mut().find(|e| e.at(self.offset)) {
+            if let Some(entry) = self.entry_of(table) {
                 if entry.owned_by == self.mapping + 1 {
                     entry.owned_by = 0;
                 }
@@ -738,12 +776,27 @@ unsafe impl<S: Space, P: Platform> Sync for ArenaRegion<S, P> {}
 impl<S: Space, P: Platform> ArenaRegion<S, P> {
     /// A region of the object of `len` bytes at `offset`, for the calling process
     /// (as `P` names it); call in a critical section, with its `table`.
-    fn new(state: &ArenaState, table: &mut Table, offset: usize, len: usize) -> Result<Self> {
+    fn new(state: &ArenaState, table: &mut Table, entry: usize, offset: usize, len: usize) -> Result<Self> {
         let mapping = state.new_mapping::<P>(table, offset)?;
         // SAFETY: objects lie within the arena's memory (`first_fit` checks it).
         let ptr = unsafe { NonNull::new_unchecked(state.base.add(offset)) };
         let handles = NonNull::from(&state.mappings[mapping].handles);
-        Ok(ArenaRegion { ptr, len, offset, mapping, handles, _space: PhantomData })
+        // First on the object's list of mappings. Relaxed: in a critical section.
+        state.mappings[mapping].next.store(table[entry].first, Ordering::Relaxed);
+        table[entry].first = mapping + 1;
+        Ok(ArenaRegion { ptr, len, offset, entry, mapping, handles, _space: PhantomData })
+    }
+
+    /// The object's record in `table` (call in a critical section): the one this
+    /// region was made with, if it still holds the object at this offset, else
+    /// the one that does (none: the object is gone). No walk of the table in
+    /// the common case.
+    #[inline]
+    fn entry_of<'t>(&self, table: &'t mut Table) -> Option<&'t mut Entry> {
+        if table.get(self.entry).is_some_and(|e| e.at(self.offset)) {
+            return table.get_mut(self.entry);
+        }
+        table.iter_mut().find(|e| e.at(self.offset))
     }
 }
 
@@ -758,10 +811,10 @@ impl<S: Space, P: Platform> Drop for ArenaRegion<S, P> {
             if record.process() == 0 {
                 return;
             }
-            if let Some(entry) = table.iter_mut().find(|e| e.at(self.offset)) {
-                entry.release(self.mapping);
+            match self.entry_of(table) {
+                Some(entry) => entry.release(state.mappings, self.mapping),
+                None => record.set_process(0),
             }
-            record.set_process(0);
         });
     }
 }
@@ -1106,7 +1159,7 @@ impl<S: Space, P: Platform> Backend for Arena<S, P> {
             }) else {
                 return Err(no_room);
             };
-            let region = ArenaRegion::new(state, table, start, len)?;
+            let region = ArenaRegion::new(state, table, record, start, len)?;
             // SAFETY: `start..start + len` lies within the arena and overlaps no
             // other object; fresh objects read as zeros.
             unsafe { state.base.add(start).write_bytes(0, len) };
@@ -1127,7 +1180,7 @@ impl<S: Space, P: Platform> Backend for Arena<S, P> {
         let state = S::state();
         state.with_table::<P, _>(|table| match table.iter().position(|e| e.is(name)) {
             Some(i) => {
-                let region = ArenaRegion::new(state, table, table[i].offset, table[i].len)?;
+                let region = ArenaRegion::new(state, table, i, table[i].offset, table[i].len)?;
                 table[i].maps += 1;
                 Ok(region)
             }
