@@ -413,7 +413,7 @@ impl<T: ShmSafe, B: Backend> Options<Shared<[T], B>> {
 
     /// [`Shared::create_slice_with`] with these settings.
     pub fn create_slice_with(&self, name: &str, length: usize, make: impl FnMut(usize) -> T) -> Result<Shared<[T], B>> {
-        self.create_in_place(name, length, |slice| fill(slice, make))
+        self.create_in_place(name, length, |slice| fill::<B, T>(slice, make))
     }
 
     /// [`Shared::open_or_create_slice_with`] with these settings.
@@ -437,7 +437,7 @@ impl<T: ShmSafe, B: Backend> Options<Shared<[T], B>> {
         let name = Name::new(name)?;
         let mut created = false;
         let handle = SharedHandle::open_or_create_by(name, self, &mut created, || {
-            SharedHandle::create_in_place(name, self, length, |slice| fill(slice, &mut make))
+            SharedHandle::create_in_place(name, self, length, |slice| fill::<B, T>(slice, &mut make))
         })?;
         Ok((Shared { handle }, created))
     }

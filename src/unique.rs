@@ -243,7 +243,7 @@ impl<T: ShmSafe, B: Backend> Options<Unique<[T], B>> {
 
     /// [`Unique::create_slice_with`] with these settings.
     pub fn create_slice_with(&self, name: &str, length: usize, make: impl FnMut(usize) -> T) -> Result<Unique<[T], B>> {
-        self.create_in_place(name, length, |slice| fill(slice, make))
+        self.create_in_place(name, length, |slice| fill::<B, T>(slice, make))
     }
 }
 

@@ -48,6 +48,11 @@ pub(crate) mod sealed {
         const ALIGN: usize;
         /// See [`SIZE`](Self::SIZE).
         const FINGERPRINT: u64;
+        /// A slice of zero-sized elements that need dropping: refused. Its length
+        /// costs no bytes, so a peer could forge any length (with a valid
+        /// checksum) and have the last holder run the element's `Drop` that many
+        /// times. Zero-sized elements without a drop are fine.
+        const UNBOUNDED_DROP: bool;
 
         /// What a handle keeps beside its mapping to make a pointer to the whole
         /// value: nothing for one value (handles of sized values stay as small
@@ -71,6 +76,7 @@ pub(crate) mod sealed {
         const SIZE: usize = size_of::<T>();
         const ALIGN: usize = align_of::<T>();
         const FINGERPRINT: u64 = T::FINGERPRINT;
+        const UNBOUNDED_DROP: bool = false;
 
         type Length = ();
 
@@ -93,6 +99,7 @@ pub(crate) mod sealed {
         const SIZE: usize = size_of::<T>();
         const ALIGN: usize = align_of::<T>();
         const FINGERPRINT: u64 = T::FINGERPRINT;
+        const UNBOUNDED_DROP: bool = size_of::<T>() == 0 && core::mem::needs_drop::<T>();
 
         type Length = usize;
 

@@ -149,7 +149,7 @@ impl<B: Backend> Mapping<B> {
             Kind::Shared if (1..=MAX_SLOTS).contains(&options.slots) => options.slots,
             Kind::Shared => return Err(Error::new(ErrorKind::Unsupported, SLOT_COUNT_RANGE)),
         };
-        check_alignment::<B>(V::ALIGN)?;
+        check_value::<V, B>()?;
         let ty = value_type::<V>(kind);
         let layout = SegmentLayout::of(slot_count, &ty, length)?;
         let region = B::create(name, layout.total_len, &options.access)?;
@@ -219,7 +219,7 @@ impl<B: Backend> Mapping<B> {
         options: &Options<H>,
         abandoned: Abandoned,
     ) -> Result<(Self, V::Length)> {
-        check_alignment::<B>(V::ALIGN)?;
+        check_value::<V, B>()?;
         let ty = value_type::<V>(kind);
         let (mapping, length) = Self::open_as(name, options, abandoned, |_| Some(ty))?;
         Ok((mapping, V::length(length)))
@@ -401,14 +401,20 @@ pub(crate) fn put<T: ShmSafe>(slot: &mut T, value: T) {
 /// each replaces are not dropped, as in [`put`]). If `make` panics, the elements
 /// made so far are dropped, as `core::array::from_fn` drops them, before the
 /// unfinished object is removed.
-pub(crate) fn fill<T: ShmSafe>(slice: &mut [T], mut make: impl FnMut(usize) -> T) {
-    /// The first `count` elements of `slice` are made: dropped if this is.
-    struct Made<'a, T> {
+pub(crate) fn fill<B: Backend, T: ShmSafe>(slice: &mut [T], mut make: impl FnMut(usize) -> T) {
+    /// The first `count` elements of `slice` are made by `maker`: dropped if this
+    /// is, by `maker` only (a child `make` forked leaves them to its parent).
+    struct Made<'a, B: Backend, T> {
         slice: &'a mut [T],
         count: usize,
+        maker: ProcessId,
+        _backend: PhantomData<B>,
     }
-    impl<T> Drop for Made<'_, T> {
+    impl<B: Backend, T> Drop for Made<'_, B, T> {
         fn drop(&mut self) {
+            if B::current_process() != self.maker {
+                return;
+            }
             let made: *mut [T] = &mut self.slice[..self.count];
             // SAFETY: the first `count` elements were written by `fill` and are
             // valid values no other reference uses; they are dropped once, here,
@@ -417,7 +423,7 @@ pub(crate) fn fill<T: ShmSafe>(slice: &mut [T], mut make: impl FnMut(usize) -> T
             unsafe { core::ptr::drop_in_place(made) }
         }
     }
-    let mut made = Made { slice, count: 0 };
+    let mut made = Made::<B, T> { slice, count: 0, maker: B::current_process(), _backend: PhantomData };
     while made.count < made.slice.len() {
         let value = make(made.count);
         put(&mut made.slice[made.count], value);
@@ -451,7 +457,10 @@ impl<B: Backend> Creating<'_, B> {
 impl<B: Backend> Drop for Creating<'_, B> {
     #[cold]
     fn drop(&mut self) {
-        if B::liveness(self.creator) == Liveness::Dead {
+        // A child that `init` forked and that unwinds: the object, its creation
+        // lock (a descriptor the child shares) and its mapping record are the
+        // parent's, which goes on creating it. A dead creator's is the survivors'.
+        if B::current_process() != self.creator || B::liveness(self.creator) == Liveness::Dead {
             return;
         }
         // Openers waiting for it see it gone first, then its name goes (an error:
@@ -1338,7 +1347,7 @@ impl<T: ?Sized + Value, B: Backend> UniqueHandle<T, B> {
         // SAFETY: `this` is never dropped or used again, so the mapping is moved
         // out exactly once, into the released handle, which unmaps it.
         let mapping = unsafe { core::ptr::read(&this.mapping) };
-        Some(ReleasedHandle { mapping, length: this.length, _value: PhantomData })
+        Some(ReleasedHandle { mapping, length: this.length, holder: this.owner, _value: PhantomData })
     }
 
     /// The value.
@@ -1418,6 +1427,11 @@ pub(crate) struct ReleasedHandle<T: ?Sized + Value, B: Backend> {
     mapping: Mapping<B>,
     /// The slice's length validated at create or open (nothing for one value).
     length: T::Length,
+    /// The process that released it and keeps the mapping. In a child created by
+    /// `fork()`, the handle is the parent's: the child's books of its mappings
+    /// are a copy, in which the parent's record may be reused by the child's own
+    /// next mapping, so the child neither claims nor unmaps through it.
+    holder: ProcessId,
     _value: PhantomData<T>,
 }
 
@@ -1435,6 +1449,11 @@ impl<T: ?Sized + Value, B: Backend> ReleasedHandle<T, B> {
         // Destroyed (or being destroyed) since: its owner word may still name
         // the live process that destroyed it, which is no owner to wait for. A
         // by-name open tells this from the state; a kept mapping looks here.
+        if B::current_process() != self.holder {
+            let error =
+                Error::new(ErrorKind::Busy, "claiming through a Released inherited across fork() (claim by name)");
+            return Err((self, error));
+        }
         if lifecycle::destroying(self.mapping.header()) {
             return Err((self, Error::new(ErrorKind::NotFound, "claiming an object that is being destroyed")));
         }
@@ -1442,14 +1461,18 @@ impl<T: ?Sized + Value, B: Backend> ReleasedHandle<T, B> {
         // SAFETY: `this` is never dropped or used again, so the mapping is moved
         // out exactly once: into the claimed handle, or back into a released one.
         let mapping = unsafe { core::ptr::read(&this.mapping) };
-        let length = this.length;
+        let (length, holder) = (this.length, this.holder);
         UniqueHandle::claim_mapped(mapping, length)
-            .map_err(|(mapping, error)| (ReleasedHandle { mapping, length, _value: PhantomData }, error))
+            .map_err(|(mapping, error)| (ReleasedHandle { mapping, length, holder, _value: PhantomData }, error))
     }
 }
 
 impl<T: ?Sized + Value, B: Backend> Drop for ReleasedHandle<T, B> {
     fn drop(&mut self) {
+        if B::current_process() != self.holder {
+            // Inherited across fork: the parent's mapping record (see `holder`).
+            return;
+        }
         // SAFETY: this handle is being dropped; `self.mapping` is not used again.
         unsafe { self.mapping.share() }.unmap();
     }
@@ -1474,10 +1497,14 @@ const fn region_align<B: Backend>() -> usize {
     }
 }
 
-/// `Unsupported` if a value of alignment `align` needs more than `B`'s regions
-/// promise: it would not be aligned in every mapping.
-fn check_alignment<B: Backend>(align: usize) -> Result<()> {
-    if align > region_align::<B>() {
+/// `Unsupported` if `V` needs more alignment than `B`'s regions promise (it would
+/// not be aligned in every mapping), or is a slice of zero-sized elements with a
+/// drop (see `Layout::UNBOUNDED_DROP`). Constants: no code for other types.
+fn check_value<V: ?Sized + Value, B: Backend>() -> Result<()> {
+    if V::UNBOUNDED_DROP {
+        return Err(Error::new(ErrorKind::Unsupported, "holding zero-sized elements that need dropping"));
+    }
+    if V::ALIGN > region_align::<B>() {
         return Err(Error::new(ErrorKind::Unsupported, "aligning the value (over mappings' alignment)"));
     }
     Ok(())

@@ -133,7 +133,6 @@ fn released_inherited_by_a_child(scope: &Scope, then: fn(&Shared<AtomicU64>) -> 
 }
 
 #[test]
-#[ignore = "bug: a Released inherited across fork() and dropped in the child gives back the parent's mapping record, which the child reused for its own mapping (its private handle count is zeroed)"]
 fn review_a_released_dropped_in_a_forked_child_leaves_the_childs_own_handle_count_alone() {
     const TEST: &str = "review_a_released_dropped_in_a_forked_child_leaves_the_childs_own_handle_count_alone";
     let scope = Scope::new(TEST);
@@ -156,7 +155,6 @@ fn review_a_released_dropped_in_a_forked_child_leaves_the_childs_own_handle_coun
 }
 
 #[test]
-#[ignore = "bug: a Released inherited across fork() and dropped in the child lets the child's own Shared unmap while a handle of it lives (SIGSEGV in safe code)"]
 fn review_a_released_dropped_in_a_forked_child_never_unmaps_a_live_handle_of_the_child() {
     const TEST: &str = "review_a_released_dropped_in_a_forked_child_never_unmaps_a_live_handle_of_the_child";
     let scope = Scope::new(TEST);
@@ -185,7 +183,6 @@ fn review_a_released_dropped_in_a_forked_child_never_unmaps_a_live_handle_of_the
 }
 
 #[test]
-#[ignore = "bug: a Released inherited across fork() and claimed in the child yields a Unique on the parent's mapping record; the child's next mapping shares that record (its count is clobbered when the Unique drops)"]
 fn review_a_released_claimed_in_a_forked_child_shares_no_record_with_the_childs_next_mapping() {
     const TEST: &str = "review_a_released_claimed_in_a_forked_child_shares_no_record_with_the_childs_next_mapping";
     let scope = Scope::new(TEST);
@@ -259,7 +256,6 @@ impl Drop for Counted {
 }
 
 #[test]
-#[ignore = "bug: a child forked inside create_slice_with that panics unwinds the parent's creation: it unlinks the parent's object and drops the parent's finished elements"]
 fn review_a_child_forked_in_a_slice_initializer_that_panics_leaves_the_parents_object_alone() {
     const TEST: &str = "review_a_child_forked_in_a_slice_initializer_that_panics_leaves_the_parents_object_alone";
     let scope = Scope::new(TEST);
