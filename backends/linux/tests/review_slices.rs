@@ -7,7 +7,7 @@
 mod linux_support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -16,27 +16,9 @@ use linux_support::{role, wait_for, Control, Scope, BOUND};
 use shmptr_linux::{ErrorKind, Shared, Unique};
 
 /// Runs this test binary again as `role` in test `test` and waits (bounded) for
-/// its exit status; its output is kept (a failing role says why).
+/// its exit status: for children expected to die or fail.
 fn run_role(scope: &Scope, test: &str, role: &str) -> ExitStatus {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1", "--include-ignored"])
-        .env("SHMPTR_TEST_ROLE", role)
-        .env("SHMPTR_TEST_PREFIX", &scope.prefix)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("re-executing the test binary");
-    let deadline = Instant::now() + BOUND;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("role {role} did not finish within {BOUND:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    scope.spawn(test, role).status()
 }
 
 /// `fork()` in a role process (its only other thread is the harness's main

@@ -12,11 +12,11 @@ mod linux_support;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{FileExt, PermissionsExt};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use linux_support::{role, wait_for, Scope, BOUND};
+use linux_support::{role, wait_for, Scope};
 use shmptr_linux::{ErrorKind, Shared, Unique};
 
 /// A hand-shake object: whose turn it is, and the length the parent chose.
@@ -48,30 +48,10 @@ fn runtime(length: usize) -> usize {
     std::hint::black_box(length)
 }
 
-/// Runs this test binary again as `role` in test `test`, with stdout and stderr
-/// discarded, and waits (bounded) for its exit status. For children expected to
-/// die or fail; the others use [`Scope::spawn`].
+/// Runs this test binary again as `role` in test `test` and waits (bounded) for
+/// its exit status: for children expected to die or fail.
 fn run_child(scope: &Scope, test: &str, role: &str) -> ExitStatus {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("SHMPTR_TEST_ROLE", role)
-        .env("SHMPTR_TEST_PREFIX", &scope.prefix)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("re-executing the test binary");
-    let deadline = Instant::now() + BOUND;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("child {role} did not finish within {BOUND:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    scope.spawn(test, role).status()
 }
 
 // ---- Another process opens and claims slices ----
@@ -408,28 +388,18 @@ impl Fixed {
         self.word(56)
     }
 
-    /// The checksum over these fields and the creator (FORMAT.md §3.5).
+    /// The checksum over these fields and the creator (FORMAT.md §3.5): FNV-1a
+    /// over 32-bit little-endian words, the creator's two, the 16 of the fields
+    /// before the name, then the name field's through the word `name_len` ends in.
     fn checksum(&self) -> u64 {
         use shmptr::fingerprint;
-        let mut h = fingerprint::start("shmptr.fixed", 0, 0);
-        let words = [
-            self.half(0) as u64,
-            self.half(4) as u64,
-            self.word(8),
-            self.word(16),
-            self.word(24),
-            self.word(32),
-            self.word(40),
-            self.half(48) as u64,
-            self.half(52) as u64,
-            self.word(56),
-            self.creator,
-        ];
-        for w in words {
-            h = fingerprint::word(h, w);
-        }
         let name_len = (self.half(48) as usize).min(192);
-        fingerprint::bytes(h, &self.bytes[64..64 + name_len])
+        let mut bytes = self.creator.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&self.bytes[..64 + name_len.div_ceil(4) * 4]);
+        let start = fingerprint::start("shmptr.fixed", 0, 0);
+        bytes.chunks(4).fold(start, |h, w| {
+            (h ^ u64::from(u32::from_le_bytes(w.try_into().unwrap()))).wrapping_mul(0x0000_0100_0000_01b3)
+        })
     }
 
     /// Writes the fields into the file, with the checksum `checksum` (`None`:

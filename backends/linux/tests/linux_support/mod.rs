@@ -105,13 +105,19 @@ impl Kid {
     }
 
     /// Waits (bounded) and asserts a zero exit status.
-    pub fn succeeds(mut self) {
+    pub fn succeeds(self) {
+        let pid = self.pid();
+        let status = self.status();
+        assert!(status.success(), "child {pid} failed: {status}");
+    }
+
+    /// Waits (bounded) for the exit status, for children expected to die or fail.
+    pub fn status(mut self) -> std::process::ExitStatus {
         let mut child = self.0.take().unwrap();
         let deadline = Instant::now() + BOUND;
         loop {
             if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "child {} failed: {status}", child.id());
-                return;
+                return status;
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
