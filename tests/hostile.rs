@@ -692,23 +692,18 @@ impl Forge {
     /// The checksum over the write-once fields and the creator word, as
     /// src/segment/header.rs computes it.
     fn correct_checksum(&self) -> u64 {
-        let mut h = fingerprint::start("shmptr.fixed", 0, 0);
-        for w in [
-            self.kind as u64,
-            self.slot_count as u64,
-            self.total_len,
-            self.value_offset,
-            self.value_size,
-            self.value_align,
-            self.fingerprint,
-            self.name_len as u64,
-            self.shape as u64,
-            self.length,
-            self.creator,
-        ] {
-            h = fingerprint::word(h, w);
+        // FNV-1a over 32-bit words: the creator's, the fields' (a u64 as its low
+        // word, then its high one), then the name field's through the word
+        // `name_len` ends in, 4 stored bytes each, little-endian.
+        let mut words = vec![self.creator as u32, (self.creator >> 32) as u32, self.kind, self.slot_count];
+        for v in [self.total_len, self.value_offset, self.value_size, self.value_align, self.fingerprint] {
+            words.extend([v as u32, (v >> 32) as u32]);
         }
-        fingerprint::bytes(h, &self.name[..(self.name_len as usize).min(NAME_MAX)])
+        words.extend([self.name_len, self.shape, self.length as u32, (self.length >> 32) as u32]);
+        let end = (self.name_len as usize).min(NAME_MAX).div_ceil(4) * 4;
+        words.extend(self.name[..end].chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())));
+        let start = fingerprint::start("shmptr.fixed", 0, 0);
+        words.into_iter().fold(start, |h, w| (h ^ u64::from(w)).wrapping_mul(0x0000_0100_0000_01b3))
     }
 
     /// `len` bytes: the header, slot 0, and `elements` values from `value_offset`
@@ -1142,7 +1137,7 @@ fn format_md_hex_dumps_are_what_real_creates_write() {
     unique.owner = CREATOR;
     let forged = unique.bytes(unique_len());
     assert_eq!((dumps[0].len(), &differing(&dumps[0], &forged)[..]), (328, &[][..]), "Unique<u64> dump");
-    assert_eq!(unique.correct_checksum(), 0x2c65_47d6_7d4f_b99e, "FORMAT.md §3.5's value");
+    assert_eq!(unique.correct_checksum(), 0x9f3b_5e82_f651_0320, "FORMAT.md §3.5's value");
     // The `Shared<[u32]>` of `[1, 2, 3]` with 4 slots.
     let slice = slice_u32_forge(CREATOR);
     let mut forged = slice.bytes(588);
@@ -1150,7 +1145,7 @@ fn format_md_hex_dumps_are_what_real_creates_write() {
         forged[576 + 4 * i..580 + 4 * i].copy_from_slice(&x.to_le_bytes());
     }
     assert_eq!((dumps[1].len(), &differing(&dumps[1], &forged)[..]), (588, &[][..]), "Shared<[u32]> dump");
-    assert_eq!(slice.correct_checksum(), 0x9bac_7e49_7c3c_5f08, "FORMAT.md §3.5's value");
+    assert_eq!(slice.correct_checksum(), 0xc4d8_3edf_1378_367c, "FORMAT.md §3.5's value");
     assert_eq!(<u32 as ShmSafe>::FINGERPRINT, 0x9764_b957_2e2e_ab91, "FORMAT.md §3.4's value");
 }
 

@@ -235,31 +235,56 @@ pub(crate) enum Inspection {
 }
 
 impl Fixed {
-    /// The checksum over these fields and the creator word (written before them):
-    /// FORMAT.md §3.5, `fingerprint::word` over each field, then
-    /// `fingerprint::bytes` over the name, computed here with the same result in
-    /// fewer steps (see [`mix_word`]; a test checks it against the definition).
+    /// The checksum over the creator word and these fields (FORMAT.md §3.5):
+    /// FNV-1a over 32-bit little-endian words, not bytes, so that it costs the
+    /// same on 32- and 64-bit cores (a 64-bit multiply per word; per byte it was
+    /// ~430 instructions per open on a Cortex-M4): the creator's two words (the
+    /// header word just before these fields), the 16 words of the fields before
+    /// the name, then the name field's words up to the one `name_len` ends in
+    /// (whole words as stored: the bytes past `name_len` must be zero, which
+    /// `inspect` checks).
     fn checksum(&self, creator: u64) -> u64 {
         // The seed is a constant: computed at compile time, not on every call.
         const SEED: u64 = fingerprint::start("shmptr.fixed", 0, 0);
-        let mut h = SEED;
-        for w in [
-            self.kind as u64,
-            self.slot_count as u64,
-            self.total_len,
-            self.value_offset,
-            self.value_size,
-            self.value_align,
-            self.fingerprint,
-            self.name_len as u64,
-            self.shape as u64,
-            self.length,
-            creator,
-        ] {
-            h = mix_word(h, w);
+        let mut h = mix_word(mix_word(SEED, creator as u32), (creator >> 32) as u32);
+        #[cfg(target_endian = "little")]
+        let fields = &self.words()[..FIELD_WORDS];
+        #[cfg(target_endian = "big")]
+        let fields = &self.field_words_from_values();
+        for &word in fields {
+            h = mix_word(h, word);
         }
-        // The name's tail past `name_len` must be zero (checked by `inspect`).
-        fingerprint::bytes(h, &self.name[..(self.name_len as usize).min(NAME_MAX)])
+        let name_words = (self.name_len as usize).min(NAME_MAX).div_ceil(4);
+        for &word in &self.words()[FIELD_WORDS..FIELD_WORDS + name_words] {
+            // The name's bytes, 4 at a time, little-endian on any target.
+            h = mix_word(h, u32::from_le(word));
+        }
+        h
+    }
+
+    /// The fields before the name as the checksum's words: each `u32` field, and
+    /// each `u64` field's low word, then its high one. On a little-endian target
+    /// that is their memory (`words`); a big-endian one builds them from the values.
+    #[cfg(any(test, target_endian = "big"))]
+    fn field_words_from_values(&self) -> [u32; FIELD_WORDS] {
+        let [a, b, c, d, e, f] =
+            [self.total_len, self.value_offset, self.value_size, self.value_align, self.fingerprint, self.length]
+                .map(|v| [v as u32, (v >> 32) as u32]);
+        #[rustfmt::skip]
+        let words = [
+            self.kind, self.slot_count, a[0], a[1], b[0], b[1], c[0], c[1], d[0], d[1], e[0], e[1],
+            self.name_len, self.shape, f[0], f[1],
+        ];
+        words
+    }
+
+    /// The fields' bytes as 32-bit words, in memory order.
+    fn words(&self) -> &[u32; size_of::<Fixed>() / 4] {
+        // SAFETY: `Fixed` is `repr(C)`, 4-aligned or more, of integer fields with
+        // no padding (its size is the sum of theirs, pinned below), so its bytes
+        // are exactly `size_of::<Fixed>() / 4` initialised words; every bit
+        // pattern is a valid `u32`, and the borrow of `self` covers them.
+        unsafe { &*(self as *const Fixed).cast::<[u32; size_of::<Fixed>() / 4]>() }
     }
 
     /// Whether the stored name is `name` followed by zeros to the end of the field:
@@ -333,44 +358,27 @@ impl Fixed {
 
 const _: () = assert!(NAME_MAX % 8 == 0 && core::mem::offset_of!(Fixed, name) % 8 == 0 && align_of::<Fixed>() >= 8);
 
-/// `fingerprint::word(h, value)` (FNV-1a over the value's 8 little-endian bytes),
-/// unrolled, and with the 4 high bytes folded into one multiply when they are
-/// zero (the 32-bit fields, and most 64-bit ones on 32-bit targets): FNV-1a
-/// mixes a zero byte as `h * PRIME`, so four of them are `h * PRIME^4`. The same
-/// value in about a third of the steps on a 32-bit core.
-#[cfg(not(target_pointer_width = "64"))]
+/// The words of `Fixed` before the name, in the checksum whatever the name.
+const FIELD_WORDS: usize = core::mem::offset_of!(Fixed, name) / 4;
+
+// What `Fixed::words` rests on: no padding anywhere (the fields' sizes add up to
+// the struct's), 4-aligned, and the name at a word boundary.
+const _: () = assert!(
+    size_of::<Fixed>() == 4 + 4 + 8 * 5 + 4 + 4 + 8 + NAME_MAX
+        && size_of::<Fixed>() % 4 == 0
+        && align_of::<Fixed>() >= 4
+        && core::mem::offset_of!(Fixed, name) == 64
+);
+
+/// One step of FNV-1a over a 32-bit word: `(h ^ word) * PRIME`, the 64-bit
+/// FNV-1a step (`fingerprint`'s) with a word where FNV-1a has a byte.
 #[inline(always)]
-fn mix_word(h: u64, value: u64) -> u64 {
-    let h = mix4(h, value as u32);
-    match (value >> 32) as u32 {
-        0 => h.wrapping_mul(PRIME_POW4),
-        high => mix4(h, high),
-    }
+fn mix_word(h: u64, word: u32) -> u64 {
+    (h ^ word as u64).wrapping_mul(PRIME)
 }
 
-/// `fingerprint::word` itself on 64-bit targets, where a 64-bit multiply is one
-/// instruction and the byte loop is the smaller code (`examples/constrained`).
-#[cfg(target_pointer_width = "64")]
-#[inline(always)]
-fn mix_word(h: u64, value: u64) -> u64 {
-    fingerprint::word(h, value)
-}
-
-/// FNV-1a over the 4 little-endian bytes of `word`, unrolled.
-#[cfg(not(target_pointer_width = "64"))]
-#[inline(always)]
-fn mix4(h: u64, word: u32) -> u64 {
-    let h = (h ^ (word & 0xff) as u64).wrapping_mul(PRIME);
-    let h = (h ^ ((word >> 8) & 0xff) as u64).wrapping_mul(PRIME);
-    let h = (h ^ ((word >> 16) & 0xff) as u64).wrapping_mul(PRIME);
-    (h ^ (word >> 24) as u64).wrapping_mul(PRIME)
-}
-
-/// FNV-1a's 64-bit prime (as `fingerprint`'s), and its fourth power mod 2^64.
-#[cfg(not(target_pointer_width = "64"))]
+/// FNV-1a's 64-bit prime (as `fingerprint`'s).
 const PRIME: u64 = 0x0000_0100_0000_01b3;
-#[cfg(not(target_pointer_width = "64"))]
-const PRIME_POW4: u64 = PRIME.wrapping_mul(PRIME).wrapping_mul(PRIME).wrapping_mul(PRIME);
 
 /// A volatile copy of `*src`, one `u64` at a time (a volatile read of the whole
 /// struct compiles to one load per byte: 256 of them, ~10 KiB of code).
@@ -642,26 +650,31 @@ pub(crate) const SNAPSHOT_LEN: usize = size_of::<Snapshot>();
 mod tests {
     use super::*;
 
-    /// FORMAT.md §3.5 as written there: `fingerprint::word` over each field, then
-    /// `fingerprint::bytes` over the name.
+    /// FORMAT.md §3.5 as written there, from the fields' values: FNV-1a over
+    /// 32-bit words, the creator's two, each field's (a 64-bit one: its low word,
+    /// then its high one), then the stored name field's bytes, 4 at a time,
+    /// little-endian, through the word `name_len` ends in.
     fn checksum_as_specified(f: &Fixed, creator: u64) -> u64 {
         let mut h = fingerprint::start("shmptr.fixed", 0, 0);
-        for w in [
-            f.kind as u64,
-            f.slot_count as u64,
-            f.total_len,
-            f.value_offset,
-            f.value_size,
-            f.value_align,
-            f.fingerprint,
-            f.name_len as u64,
-            f.shape as u64,
-            f.length,
-            creator,
-        ] {
-            h = fingerprint::word(h, w);
+        let mut mix = |w: u32| h = (h ^ u64::from(w)).wrapping_mul(0x0000_0100_0000_01b3);
+        let mix64 = |v: u64, mix: &mut dyn FnMut(u32)| {
+            mix(v as u32);
+            mix((v >> 32) as u32);
+        };
+        mix64(creator, &mut mix);
+        mix(f.kind);
+        mix(f.slot_count);
+        for v in [f.total_len, f.value_offset, f.value_size, f.value_align, f.fingerprint] {
+            mix64(v, &mut mix);
         }
-        fingerprint::bytes(h, &f.name[..(f.name_len as usize).min(NAME_MAX)])
+        mix(f.name_len);
+        mix(f.shape);
+        mix64(f.length, &mut mix);
+        let end = (f.name_len as usize).min(NAME_MAX).div_ceil(4) * 4;
+        for chunk in f.name[..end].chunks(4) {
+            mix(u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]));
+        }
+        h
     }
 
     fn fixed(name: &[u8]) -> Fixed {
@@ -712,10 +725,13 @@ mod tests {
             }
             let creator = pick(next(), next());
             assert_eq!(f.checksum(creator), checksum_as_specified(&f, creator));
+            // What a big-endian target hashes for the fields, from their values.
+            #[cfg(target_endian = "little")]
+            assert_eq!(f.field_words_from_values()[..], f.words()[..FIELD_WORDS]);
         }
         // FORMAT.md's worked value.
         let f = fixed(b"victim");
-        assert_eq!(f.checksum(0x07a4_0000_0000_7173), 0x6f3d_fcab_8736_5fb1);
+        assert_eq!(f.checksum(0x07a4_0000_0000_7173), 0x1e3e_b0f8_4e9f_4beb);
     }
 
     #[test]
