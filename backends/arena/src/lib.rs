@@ -169,7 +169,8 @@ impl Entry {
 
     /// Whether this record holds the object linked under `name`.
     fn is(&self, name: Name<'_>) -> bool {
-        self.used && self.linked && &self.name[..self.name_len] == name.as_bytes()
+        let name = name.as_bytes();
+        self.used && self.linked && self.name_len == name.len() && same_bytes(&self.name[..self.name_len], name)
     }
 
     /// Whether this record holds the object at `offset` (objects' places differ:
@@ -214,6 +215,15 @@ impl Entry {
             self.used = false;
         }
     }
+}
+
+/// Whether `a` and `b`, of the same length, hold the same bytes: compared 4 at a
+/// time, inline (a call of `memcmp` cost a Cortex-M4 ~80 instructions per open).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let (mut x, mut y) = (a.chunks_exact(4), b.chunks_exact(4));
+    let word = |c: &[u8]| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
+    x.by_ref().zip(y.by_ref()).all(|(p, q)| word(p) == word(q)) && x.remainder().iter().eq(y.remainder())
 }
 
 /// What the arena keeps about one mapping, outside every object's memory: the
