@@ -163,8 +163,8 @@ impl<T: ?Sized + Value, B: Backend> Unique<T, B> {
     /// fill and read in place, turn by turn.
     ///
     /// In a child created by `fork()`, through a handle inherited from the parent
-    /// (which owns the object): nothing is released, and the `Released` claims
-    /// nothing until the parent releases the object.
+    /// (which owns the object): nothing is released, and the `Released` it
+    /// returns never claims (`Busy`; claim by name instead).
     ///
     /// ```
     /// use shmptr_arena::Unique;
@@ -252,6 +252,10 @@ impl<T: ShmSafe, B: Backend> Options<Unique<[T], B>> {
 /// [`claim`](Released::claim), which takes the object back without a system
 /// call. Dropping it unmaps; the object stays parked under its name (claim it by
 /// name, or let its last owner drop it).
+///
+/// A `Released` inherited across `fork()` belongs to the parent: in the child,
+/// [`claim`](Released::claim) is `Busy` (claim the object by name there) and
+/// dropping it leaves the parent's mapping alone.
 pub struct Released<T: ?Sized + Value, B: Backend> {
     /// `None` for a handle released in a child created by `fork()`: the parent's.
     handle: Option<ReleasedHandle<T, B>>,
@@ -262,7 +266,8 @@ impl<T: ?Sized + Value, B: Backend> Released<T, B> {
     /// the kept mapping: one atomic step when the object is released (or its owner
     /// died). On failure, this `Released` comes back in the error: `Busy` while a
     /// live process owns the object, `NotFound` once it is destroyed (its name may
-    /// name a new object by then, which this mapping never reaches).
+    /// name a new object by then, which this mapping never reaches), and `Busy` in
+    /// a child created by `fork()`, for a `Released` the parent made.
     pub fn claim(self) -> core::result::Result<Unique<T, B>, ClaimError<T, B>> {
         let Some(handle) = self.handle else {
             let error = Error::new(ErrorKind::Busy, "claiming, in a child created by fork(), the parent's object");
