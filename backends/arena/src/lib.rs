@@ -192,7 +192,8 @@ impl Entry {
     fn release(&mut self, mappings: &[Mapping], mapping: usize) {
         // Relaxed: `next` and the process are written and read in critical
         // sections only, which order themselves.
-        let after = mappings[mapping].next.load(Ordering::Relaxed);
+        let record = &mappings[mapping];
+        let after = record.next.load(Ordering::Relaxed);
         if self.first == mapping + 1 {
             self.first = after;
         } else {
@@ -205,8 +206,8 @@ impl Entry {
                 }
             }
         }
-        mappings[mapping].next.store(0, Ordering::Relaxed);
-        mappings[mapping].set_process(0);
+        record.next.store(0, Ordering::Relaxed);
+        record.set_process(0);
         if self.owned_by == mapping + 1 {
             self.owned_by = 0;
         }
@@ -453,24 +454,27 @@ impl ArenaState {
     /// A free mapping record for the calling process (as `P` names it); call in a
     /// critical section. When every record is taken, the records of processes
     /// `P` knows to be dead are freed first (`sweep`).
-    fn new_mapping<P: Platform>(&self, table: &mut Table, offset: usize) -> Result<usize> {
+    fn new_mapping<P: Platform>(&self, table: &mut Table, offset: usize) -> Result<(usize, &'static Mapping)> {
         let me = P::current_process().get();
-        let free = |mappings: &[Mapping]| mappings.iter().position(|m| m.process() == 0);
-        let index = match free(self.mappings) {
+        let mappings = self.mappings;
+        let free = || mappings.iter().position(|m| m.process() == 0);
+        let index = match free() {
             Some(index) => index,
             None => {
                 self.sweep::<P>(table);
-                free(self.mappings)
-                    .ok_or(Error::new(ErrorKind::OutOfMemory, "mapping an arena object (too many mappings)"))?
+                free().ok_or(Error::new(ErrorKind::OutOfMemory, "mapping an arena object (too many mappings)"))?
             }
         };
+        // One bounds check, and the record's address kept: `mappings` is a field
+        // of a shared static, reloaded after every store through it otherwise.
+        let m = &mappings[index];
         // Relaxed: written and read in critical sections (handles: before any
         // handle exists; the region is handed to its first user after the
         // section ends).
-        self.mappings[index].set_process(me);
-        self.mappings[index].handles.store(0, Ordering::Relaxed);
-        self.mappings[index].offset.store(offset, Ordering::Relaxed);
-        Ok(index)
+        m.set_process(me);
+        m.handles.store(0, Ordering::Relaxed);
+        m.offset.store(offset, Ordering::Relaxed);
+        Ok((index, m))
     }
 
     /// Frees the mapping records of dead processes, as the unmapping a killed
@@ -748,10 +752,11 @@ unsafe impl<S: Space, P: Platform> Region for ArenaRegion<S, P> {
             // one on it is in use and maps this object. No record: the object is
             // gone, and with it every mapping of it.
             let Some(entry) = self.entry_of(table) else { return 0 };
+            let mappings = state.mappings;
             let mut or = 0;
             let mut at = entry.first;
             while let Some(index) = at.checked_sub(1) {
-                let m = &state.mappings[index];
+                let m = &mappings[index];
                 // Relaxed: in a critical section (process, next); the counts as
                 // `Region::others` requires.
                 if index != self.mapping && !dead::<P>(m.process()) {
@@ -804,13 +809,14 @@ impl<S: Space, P: Platform> ArenaRegion<S, P> {
     /// A region of the object of `len` bytes at `offset`, for the calling process
     /// (as `P` names it); call in a critical section, with its `table`.
     fn new(state: &ArenaState, table: &mut Table, entry: usize, offset: usize, len: usize) -> Result<Self> {
-        let mapping = state.new_mapping::<P>(table, offset)?;
+        let (mapping, record) = state.new_mapping::<P>(table, offset)?;
         // SAFETY: objects lie within the arena's memory (`first_fit` checks it).
         let ptr = unsafe { NonNull::new_unchecked(state.base.add(offset)) };
-        let handles = NonNull::from(&state.mappings[mapping].handles);
+        let handles = NonNull::from(&record.handles);
         // First on the object's list of mappings. Relaxed: in a critical section.
-        state.mappings[mapping].next.store(table[entry].first, Ordering::Relaxed);
-        table[entry].first = mapping + 1;
+        let entry_record = &mut table[entry];
+        record.next.store(entry_record.first, Ordering::Relaxed);
+        entry_record.first = mapping + 1;
         Ok(ArenaRegion { ptr, len, offset, entry, mapping, handles, _space: PhantomData })
     }
 
