@@ -168,6 +168,7 @@ impl Entry {
     };
 
     /// Whether this record holds the object linked under `name`.
+    #[inline(always)]
     fn is(&self, name: Name<'_>) -> bool {
         let name = name.as_bytes();
         self.used && self.linked && self.name_len == name.len() && same_bytes(&self.name[..self.name_len], name)
