@@ -113,9 +113,17 @@ pub fn run() {
     wait_for(2);
     // Core 1 holds the lock and is alive: a timed lock waits its time, in real time.
     let start = An521::now_nanos();
-    let timed_out = matches!(m.lock_timeout(Duration::from_millis(5)), Err(e) if e.kind() == ErrorKind::Timeout);
+    let kind = m.lock_timeout(Duration::from_millis(5)).err().map(|e| e.kind());
     let waited = An521::now_nanos() - start;
-    assert!(timed_out, "the lock of a live core must time out");
+    // The kind seen (`None`: the lock was taken) and the stage core 1 was at, for
+    // a failure to say what happened.
+    assert!(
+        kind == Some(ErrorKind::Timeout),
+        "the lock of a live core must time out: got {:?} after {} ns, core 1 at stage {}",
+        kind,
+        waited,
+        STAGE.load(Ordering::Relaxed)
+    );
     assert!(waited >= 5_000_000, "timed out after {waited} ns");
     hprintln!("firmware: dual core timed lock ok (timed out after {} us of real time)", waited / 1000);
 
