@@ -190,6 +190,7 @@ impl Entry {
     /// section): takes the record out of the object's list and frees it, ends its
     /// exclusive ownership and one map count, and frees this record once the
     /// object is unlinked and unmapped (its memory is then free).
+    #[inline]
     fn release(&mut self, mappings: &[Mapping], mapping: usize) {
         // Relaxed: `next` and the process are written and read in critical
         // sections only, which order themselves.
@@ -1053,11 +1054,13 @@ unsafe impl<S: Space> Platform for Simulated<S> {
 
     fn liveness(process: ProcessId) -> Liveness {
         let state = S::state();
-        let raw = process.get();
-        if raw >= state.next.load(Ordering::Relaxed).into() || raw > MAX_PROCESSES.into() {
+        // Compared as the `u32` every process of the arena is (cheaper on a 32-bit
+        // core than 64-bit compares).
+        let raw = match u32::try_from(process.get()) {
+            Ok(raw) if raw < state.next.load(Ordering::Relaxed) && raw <= MAX_PROCESSES => raw,
             // Not a process this arena ever made: cannot judge.
-            return Liveness::Unknown;
-        }
+            _ => return Liveness::Unknown,
+        };
         if state.dead[(raw / 32) as usize].load(Ordering::Relaxed) & (1 << (raw % 32)) != 0 {
             Liveness::Dead
         } else {
