@@ -83,6 +83,24 @@ pub(crate) struct Fixed {
     pub name: [u8; NAME_MAX],
 }
 
+/// The write-once fields before the name: the first 64 bytes of [`Fixed`], the
+/// same fields at the same offsets (pinned below). What [`Header::read_checked`]
+/// copies: inspection needs the name only compared, never copied.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(crate) struct Head {
+    pub kind: u32,
+    pub slot_count: u32,
+    pub total_len: u64,
+    pub value_offset: u64,
+    pub value_size: u64,
+    pub value_align: u64,
+    pub fingerprint: u64,
+    pub name_len: u32,
+    pub shape: u32,
+    pub length: u64,
+}
+
 /// The segment header. Fields that change after creation, or are read before the
 /// creator publishes `Ready`, are atomics; the rest is [`Fixed`].
 #[repr(C, align(64))]
@@ -250,7 +268,7 @@ impl Fixed {
         #[cfg(target_endian = "little")]
         let fields = &self.words()[..FIELD_WORDS];
         #[cfg(target_endian = "big")]
-        let fields = &self.field_words_from_values();
+        let fields = &self.head().field_words_from_values();
         for &word in fields {
             h = mix_word(h, word);
         }
@@ -262,20 +280,17 @@ impl Fixed {
         h
     }
 
-    /// The fields before the name as the checksum's words: each `u32` field, and
-    /// each `u64` field's low word, then its high one. On a little-endian target
-    /// that is their memory (`words`); a big-endian one builds them from the values.
-    #[cfg(any(test, target_endian = "big"))]
-    fn field_words_from_values(&self) -> [u32; FIELD_WORDS] {
-        let [a, b, c, d, e, f] =
-            [self.total_len, self.value_offset, self.value_size, self.value_align, self.fingerprint, self.length]
-                .map(|v| [v as u32, (v >> 32) as u32]);
+    /// The fields before the name.
+    #[cfg(any(test, target_endian = "big", target_pointer_width = "64"))]
+    fn head(&self) -> Head {
+        let f = self;
         #[rustfmt::skip]
-        let words = [
-            self.kind, self.slot_count, a[0], a[1], b[0], b[1], c[0], c[1], d[0], d[1], e[0], e[1],
-            self.name_len, self.shape, f[0], f[1],
-        ];
-        words
+        let head = Head {
+            kind: f.kind, slot_count: f.slot_count, total_len: f.total_len, value_offset: f.value_offset,
+            value_size: f.value_size, value_align: f.value_align, fingerprint: f.fingerprint,
+            name_len: f.name_len, shape: f.shape, length: f.length,
+        };
+        head
     }
 
     /// The fields' bytes as 32-bit words, in memory order.
@@ -287,76 +302,35 @@ impl Fixed {
         unsafe { &*(self as *const Fixed).cast::<[u32; size_of::<Fixed>() / 4]>() }
     }
 
-    /// Whether the stored name is `name` followed by zeros to the end of the field:
-    /// what `name_len` says and every byte of the field compared, one 8-byte word
-    /// at a time (a byte at a time, the zero tail alone cost ~1,200 instructions
-    /// per open on a Cortex-M4). No early exit: every word is looked at.
-    fn holds_name(&self, name: &[u8]) -> bool {
-        #[cfg(not(target_pointer_width = "64"))]
-        return self.holds_name_by_words(name);
-        // On 64-bit targets the byte compare is the smaller code (the 16 KiB budget
-        // of `examples/constrained`); both are checked against each other in tests.
-        #[cfg(target_pointer_width = "64")]
-        return self.holds_name_by_bytes(name);
-    }
-
-    /// [`holds_name`](Self::holds_name), a byte at a time.
+    /// Whether the stored name is `name` followed by zeros to the end of the
+    /// field, a byte at a time.
     #[cfg(any(test, target_pointer_width = "64"))]
     fn holds_name_by_bytes(&self, name: &[u8]) -> bool {
         let Some(stored) = self.name.get(..self.name_len as usize) else { return false };
         stored == name && self.name[stored.len()..].iter().all(|&b| b == 0)
     }
+}
 
-    /// [`holds_name`](Self::holds_name), 8 bytes at a time.
-    #[cfg(any(test, not(target_pointer_width = "64")))]
-    fn holds_name_by_words(&self, name: &[u8]) -> bool {
-        const W: usize = 8;
-        if self.name_len as usize != name.len() || name.len() > NAME_MAX {
-            return false;
-        }
-        let words = self.name_words();
-        let mut chunks = name.chunks_exact(W);
-        let mut diff = 0u64;
-        let mut i = 0;
-        for chunk in &mut chunks {
-            // `chunks_exact` yields W-byte chunks only.
-            let mut bytes = [0u8; W];
-            bytes.copy_from_slice(chunk);
-            diff |= words[i] ^ u64::from_ne_bytes(bytes);
-            i += 1;
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            // The word the name ends in: its bytes past the name must be zero.
-            // Assembled in little-endian order, and compared with the stored
-            // word read the same way (shifts: no copy, on any byte order).
-            let mut word = 0u64;
-            for (j, byte) in rest.iter().enumerate() {
-                word |= (*byte as u64) << (8 * j);
-            }
-            diff |= u64::from_le(words[i]) ^ word;
-            i += 1;
-        }
-        // The zero tail. `i` is at most NAME_MAX / W: `name.len() <= NAME_MAX`,
-        // and NAME_MAX is a multiple of W.
-        for word in &words[i..] {
-            diff |= *word;
-        }
-        diff == 0
-    }
-
-    /// The name field as 8-byte words.
-    #[cfg(any(test, not(target_pointer_width = "64")))]
-    fn name_words(&self) -> &[u64; NAME_MAX / 8] {
-        // SAFETY: the field is `NAME_MAX` bytes (a multiple of 8, pinned below) at
-        // an offset that is a multiple of 8 in a struct aligned to 8, so it is
-        // 8-aligned and holds exactly `NAME_MAX / 8` words; every bit pattern is a
-        // valid `u64`, and the borrow of `self` covers the bytes.
-        unsafe { &*self.name.as_ptr().cast::<[u64; NAME_MAX / 8]>() }
+impl Head {
+    /// These fields as the checksum's words: each `u32` field, and each `u64`
+    /// field's low word, then its high one. On a little-endian target that is
+    /// their memory; a big-endian one builds them from the values.
+    #[cfg(any(all(test, not(loom)), target_endian = "big"))]
+    fn field_words_from_values(&self) -> [u32; FIELD_WORDS] {
+        let [a, b, c, d, e, f] =
+            [self.total_len, self.value_offset, self.value_size, self.value_align, self.fingerprint, self.length]
+                .map(|v| [v as u32, (v >> 32) as u32]);
+        #[rustfmt::skip]
+        let words = [
+            self.kind, self.slot_count, a[0], a[1], b[0], b[1], c[0], c[1], d[0], d[1], e[0], e[1],
+            self.name_len, self.shape, f[0], f[1],
+        ];
+        words
     }
 }
 
-const _: () = assert!(NAME_MAX % 8 == 0 && core::mem::offset_of!(Fixed, name) % 8 == 0 && align_of::<Fixed>() >= 8);
+// `read_checked` reads the name field's zero tail 8 bytes at a time.
+const _: () = assert!(NAME_MAX % 32 == 0 && core::mem::offset_of!(Fixed, name) % 8 == 0 && align_of::<Fixed>() >= 8);
 
 /// The words of `Fixed` before the name, in the checksum whatever the name.
 const FIELD_WORDS: usize = core::mem::offset_of!(Fixed, name) / 4;
@@ -369,6 +343,26 @@ const _: () = assert!(
         && align_of::<Fixed>() >= 4
         && core::mem::offset_of!(Fixed, name) == 64
 );
+
+// `Head` is `Fixed` up to the name, field for field.
+const _: () = {
+    use core::mem::offset_of;
+    assert!(size_of::<Head>() == offset_of!(Fixed, name) && align_of::<Head>() <= align_of::<Fixed>());
+    assert!(offset_of!(Head, kind) == offset_of!(Fixed, kind));
+    assert!(offset_of!(Head, slot_count) == offset_of!(Fixed, slot_count));
+    assert!(offset_of!(Head, total_len) == offset_of!(Fixed, total_len));
+    assert!(offset_of!(Head, value_offset) == offset_of!(Fixed, value_offset));
+    assert!(offset_of!(Head, value_size) == offset_of!(Fixed, value_size));
+    assert!(offset_of!(Head, value_align) == offset_of!(Fixed, value_align));
+    assert!(offset_of!(Head, fingerprint) == offset_of!(Fixed, fingerprint));
+    assert!(offset_of!(Head, name_len) == offset_of!(Fixed, name_len));
+    assert!(offset_of!(Head, shape) == offset_of!(Fixed, shape));
+    assert!(offset_of!(Head, length) == offset_of!(Fixed, length));
+};
+
+/// The name field's 32-bit words.
+#[cfg(any(all(test, not(loom)), not(target_pointer_width = "64")))]
+const NAME_WORDS: usize = NAME_MAX / 4;
 
 /// One step of FNV-1a over a 32-bit word: `(h ^ word) * PRIME`, the 64-bit
 /// FNV-1a step (`fingerprint`'s) with a word where FNV-1a has a byte.
@@ -412,6 +406,139 @@ unsafe fn write_fixed(dst: *mut Fixed, src: &Fixed) {
 }
 
 impl Header {
+    /// Reads the write-once fields (and the creator word) in one pass, each word
+    /// once, volatile (a peer may write them at any time): returns a copy of the
+    /// fields before the name, the checksum of what was read (FORMAT.md §3.5: the
+    /// value [`Fixed::checksum`] gives for a whole copy), and whether the name
+    /// field holds `name` followed by zeros (FORMAT.md §3.6, step 12). The name
+    /// field is compared where it lies, not copied: a copy of all 256 bytes, then
+    /// a second pass to hash and a third to compare, cost ~1,000 instructions of
+    /// an open on a Cortex-M4.
+    ///
+    /// # Safety
+    /// The header must be mapped (readable).
+    #[inline(always)]
+    pub(crate) unsafe fn read_checked(&self, name: &[u8]) -> (Head, u64, bool) {
+        // SAFETY: the caller's promise.
+        #[cfg(not(target_pointer_width = "64"))]
+        return unsafe { self.read_checked_in_place(name) };
+        // On 64-bit targets a copy, then the hash and the compare, is the smaller
+        // code (the 16 KiB budget of `examples/constrained`); the tests check both
+        // against each other and the definitions.
+        // SAFETY: the caller's promise.
+        #[cfg(target_pointer_width = "64")]
+        return unsafe { self.read_checked_by_copy(name) };
+    }
+
+    /// [`read_checked`](Self::read_checked) from a copy of all the fields.
+    ///
+    /// # Safety
+    /// As for `read_checked`.
+    #[cfg(any(test, target_pointer_width = "64"))]
+    unsafe fn read_checked_by_copy(&self, name: &[u8]) -> (Head, u64, bool) {
+        // SAFETY: the header is mapped (the caller's promise); a volatile copy
+        // tolerates a peer writing meanwhile, and any bytes are a `Fixed`.
+        let f = unsafe { read_fixed(self.fixed.get()) };
+        // Relaxed: as in `inspect`, ordered after its Acquire load of `state`.
+        let creator = crate::primitive::widen(self.creator.load(Ordering::Relaxed));
+        (f.head(), f.checksum(creator), f.holds_name_by_bytes(name))
+    }
+
+    /// [`read_checked`](Self::read_checked) in one pass over the fields where
+    /// they lie, each word read once: no copy of the name field.
+    ///
+    /// # Safety
+    /// As for `read_checked`.
+    #[cfg(any(all(test, not(loom)), not(target_pointer_width = "64")))]
+    #[inline(always)]
+    unsafe fn read_checked_in_place(&self, name: &[u8]) -> (Head, u64, bool) {
+        const SEED: u64 = fingerprint::start("shmptr.fixed", 0, 0);
+        let at = self.fixed.get().cast::<u32>();
+        // SAFETY (each `read`): `i` is below `size_of::<Fixed>() / 4` (callers
+        // below), the field is mapped (the caller's promise) and 8-aligned; a
+        // volatile read tolerates a peer writing meanwhile.
+        let read = |i: usize| {
+            // SAFETY: as just said.
+            u32::from_le(unsafe { at.add(i).read_volatile() })
+        };
+        // Relaxed: as in `inspect`, ordered after its Acquire load of `state`.
+        let creator = crate::primitive::widen(self.creator.load(Ordering::Relaxed));
+        let mut h = mix_word(mix_word(SEED, creator as u32), (creator >> 32) as u32);
+        let mut head = core::mem::MaybeUninit::<Head>::uninit();
+        let to = head.as_mut_ptr().cast::<u32>();
+        for i in 0..FIELD_WORDS {
+            let word = read(i);
+            // SAFETY: `Head` is `FIELD_WORDS` words (pinned above), 4-aligned.
+            unsafe { to.add(i).write(u32::to_le(word)) };
+            #[cfg(target_endian = "little")]
+            {
+                h = mix_word(h, word);
+            }
+        }
+        // SAFETY: every word was written; any bits are a valid `Head`.
+        let head = unsafe { head.assume_init() };
+        #[cfg(target_endian = "big")]
+        for word in head.field_words_from_values() {
+            h = mix_word(h, word);
+        }
+        // The stored name's words are in the checksum; `name`'s are compared.
+        let stored = (head.name_len as usize).min(NAME_MAX).div_ceil(4);
+        let mut diff = (head.name_len as usize != name.len() || name.len() > NAME_MAX) as u32;
+        let name = &name[..name.len().min(NAME_MAX)];
+        let mut i = 0;
+        let mut chunks = name.chunks_exact(4);
+        for chunk in &mut chunks {
+            let word = read(FIELD_WORDS + i);
+            if i < stored {
+                h = mix_word(h, word);
+            }
+            diff |= word ^ u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            i += 1;
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            // The word the name ends in: its bytes past the name must be zero.
+            let expected = rest.iter().rev().fold(0, |w, &b| w << 8 | b as u32);
+            let word = read(FIELD_WORDS + i);
+            if i < stored {
+                h = mix_word(h, word);
+            }
+            diff |= word ^ expected;
+            i += 1;
+        }
+        // Words a longer stored `name_len` covers: hashed, and must be zero here.
+        while i < stored {
+            let word = read(FIELD_WORDS + i);
+            h = mix_word(h, word);
+            diff |= word;
+            i += 1;
+        }
+        // The rest of the field must be zero: to an 8-byte boundary, then 8 bytes
+        // at a time (`Fixed` is 8-aligned, the name at a multiple of 8 in it).
+        if i % 2 == 1 && i < NAME_WORDS {
+            diff |= read(FIELD_WORDS + i);
+            i += 1;
+        }
+        let mut tail = 0u64;
+        let tail_at = |i: usize| {
+            // SAFETY: as `read`, 8 bytes at an 8-aligned offset within `Fixed`:
+            // `FIELD_WORDS + i` is even, and `i + 1 < NAME_WORDS` (below, `i` is
+            // even and below NAME_WORDS, a multiple of 8; in the rounds, a
+            // multiple of 8 itself, so `i + 7 < NAME_WORDS`).
+            unsafe { at.add(FIELD_WORDS + i).cast::<u64>().read_volatile() }
+        };
+        while i % 8 != 0 {
+            tail |= tail_at(i);
+            i += 2;
+        }
+        // 32 bytes a round (NAME_WORDS is a multiple of 8).
+        while i < NAME_WORDS {
+            tail |= tail_at(i) | tail_at(i + 2) | tail_at(i + 4) | tail_at(i + 6);
+            i += 8;
+        }
+        (head, h, diff == 0 && tail == 0)
+    }
+
     /// Writes the identity words, the write-once fields and their checksum into a
     /// fresh, zeroed segment: the first part of [`lifecycle::initialize`], which
     /// then publishes `Initializing`. The caller owns the segment exclusively (it
@@ -498,13 +625,12 @@ impl Header {
         // SAFETY: the header is mapped (the caller checked the length); a volatile
         // copy reads bytes another process may write without assuming they stay put,
         // and every bit pattern is a valid `Fixed` and `u64`.
-        let f = unsafe { read_fixed(self.fixed.get()) };
+        let (f, sum, named) = unsafe { self.read_checked(name.as_bytes()) };
         // SAFETY: as just above, for the checksum word.
         let checksum = unsafe { self.checksum.get().read_volatile() };
-        let creator = crate::primitive::widen(self.creator.load(Ordering::Relaxed));
         // Relaxed: `creator` and `reserved` were written before the Release store of
         // `Initializing`, which our Acquire load of `state` saw.
-        if f.checksum(creator) != checksum || self.reserved.load(Ordering::Relaxed) != 0 {
+        if sum != checksum || self.reserved.load(Ordering::Relaxed) != 0 {
             return Err(corrupt);
         }
         let Some(found_kind) = Kind::from_raw(f.kind) else { return Err(corrupt) };
@@ -536,7 +662,7 @@ impl Header {
             return Err(corrupt);
         }
         // `name_len` above NAME_MAX, another name, or a non-zero byte after it.
-        if !f.holds_name(name.as_bytes()) {
+        if !named {
             return Err(corrupt);
         }
         if f.slot_count > MAX_SLOTS || (ty.kind == Kind::Shared && f.slot_count == 0) {
@@ -727,7 +853,7 @@ mod tests {
             assert_eq!(f.checksum(creator), checksum_as_specified(&f, creator));
             // What a big-endian target hashes for the fields, from their values.
             #[cfg(target_endian = "little")]
-            assert_eq!(f.field_words_from_values()[..], f.words()[..FIELD_WORDS]);
+            assert_eq!(f.head().field_words_from_values()[..], f.words()[..FIELD_WORDS]);
         }
         // FORMAT.md's worked value.
         let f = fixed(b"victim");
@@ -743,12 +869,7 @@ mod tests {
             let name: [u8; NAME_MAX] = core::array::from_fn(|i| b'a' + (i % 26) as u8);
             let name = &name[..len];
             let f = fixed(name);
-            let holds = |f: &Fixed, name: &[u8]| {
-                let (words, bytes) = (f.holds_name_by_words(name), f.holds_name_by_bytes(name));
-                assert_eq!(words, bytes, "the two comparisons disagree");
-                assert_eq!(f.holds_name(name), words);
-                words
-            };
+            let holds = |f: &Fixed, name: &[u8]| read_checked_agrees(f, name);
             assert!(holds(&f, name), "length {len}");
             assert!(!holds(&f, &name[..len - 1]), "a prefix, length {len}");
             for at in 0..NAME_MAX {
@@ -762,6 +883,53 @@ mod tests {
             assert!(!holds(&g, name), "a longer name_len, length {len}");
             g.name_len = u32::MAX;
             assert!(!holds(&g, name), "a garbage name_len, length {len}");
+        }
+    }
+
+    /// A header holding `f` and a creator word.
+    fn header_with(f: &Fixed, creator: u64) -> Header {
+        // SAFETY: all zeros is a valid `Header` (atomics and `UnsafeCell`s of
+        // integers).
+        let header: Header = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
+        // SAFETY: `header` is ours alone; the field is valid for writes.
+        unsafe { write_fixed(header.fixed.get(), f) };
+        header.creator.store(creator as crate::primitive::Word, Ordering::Relaxed);
+        header
+    }
+
+    /// `Header::read_checked` over a header holding `f`, against the
+    /// definitions: a copy of the fields before the name, `Fixed::checksum`, and
+    /// the byte-by-byte name compare. Returns whether it says `name` is held.
+    fn read_checked_agrees(f: &Fixed, name: &[u8]) -> bool {
+        let creator = crate::primitive::widen(0x07a4_0000_0000_7173 as crate::primitive::Word);
+        let header = header_with(f, creator);
+        // SAFETY: `header` is a whole header in our memory.
+        let (head, sum, named) = unsafe { header.read_checked_in_place(name) };
+        // SAFETY: as just above.
+        let by_copy = unsafe { header.read_checked_by_copy(name) };
+        assert_eq!(
+            (by_copy.0.field_words_from_values(), by_copy.1, by_copy.2),
+            (head.field_words_from_values(), sum, named)
+        );
+        assert_eq!(head.field_words_from_values(), f.head().field_words_from_values(), "the fields");
+        assert_eq!(sum, f.checksum(creator), "the checksum");
+        assert_eq!(named, f.holds_name_by_bytes(name), "the name compare");
+        named
+    }
+
+    #[test]
+    fn read_checked_gives_the_checksum_of_the_whole_fields_for_any_name_len() {
+        // A stored `name_len` other than the name's (shorter, longer, garbage):
+        // the checksum still covers the stored length's words.
+        let name = b"victim.of.a.rather.long.name";
+        for stored in [0u32, 1, 3, 4, 5, 6, 27, 28, 29, 100, 191, 192, 193, 4096, u32::MAX] {
+            let mut f = fixed(name);
+            f.name_len = stored;
+            for (i, b) in f.name.iter_mut().enumerate().skip(name.len()) {
+                *b = (i % 7) as u8;
+            }
+            assert!(!read_checked_agrees(&f, name), "stored name_len {stored}");
+            assert!(!read_checked_agrees(&f, &name[..6]), "stored name_len {stored}");
         }
     }
 }
