@@ -418,8 +418,11 @@ pub(crate) fn fill<B: Backend, T: ShmSafe>(slice: &mut [T], mut make: impl FnMut
             let made: *mut [T] = &mut self.slice[..self.count];
             // SAFETY: the first `count` elements were written by `fill` and are
             // valid values no other reference uses; they are dropped once, here,
-            // during the unwind, and the object is removed after (its creator's
-            // `Creating` guard), so nothing reads or drops them again.
+            // during the unwind. Nothing drops them again: the object is then
+            // removed (its creator's `Creating` guard), or, if its creator is
+            // dead, left to survivors, which never drop an unfinished object's
+            // value (`finish_for_dead`). A peer writing the bytes meanwhile leaves
+            // valid values (`ShmSafe`).
             unsafe { core::ptr::drop_in_place(made) }
         }
     }
