@@ -322,6 +322,18 @@ pub unsafe trait Platform: 'static {
     /// keep it cheap (cache it; the Linux backend reads a page that `fork` wipes).
     fn current_process() -> ProcessId;
 
+    /// Whether `raw` is the calling process's identity
+    /// ([`current_process`](Platform::current_process)`().get() == raw`). Called
+    /// on every clone and drop of a handle, to tell a handle this process attached
+    /// from one a forked child inherited; a platform may answer it without making
+    /// a [`ProcessId`] (the default does). Must be exact: true for another
+    /// process's identity would let that process's handle release this one's
+    /// attachment.
+    #[inline]
+    fn is_current_process(raw: u64) -> bool {
+        Self::current_process().get() == raw
+    }
+
     /// Whether `process` is alive. Must never report a live process as dead.
     fn liveness(process: ProcessId) -> Liveness;
 

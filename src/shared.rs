@@ -450,6 +450,7 @@ impl<T: ?Sized + Value, B: Backend> Clone for Shared<T, B> {
     /// In a child created by `fork()`, an inherited handle belongs to the parent; a
     /// clone there re-opens the object by name as a fresh attachment of the child.
     /// That needs a free slot: if there is none, or the object is gone, this panics.
+    #[inline]
     fn clone(&self) -> Self {
         Shared { handle: self.handle.clone() }
     }
