@@ -96,9 +96,18 @@ impl<B: Backend> Mapping<B> {
     /// `index` must be below the mapping's slot count.
     unsafe fn slot_at(&self, index: u32) -> NonNull<Slot> {
         debug_assert!(index < self.slot_count);
+        // Made from the region's pointer, not from a reference to the slot: a
+        // reference's borrow would end at the next write to the mapping's bytes
+        // through another pointer (Miri's Stacked Borrows: the slot's padding),
+        // and this pointer is kept for the handle's life.
         // SAFETY: `open`/`create` validated that `slot_count` slots follow the header
-        // inside the mapping, and the caller keeps `index` below it.
-        unsafe { NonNull::from(self.slots().get_unchecked(index as usize)) }
+        // inside the mapping, and the caller keeps `index` below it: in bounds, and
+        // not null.
+        unsafe {
+            NonNull::new_unchecked(
+                self.region.as_ptr().as_ptr().add(size_of::<Header>()).cast::<Slot>().add(index as usize),
+            )
+        }
     }
 
     /// The index of the slot at `slot`, one [`slot_at`](Self::slot_at) gave.
