@@ -1092,23 +1092,35 @@ unsafe impl<S: Space> Platform for Simulated<S> {
     }
 
     fn crash_point(point: CrashPoint) {
-        let state = S::state();
-        let planned = state.crash.load(Ordering::Relaxed);
+        // Relaxed, as `crash_at`'s store: a plan is a test's setting, ordered with
+        // the code it crashes by the test itself.
+        let planned = S::state().crash.load(Ordering::Relaxed);
         if planned == 0 {
             return;
         }
         let me = Self::current_process();
         if planned == crash_code(me, point) {
-            state.crash.store(0, Ordering::Relaxed);
-            // The caller of `crash_at` took on what this needs (its `# Safety`).
-            state.declare_dead(me);
-            // No arguments to format: the process and the point are the ones
-            // `crash_at` named, and formatting them linked ~600 bytes of number and
-            // name formatting into every firmware on the arena (a `u64` also a
-            // 64-bit division, ~1 KB more, on a 32-bit core).
-            panic!("shmptr-arena: simulated crash (the process and point given to Arena::crash_at)");
+            crash::<S>(me);
         }
     }
+}
+
+/// The crash [`Simulated::crash_point`] found planned here. Outlined, cold and
+/// diverging: inlined at each of the core's crash points, it cost a firmware ~24
+/// bytes each; a call that returned would cost the common path (no crash
+/// planned) register moves around it.
+#[cold]
+#[inline(never)]
+fn crash<S: Space>(me: ProcessId) -> ! {
+    let state = S::state();
+    state.crash.store(0, Ordering::Relaxed);
+    // The caller of `crash_at` took on what this needs (its `# Safety`).
+    state.declare_dead(me);
+    // No arguments to format: the process and the point are the ones
+    // `crash_at` named, and formatting them linked ~600 bytes of number and
+    // name formatting into every firmware on the arena (a `u64` also a
+    // 64-bit division, ~1 KB more, on a 32-bit core).
+    panic!("shmptr-arena: simulated crash (the process and point given to Arena::crash_at)");
 }
 
 /// `process` and `point` in one word: `process << 8 | (index of point + 1)`.
