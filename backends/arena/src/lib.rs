@@ -1122,15 +1122,19 @@ unsafe impl<S: Space> Platform for Simulated<S> {
     }
 
     fn crash_point(point: CrashPoint) {
+        let state = S::state();
         // Relaxed, as `crash_at`'s store: a plan is a test's setting, ordered with
         // the code it crashes by the test itself.
-        let planned = S::state().crash.load(Ordering::Relaxed);
+        let planned = state.crash.load(Ordering::Relaxed);
         if planned == 0 {
             return;
         }
-        let me = Self::current_process();
-        if planned == crash_code(me, point) {
-            crash::<S>(me);
+        // The current process's number, loaded as `current_process` loads it
+        // (Relaxed: `enter` is ordered with the code acting as the process by
+        // its caller), without its check for zero, which no plan names: a panic
+        // path less at each point.
+        if planned == (state.current.load(Ordering::Relaxed) << 8) | point_code(point) {
+            crash::<S>();
         }
     }
 }
@@ -1141,11 +1145,11 @@ unsafe impl<S: Space> Platform for Simulated<S> {
 /// planned) register moves around it.
 #[cold]
 #[inline(never)]
-fn crash<S: Space>(me: ProcessId) -> ! {
+fn crash<S: Space>() -> ! {
     let state = S::state();
     state.crash.store(0, Ordering::Relaxed);
     // The caller of `crash_at` took on what this needs (its `# Safety`).
-    state.declare_dead(me);
+    state.declare_dead(<Simulated<S> as Platform>::current_process());
     // No arguments to format: the process and the point are the ones
     // `crash_at` named, and formatting them linked ~600 bytes of number and
     // name formatting into every firmware on the arena (a `u64` also a
@@ -1153,10 +1157,16 @@ fn crash<S: Space>(me: ProcessId) -> ! {
     panic!("shmptr-arena: simulated crash (the process and point given to Arena::crash_at)");
 }
 
-/// `process` and `point` in one word: `process << 8 | (index of point + 1)`.
+/// `process` and `point` in one word: `process << 8 | point_code(point)`.
 fn crash_code(process: ProcessId, point: CrashPoint) -> u32 {
-    let index = CrashPoint::ALL.iter().position(|p| *p == point).unwrap_or(0) as u32;
-    ((process.get() as u32) << 8) | (index + 1)
+    ((process.get() as u32) << 8) | point_code(point)
+}
+
+/// The index of `point` in `CrashPoint::ALL`, plus one: a constant where `point`
+/// is.
+#[inline(always)]
+fn point_code(point: CrashPoint) -> u32 {
+    CrashPoint::ALL.iter().position(|p| *p == point).unwrap_or(0) as u32 + 1
 }
 
 // SAFETY: every promise is `P`'s, forwarded unchanged.
