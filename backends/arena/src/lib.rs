@@ -1079,7 +1079,10 @@ impl<S: Space> Arena<S> {
 // after its check cannot be lost; callers loop, as the contract allows.
 unsafe impl<S: Space> Platform for Simulated<S> {
     fn current_process() -> ProcessId {
-        ProcessId::new(S::state().current.load(Ordering::Relaxed).into()).expect("non-zero")
+        match ProcessId::new(S::state().current.load(Ordering::Relaxed).into()) {
+            Some(process) => process,
+            None => not_a_process(),
+        }
     }
 
     fn liveness(process: ProcessId) -> Liveness {
@@ -1137,6 +1140,16 @@ unsafe impl<S: Space> Platform for Simulated<S> {
             crash::<S>();
         }
     }
+}
+
+/// The current process's number is not one (never: only `spawn`'s and `enter`'s
+/// are stored). Outlined and cold: `current_process` is inlined in most of the
+/// arena's operations, and an `expect` cost each of them its own arguments for
+/// the panic (~10 bytes of a firmware each).
+#[cold]
+#[inline(never)]
+fn not_a_process() -> ! {
+    panic!("shmptr-arena: the current process is not a process")
 }
 
 /// The crash [`Simulated::crash_point`] found planned here. Outlined, cold and
