@@ -1132,11 +1132,7 @@ unsafe impl<S: Space> Platform for Simulated<S> {
         if planned == 0 {
             return;
         }
-        // The current process's number, loaded as `current_process` loads it
-        // (Relaxed: `enter` is ordered with the code acting as the process by
-        // its caller), without its check for zero, which no plan names: a panic
-        // path less at each point.
-        if planned == (state.current.load(Ordering::Relaxed) << 8) | point_code(point) {
+        if planned == crash_code(Self::current_process(), point) {
             crash::<S>();
         }
     }
