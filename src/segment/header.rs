@@ -397,6 +397,7 @@ pub(crate) unsafe fn read_fixed(src: *const Fixed) -> Fixed {
 ///
 /// # Safety
 /// `dst` must be valid for writes of a `Fixed`.
+#[cfg(any(test, target_pointer_width = "64"))]
 unsafe fn write_fixed(dst: *mut Fixed, src: &Fixed) {
     let (from, to) = ((src as *const Fixed).cast::<u64>(), dst.cast::<u64>());
     for i in 0..size_of::<Fixed>() / 8 {
@@ -553,7 +554,8 @@ impl Header {
         layout: &SegmentLayout,
         ty: &ValueType,
     ) {
-        let mut fixed = Fixed {
+        let name = name.as_bytes();
+        let head = Head {
             kind: kind as u32,
             slot_count: layout.slot_count,
             total_len: layout.total_len as u64,
@@ -561,24 +563,108 @@ impl Header {
             value_size: layout.value_size as u64,
             value_align: layout.value_align as u64,
             fingerprint: ty.fingerprint,
-            name_len: name.as_bytes().len() as u32,
+            name_len: name.len() as u32,
             shape: ty.shape as u32,
             length: layout.length as u64,
-            name: [0; NAME_MAX],
         };
-        fixed.name[..name.as_bytes().len()].copy_from_slice(name.as_bytes());
         // Relaxed: these identity words are published by the Release store of
         // `Initializing` that follows (`lifecycle::initialize`); openers read them
         // after an Acquire load of `state`.
         self.magic.store(MAGIC, Ordering::Relaxed);
         self.version.store(FORMAT_VERSION, Ordering::Relaxed);
         self.creator.store(creator.word(), Ordering::Relaxed);
-        // SAFETY: the caller created this segment exclusively and nobody reads the
-        // fixed fields before the Release store of `Ready` that the creator does
-        // later; both fields are `UnsafeCell`s, valid for writes.
+        // The fields written where they lie, a word at a time, and hashed in the
+        // same pass on 32-bit targets; on 64-bit ones a whole copy, written out,
+        // then hashed (the hash shared with `read_checked`'s copy) is the smaller
+        // code (the 16 KiB budget of `examples/constrained`); a test checks both
+        // give the same bytes.
+        // SAFETY: the caller created this segment exclusively, and nobody reads
+        // the fixed fields before the Release store of `Ready` that the creator
+        // does later; `fixed` and `checksum` are `UnsafeCell`s, valid for writes.
+        #[cfg(not(target_pointer_width = "64"))]
+        unsafe {
+            self.write_fields_in_place(&head, name, creator.get())
+        };
+        // SAFETY: as just above.
+        #[cfg(target_pointer_width = "64")]
+        unsafe {
+            self.write_fields_by_copy(&head, name, creator.get())
+        };
+    }
+
+    /// The write-once fields `head` and `name` (and their checksum for `creator`)
+    /// written where they lie, a word at a time, and hashed in the same pass (the
+    /// checksum `Fixed::checksum` gives for them): building a whole `Fixed` first
+    /// (its name field zeroed, then the name copied in), copying it out, then
+    /// hashing it linked `memset` and `memcpy` into a Cortex-M4 firmware (~900
+    /// bytes) and cost 256 bytes of stack.
+    ///
+    /// # Safety
+    /// The fields and the checksum must be valid for writes, and not read
+    /// meanwhile.
+    #[cfg(any(all(test, not(loom)), not(target_pointer_width = "64")))]
+    unsafe fn write_fields_in_place(&self, head: &Head, name: &[u8], creator: u64) {
+        const SEED: u64 = fingerprint::start("shmptr.fixed", 0, 0);
+        let mut h = mix_word(mix_word(SEED, creator as u32), (creator >> 32) as u32);
+        let to = self.fixed.get().cast::<u32>();
+        // SAFETY (each `write`): `i` is below `size_of::<Fixed>() / 4` (the
+        // callers below), and the field 8-aligned, valid for writes (the caller's
+        // promise).
+        let write = |i: usize, word: u32| {
+            // SAFETY: as just said.
+            unsafe { to.add(i).write_volatile(word) };
+        };
+        // SAFETY: `Head` is `FIELD_WORDS` words (pinned above), 4-aligned, integers
+        // with no padding: every word is initialized.
+        let words = unsafe { &*(head as *const Head).cast::<[u32; FIELD_WORDS]>() };
+        for (i, &word) in words.iter().enumerate() {
+            write(i, word);
+            #[cfg(target_endian = "little")]
+            {
+                h = mix_word(h, word);
+            }
+        }
+        #[cfg(target_endian = "big")]
+        for word in head.field_words_from_values() {
+            h = mix_word(h, word);
+        }
+        // The name's words (the last one zero past the name), little-endian on any
+        // target, in the checksum; then zeros to the end of the field (a fresh
+        // segment is zero already; written anyway, as the name field's bytes).
+        let mut i = 0;
+        for chunk in name[..name.len().min(NAME_MAX)].chunks(4) {
+            let word = chunk.iter().rev().fold(0, |w, &b| w << 8 | b as u32);
+            write(FIELD_WORDS + i, u32::to_le(word));
+            h = mix_word(h, word);
+            i += 1;
+        }
+        while i < NAME_WORDS {
+            write(FIELD_WORDS + i, 0);
+            i += 1;
+        }
+        // SAFETY: valid for writes (the caller's promise).
+        unsafe { self.checksum.get().write_volatile(h) };
+    }
+
+    /// [`write_fields_in_place`](Self::write_fields_in_place) through a whole
+    /// copy of the fields.
+    ///
+    /// # Safety
+    /// As for `write_fields_in_place`.
+    #[cfg(any(test, target_pointer_width = "64"))]
+    unsafe fn write_fields_by_copy(&self, head: &Head, name: &[u8], creator: u64) {
+        let h = *head;
+        #[rustfmt::skip]
+        let mut fixed = Fixed {
+            kind: h.kind, slot_count: h.slot_count, total_len: h.total_len, value_offset: h.value_offset,
+            value_size: h.value_size, value_align: h.value_align, fingerprint: h.fingerprint,
+            name_len: h.name_len, shape: h.shape, length: h.length, name: [0; NAME_MAX],
+        };
+        fixed.name[..name.len()].copy_from_slice(name);
+        // SAFETY: the caller's promise.
         unsafe {
             write_fixed(self.fixed.get(), &fixed);
-            self.checksum.get().write_volatile(fixed.checksum(creator.get()));
+            self.checksum.get().write_volatile(fixed.checksum(creator));
         }
     }
 
@@ -930,6 +1016,36 @@ mod tests {
             }
             assert!(!read_checked_agrees(&f, name), "stored name_len {stored}");
             assert!(!read_checked_agrees(&f, &name[..6]), "stored name_len {stored}");
+        }
+    }
+
+    #[test]
+    fn both_ways_of_writing_the_fields_write_the_same_bytes_and_checksum() {
+        let creator = 0x07a4_0000_0000_7173;
+        let lengths = (1..=NAME_MAX).filter(|&len| !cfg!(miri) || len % 8 <= 1 && !(24..=190).contains(&len));
+        for len in lengths {
+            let name: [u8; NAME_MAX] = core::array::from_fn(|i| b'a' + (i % 26) as u8);
+            let f = fixed(&name[..len]);
+            // Garbage where the fields go: both must write every byte of them.
+            let mut garbage = fixed(&[0xa5; NAME_MAX]);
+            garbage.name_len = 7;
+            let (a, b) = (header_with(&garbage, 1), header_with(&garbage, 1));
+            // SAFETY: the headers are ours alone, whole, in our memory.
+            unsafe {
+                a.write_fields_in_place(&f.head(), &name[..len], creator);
+                b.write_fields_by_copy(&f.head(), &name[..len], creator);
+            }
+            // SAFETY: as above.
+            let (fa, fb) = unsafe { (read_fixed(a.fixed.get()), read_fixed(b.fixed.get())) };
+            assert_eq!(fa.words(), fb.words(), "length {len}");
+            assert_eq!(fa.words(), f.words(), "length {len}");
+            // SAFETY: as above.
+            let (ca, cb) = unsafe { (a.checksum.get().read(), b.checksum.get().read()) };
+            assert_eq!(
+                (ca, cb),
+                (checksum_as_specified(&f, creator), checksum_as_specified(&f, creator)),
+                "length {len}"
+            );
         }
     }
 }

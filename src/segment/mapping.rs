@@ -13,8 +13,8 @@
 //! drop and the backend's unlink.
 
 use core::marker::PhantomData;
-use core::mem::{size_of, ManuallyDrop};
-use core::ptr::NonNull;
+use core::mem::{align_of, offset_of, size_of, ManuallyDrop, MaybeUninit};
+use core::ptr::{addr_of, NonNull};
 use core::time::Duration;
 
 use crate::backend::{Backend, CrashPoint, Liveness, Platform, ProcessId, Region};
@@ -32,7 +32,7 @@ use super::header::Fixed;
 use super::header::ValueType;
 use super::lifecycle::{self, claim_destroyer, Claim, DestroyRight, State};
 use super::members::{Refused, Sole::Left};
-use super::{owner, read_fixed, Header, Inspection, Kind, Members, SegmentLayout, Slot, MAX_SLOTS};
+use super::{owner, Header, Inspection, Kind, Members, SegmentLayout, Slot, MAX_SLOTS};
 #[cfg(not(loom))]
 use crate::inspect::Reclaimed;
 
@@ -693,13 +693,10 @@ fn destroy<B: Backend>(
     name: Option<Name<'_>>,
 ) {
     B::crash_point(CrashPoint::DestroyClaimed);
-    let fixed;
+    let mut copy = NAME_COPY;
     let name = match name {
         Some(name) => Some(name),
-        None => {
-            fixed = read_fixed_of::<B>(region);
-            stored_name(&fixed).ok()
-        }
+        None => stored_name::<B>(region, &mut copy).ok(),
     };
     let finish = Finish::<B> { right, region, name };
     if let Some((drop, value, length)) = drop {
@@ -1220,8 +1217,9 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
     #[cold]
     #[inline(never)]
     fn reopen_inherited(&self) -> Self {
-        let fixed = read_fixed_of::<B>(&self.mapping.region);
-        let reopened = stored_name(&fixed).and_then(|name| Self::open(name, &Options::<()>::new(), Abandoned::Report));
+        let mut copy = NAME_COPY;
+        let reopened = stored_name::<B>(&self.mapping.region, &mut copy)
+            .and_then(|name| Self::open(name, &Options::<()>::new(), Abandoned::Report));
         match reopened {
             Ok(handle) => handle,
             Err(e) => panic!("shmptr: cloning an inherited handle in a forked child failed: {e}"),
@@ -1564,16 +1562,39 @@ fn base_aligned<B: Backend>(region: &B::Region) -> bool {
     region.as_ptr().as_ptr() as usize % region_align::<B>() == 0
 }
 
-/// A copy of the write-once fields of the segment `region` maps.
-fn read_fixed_of<B: Backend>(region: &B::Region) -> Fixed {
-    // SAFETY: the header is mapped; the volatile copy tolerates concurrent writes
-    // by a hostile process, and every byte pattern is a valid `Fixed`.
-    unsafe { read_fixed(header_of::<B>(region).fixed.get()) }
-}
+/// Room for a private copy of the name stored in a segment's header (see
+/// [`stored_name`]): words, so that the copy is word by word.
+type NameCopy = [MaybeUninit<usize>; NAME_MAX / size_of::<usize>()];
 
-/// The name stored in a copy of the write-once fields, validated.
-fn stored_name(fixed: &Fixed) -> Result<Name<'_>> {
-    Name::from_bytes(&fixed.name[..(fixed.name_len as usize).min(NAME_MAX)])
+/// An uninitialized [`NameCopy`]: costs no code.
+const NAME_COPY: NameCopy = [MaybeUninit::uninit(); NAME_MAX / size_of::<usize>()];
+
+const _: () = assert!(NAME_MAX % size_of::<usize>() == 0 && offset_of!(Fixed, name) % align_of::<usize>() == 0);
+
+/// The name stored in the header of the segment `region` maps, validated: copied
+/// into `copy` first (`name_len`, capped at `NAME_MAX`, then the name field's
+/// words up to the one `name_len` ends in, each read once, volatile: a peer may
+/// rewrite them at any time), so that the name validated is the name used. Only
+/// the name is copied, into the caller's frame: a copy of all 256 bytes of the
+/// write-once fields, returned by value, cost a Cortex-M4 firmware a copy loop and
+/// a `memcpy` of the result (~190 bytes), and ~300 bytes of stack.
+fn stored_name<'a, B: Backend>(region: &B::Region, copy: &'a mut NameCopy) -> Result<Name<'a>> {
+    let fixed = header_of::<B>(region).fixed.get();
+    // SAFETY: the header is mapped (`header_of`), so are its fields; a volatile read
+    // tolerates a peer's concurrent writes, and any value is a valid `u32`.
+    let (len, from) = unsafe { (addr_of!((*fixed).name_len).read_volatile(), addr_of!((*fixed).name)) };
+    let len = (len as usize).min(NAME_MAX);
+    let from = from.cast::<usize>();
+    for (i, word) in copy.iter_mut().enumerate().take(len.div_ceil(size_of::<usize>())) {
+        // SAFETY: `i` stays within the name field (`NAME_MAX` bytes, as many as
+        // `copy`), which starts word-aligned in the 64-aligned header (pinned
+        // above); the read is volatile, as above, and any bits are a valid `usize`.
+        *word = MaybeUninit::new(unsafe { from.add(i).read_volatile() });
+    }
+    // SAFETY: the first `len.div_ceil(word)` words, which cover `len <= NAME_MAX`
+    // bytes, were just written, and every byte of a `usize` is an initialized `u8`.
+    let bytes = unsafe { core::slice::from_raw_parts(copy.as_ptr().cast::<u8>(), len) };
+    Name::from_bytes(bytes)
 }
 
 /// The header at the start of a region of at least `size_of::<Header>()` bytes.

@@ -19,7 +19,7 @@ pub(crate) mod owner;
 #[cfg(all(test, loom))]
 mod tests;
 
-pub(crate) use header::{read_fixed, Header, Inspection, Kind, SegmentLayout, Shape, Slot, ValueType};
+pub(crate) use header::{Header, Inspection, Kind, SegmentLayout, Shape, Slot, ValueType};
 pub(crate) use mapping::{fill, put, Abandoned, Lent, ReleasedHandle, SharedHandle, UniqueHandle};
 pub(crate) use members::Members;
 // The untyped inspection (`crate::inspect`) reads plain copies of the header,

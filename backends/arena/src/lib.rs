@@ -229,6 +229,36 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     x.by_ref().zip(y.by_ref()).all(|(p, q)| word(p) == word(q)) && x.remainder().iter().eq(y.remainder())
 }
 
+/// Zeroes the `len` bytes at `at`, which is 4-aligned: whole words through
+/// `write_bytes` on `u32`s (a call of `__aeabi_memclr4` on Arm, the variant the
+/// core's own zeroed values already link: one `memset` linked for both, not two,
+/// ~200 bytes of a firmware), then the last 1 to 3 bytes one by one, volatile so
+/// that they do not become another `memset` call.
+///
+/// # Safety
+/// `at..at + len` must be valid for writes, `at` 4-aligned.
+#[inline(always)]
+unsafe fn zero(at: *mut u8, len: usize) {
+    // SAFETY: the caller's promise: the words lie within `at..at + len`, aligned.
+    unsafe { at.cast::<u32>().write_bytes(0, len / 4) };
+    for i in len / 4 * 4..len {
+        // SAFETY: as above, `i < len`.
+        unsafe { at.add(i).write_volatile(0) };
+    }
+}
+
+/// Copies `name` to the start of `to`, a byte at a time, with volatile writes:
+/// LLVM turns a plain copy (a loop, `copy_from_slice`) into a call of `memcpy`,
+/// which linked ~740 bytes of `compiler_builtins` into a firmware for this one
+/// copy.
+#[inline(always)]
+fn copy_name(to: &mut [u8; NAME_MAX], name: &[u8]) {
+    for (to, &byte) in to.iter_mut().zip(name) {
+        // SAFETY: `to` is a valid, exclusive reference to one byte.
+        unsafe { core::ptr::from_mut(to).write_volatile(byte) };
+    }
+}
+
 /// What the arena keeps about one mapping, outside every object's memory: the
 /// "process-private" memory of the simulation, which no segment write can reach.
 struct Mapping {
@@ -1049,7 +1079,10 @@ impl<S: Space> Arena<S> {
 // after its check cannot be lost; callers loop, as the contract allows.
 unsafe impl<S: Space> Platform for Simulated<S> {
     fn current_process() -> ProcessId {
-        ProcessId::new(S::state().current.load(Ordering::Relaxed).into()).expect("non-zero")
+        match ProcessId::new(S::state().current.load(Ordering::Relaxed).into()) {
+            Some(process) => process,
+            None => not_a_process(),
+        }
     }
 
     /// The number `current_process` makes its identity from, compared as it is:
@@ -1103,28 +1136,56 @@ unsafe impl<S: Space> Platform for Simulated<S> {
 
     fn crash_point(point: CrashPoint) {
         let state = S::state();
+        // Relaxed, as `crash_at`'s store: a plan is a test's setting, ordered with
+        // the code it crashes by the test itself.
         let planned = state.crash.load(Ordering::Relaxed);
         if planned == 0 {
             return;
         }
-        let me = Self::current_process();
-        if planned == crash_code(me, point) {
-            state.crash.store(0, Ordering::Relaxed);
-            // The caller of `crash_at` took on what this needs (its `# Safety`).
-            state.declare_dead(me);
-            // No arguments to format: the process and the point are the ones
-            // `crash_at` named, and formatting them linked ~600 bytes of number and
-            // name formatting into every firmware on the arena (a `u64` also a
-            // 64-bit division, ~1 KB more, on a 32-bit core).
-            panic!("shmptr-arena: simulated crash (the process and point given to Arena::crash_at)");
+        if planned == crash_code(Self::current_process(), point) {
+            crash::<S>();
         }
     }
 }
 
-/// `process` and `point` in one word: `process << 8 | (index of point + 1)`.
+/// The current process's number is not one (never: only `spawn`'s and `enter`'s
+/// are stored). Outlined and cold: `current_process` is inlined in most of the
+/// arena's operations, and an `expect` cost each of them its own arguments for
+/// the panic (~10 bytes of a firmware each).
+#[cold]
+#[inline(never)]
+fn not_a_process() -> ! {
+    panic!("shmptr-arena: the current process is not a process")
+}
+
+/// The crash [`Simulated::crash_point`] found planned here. Outlined, cold and
+/// diverging: inlined at each of the core's crash points, it cost a firmware ~24
+/// bytes each; a call that returned would cost the common path (no crash
+/// planned) register moves around it.
+#[cold]
+#[inline(never)]
+fn crash<S: Space>() -> ! {
+    let state = S::state();
+    state.crash.store(0, Ordering::Relaxed);
+    // The caller of `crash_at` took on what this needs (its `# Safety`).
+    state.declare_dead(<Simulated<S> as Platform>::current_process());
+    // No arguments to format: the process and the point are the ones
+    // `crash_at` named, and formatting them linked ~600 bytes of number and
+    // name formatting into every firmware on the arena (a `u64` also a
+    // 64-bit division, ~1 KB more, on a 32-bit core).
+    panic!("shmptr-arena: simulated crash (the process and point given to Arena::crash_at)");
+}
+
+/// `process` and `point` in one word: `process << 8 | point_code(point)`.
 fn crash_code(process: ProcessId, point: CrashPoint) -> u32 {
-    let index = CrashPoint::ALL.iter().position(|p| *p == point).unwrap_or(0) as u32;
-    ((process.get() as u32) << 8) | (index + 1)
+    ((process.get() as u32) << 8) | point_code(point)
+}
+
+/// The index of `point` in `CrashPoint::ALL`, plus one: a constant where `point`
+/// is.
+#[inline(always)]
+fn point_code(point: CrashPoint) -> u32 {
+    CrashPoint::ALL.iter().position(|p| *p == point).unwrap_or(0) as u32 + 1
 }
 
 // SAFETY: every promise is `P`'s, forwarded unchanged.
@@ -1214,10 +1275,11 @@ impl<S: Space, P: Platform> Backend for Arena<S, P> {
             };
             let region = ArenaRegion::new(state, table, record, start, len)?;
             // SAFETY: `start..start + len` lies within the arena and overlaps no
-            // other object; fresh objects read as zeros.
-            unsafe { state.base.add(start).write_bytes(0, len) };
+            // other object; `start` is a multiple of `ALIGN` (`first_fit`) from the
+            // 64-aligned base: 4-aligned. Fresh objects read as zeros.
+            unsafe { zero(state.base.add(start), len) };
             let entry = &mut table[record];
-            entry.name[..name.as_bytes().len()].copy_from_slice(name.as_bytes());
+            copy_name(&mut entry.name, name.as_bytes());
             entry.name_len = name.as_bytes().len();
             entry.offset = start;
             entry.len = len;

@@ -1,11 +1,11 @@
 //! What the arena's simulation promises beyond the behaviour suite: a dead
-//! process's mappings are freed, the simulated clock never runs out, and its
-//! critical sections hold under threads.
+//! process's mappings are freed, the simulated clock never runs out, its
+//! critical sections hold under threads, and a fresh object reads as zeros.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
 
-use shmptr::{Backend, ErrorKind, Mutex, Name, Platform};
+use shmptr::{Backend, ErrorKind, Mutex, Name, Platform, Region};
 use shmptr_arena::{arena_space, Arena, Shared};
 
 fn name(s: &str) -> Name<'_> {
@@ -151,4 +151,24 @@ fn objects_never_share_a_place_and_freed_gaps_are_reused() {
     let ninth = <Arena<S> as Backend>::create(name("o8"), 64, &Default::default());
     assert_eq!(ninth.unwrap_err().kind(), ErrorKind::OutOfMemory);
     drop(all);
+}
+
+#[test]
+fn a_fresh_object_reads_as_zeros_over_the_bytes_an_old_one_left_for_every_length() {
+    arena_space!(S, 4 * 1024);
+    for len in 1..=70 {
+        let dirty = <Arena<S> as Backend>::create(name("dirty"), 128, &Default::default()).unwrap();
+        // SAFETY: the region is ours alone, 128 bytes long.
+        unsafe { dirty.as_ptr().as_ptr().write_bytes(0xa5, 128) };
+        <Arena<S> as Backend>::unlink(name("dirty"), &dirty).unwrap();
+        drop(dirty);
+        let fresh = <Arena<S> as Backend>::create(name("fresh"), len, &Default::default()).unwrap();
+        // SAFETY: the region is mapped, `len` bytes long; nobody writes it meanwhile.
+        let bytes = unsafe { core::slice::from_raw_parts(fresh.as_ptr().as_ptr(), len) };
+        assert!(bytes.iter().all(|&b| b == 0), "length {len}: {bytes:?}");
+        // The byte just past it is the old object's, still dirty: not written.
+        // SAFETY: within the old object's 128 bytes, in the arena.
+        assert_eq!(unsafe { fresh.as_ptr().as_ptr().add(len).read() }, 0xa5, "length {len}");
+        <Arena<S> as Backend>::unlink(name("fresh"), &fresh).unwrap();
+    }
 }
