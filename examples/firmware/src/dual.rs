@@ -69,6 +69,8 @@ const ROUNDS: u32 = 20_000;
 static STAGE: AtomicU32 = AtomicU32::new(0);
 /// Core 0 has checked the timed lock and the increments: core 1 may "reset".
 static GO_RESET: AtomicBool = AtomicBool::new(false);
+/// Core 0's timed lock has returned: core 1 may stop holding the lock.
+static TIMED: AtomicBool = AtomicBool::new(false);
 /// Core 0 has taken the lock over: core 1 may finish.
 static GO_FINISH: AtomicBool = AtomicBool::new(false);
 
@@ -115,6 +117,8 @@ pub fn run() {
     let start = An521::now_nanos();
     let kind = m.lock_timeout(Duration::from_millis(5)).err().map(|e| e.kind());
     let waited = An521::now_nanos() - start;
+    // Release: core 1 reads it (Acquire) before it lets go of the lock.
+    TIMED.store(true, Ordering::Release);
     // The kind seen (`None`: the lock was taken) and the stage core 1 was at, for
     // a failure to say what happened.
     assert!(
@@ -157,10 +161,10 @@ extern "C" fn core1_main() -> ! {
     let mut guard = m.lock().unwrap();
     *guard += 1;
     STAGE.store(2, Ordering::Release);
-    // Hold the lock until core 0's timed lock has timed out (it is waiting now:
-    // give it time).
-    let until = An521::now_nanos() + 20_000_000;
-    while An521::now_nanos() < until {
+    // Hold the lock until core 0's timed lock has returned. (Not for a fixed
+    // time: QEMU runs each core on a host thread, and on a loaded host core 0's
+    // thread could wait longer than that, then find this life already ended.)
+    while !TIMED.load(Ordering::Acquire) {
         core::hint::spin_loop();
     }
     // A reset: this life ends here, holding the guard and both handles (a reset
