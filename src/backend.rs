@@ -99,6 +99,11 @@ pub unsafe trait Region: Send + Sync + Sized {
     /// different addresses (one mapping shared by clones is recognised by its
     /// address). The default, false ("cannot tell"), makes `ptr_eq` false for two
     /// separate opens of one object, never true for two different objects.
+    ///
+    /// A clone of a handle that a forked child inherited re-opens the object by
+    /// the name stored in it, which a peer can rewrite, and keeps the new handle
+    /// only if this says it is the same object; with the default, such a clone
+    /// panics.
     fn same_object(&self, _other: &Self) -> bool {
         false
     }
@@ -283,6 +288,9 @@ impl CrashPoint {
 ///   `fork()` is a distinct process. Where one address space simulates several
 ///   processes (the arena), the identity may change only where that simulation's
 ///   own `unsafe` contract allows it.
+/// - [`is_current_process`](Platform::is_current_process), if overridden, answers
+///   exactly `current_process().get() == raw`: true for another process's identity
+///   would let a forked child's drop release its parent's attachment.
 /// - [`liveness`](Platform::liveness) never reports [`Liveness::Dead`] for a process
 ///   that may still run: only with proof that this exact process is gone. When in
 ///   doubt, [`Liveness::Unknown`].

@@ -449,7 +449,9 @@ impl<T: ?Sized + Value, B: Backend> Clone for Shared<T, B> {
     ///
     /// In a child created by `fork()`, an inherited handle belongs to the parent; a
     /// clone there re-opens the object by name as a fresh attachment of the child.
-    /// That needs a free slot: if there is none, or the object is gone, this panics.
+    /// That needs a free slot: if there is none, or the object is gone, or its name
+    /// now leads to another object (a peer rewrote the name stored in it, or it was
+    /// removed and the name made anew), this panics.
     #[inline]
     fn clone(&self) -> Self {
         Shared { handle: self.handle.clone() }

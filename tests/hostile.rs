@@ -1540,7 +1540,13 @@ fn a_slice_length_the_stored_sizes_contradict_or_the_file_cannot_hold_is_corrupt
     for length in [0, 1, 3, 5, 8, 1 << 32, (1 << 61) - 1] {
         let mut forge = real.clone();
         forge.length = length;
-        assert_eq!(slice_outcome::<S>(&forge, Op::OpenSlice), Outcome::Failed(ErrorKind::Corrupt), "length {length}");
+        // On a 32-bit target a length whose bytes (8 each) no `usize` holds is
+        // `Unsupported` before anything is compared, as at create.
+        let expected = match usize::try_from(length).ok().and_then(|n| n.checked_mul(8)) {
+            Some(_) => ErrorKind::Corrupt,
+            None => ErrorKind::Unsupported,
+        };
+        assert_eq!(slice_outcome::<S>(&forge, Op::OpenSlice), Outcome::Failed(expected), "length {length}");
     }
     // The value size alone changed.
     for value_size in [0, 8, 31, 33, 40, u64::MAX] {

@@ -63,9 +63,10 @@ impl Shape {
 }
 
 /// The fields written once, before `Ready`, and covered by the checksum. They are
-/// read with one volatile copy and validated as a whole.
+/// read with one volatile copy and validated as a whole. Aligned to 8 on every
+/// target (`u64` alone is 4-aligned on i686), as their place in the header is.
 #[derive(Clone, Copy, Debug)]
-#[repr(C)]
+#[repr(C, align(8))]
 pub(crate) struct Fixed {
     pub kind: u32,
     pub slot_count: u32,
@@ -999,7 +1000,7 @@ mod tests {
     /// definitions: a copy of the fields before the name, `Fixed::checksum`, and
     /// the byte-by-byte name compare. Returns whether it says `name` is held.
     fn read_checked_agrees(f: &Fixed, name: &[u8]) -> bool {
-        let creator = crate::primitive::widen(0x07a4_0000_0000_7173 as crate::primitive::Word);
+        let creator = crate::primitive::widen(0x07a4_0000_0000_7173u64 as crate::primitive::Word);
         let header = header_with(f, creator);
         let (mut a, mut b) = (MaybeUninit::uninit(), MaybeUninit::uninit());
         // SAFETY: `header` is a whole header in our memory.

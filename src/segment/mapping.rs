@@ -1077,7 +1077,7 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
         // the Release decrement of a clone dropped in another thread, so its uses
         // of the value happen before our writes (the other members' uses: the
         // Acquire load of the member set in `sole`).
-        if me.word() != self.attached_by || self.mapping.handles().load(Ordering::Acquire) != 1 {
+        if !self.attached_here() || self.mapping.handles().load(Ordering::Acquire) != 1 {
             return None;
         }
         self.mapping.handles().store(1 | handles::SOLE, Ordering::Relaxed);
@@ -1102,7 +1102,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn try_unwrap(self) -> core::result::Result<T, Self> {
         let me = B::current_process();
         // Acquire: as in `lend`; a count of 1 cannot change under us.
-        if me.word() != self.attached_by
+        if !self.attached_here()
             || self.mapping.handles().load(Ordering::Acquire) != 1
             || Others::of::<B>(&self.mapping.region).0 != 0
         {
@@ -1127,7 +1127,7 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn into_inner(self) -> Option<T> {
         let this = ManuallyDrop::new(self);
         let me = B::current_process();
-        if me.word() != this.attached_by {
+        if !this.attached_here() {
             // Inherited across fork: the parent's attachment; release nothing.
             return None;
         }
@@ -1212,8 +1212,12 @@ impl<T: ?Sized + Value, B: Backend> Clone for SharedHandle<T, B> {
 
 impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
     /// A clone of a handle inherited across `fork`: a fresh attachment of this
-    /// process. Outlined and cold: inlined, its copy of the header and its open
-    /// gave every clone a 548-byte stack frame on a Cortex-M4.
+    /// process, to the same object. It opens the name stored in the object, which
+    /// a peer can rewrite (or the object was removed and the name made anew): the
+    /// handle is kept only if the backend tells, from what this process recorded
+    /// when it mapped both, that it is the same object. Outlined and cold: inlined,
+    /// its copy of the header and its open gave every clone a 548-byte stack frame
+    /// on a Cortex-M4.
     #[cold]
     #[inline(never)]
     fn reopen_inherited(&self) -> Self {
@@ -1221,7 +1225,11 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
         let reopened = stored_name::<B>(&self.mapping.region, &mut copy)
             .and_then(|name| Self::open(name, &Options::<()>::new(), Abandoned::Report));
         match reopened {
-            Ok(handle) => handle,
+            Ok(handle) if handle.same_object(self) => handle,
+            Ok(other) => {
+                drop(other);
+                panic!("shmptr: cloning an inherited handle in a forked child failed: its name now leads to another object")
+            }
             Err(e) => panic!("shmptr: cloning an inherited handle in a forked child failed: {e}"),
         }
     }
