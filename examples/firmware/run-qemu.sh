@@ -108,7 +108,8 @@ qemu_m4() { # elf: runs it on the M4, prints its output
 # Footprint on the M4: this firmware and its smallest real use (--features
 # minimal: a Shared<Mutex<u32>> and a Unique hand-off), each against the same
 # firmware without shmptr (--features baseline): flash, RAM beyond the arena's
-# own memory, and the deepest stack.
+# own memory, and the deepest stack. The minimal use fails past 12 KB of flash
+# or 2 KB of RAM.
 if command -v llvm-size >/dev/null; then
   target=thumbv7em-none-eabihf
   elf="target/$target/release/shmptr-firmware"
@@ -138,7 +139,14 @@ if command -v llvm-size >/dev/null; then
   else
     echo "FOOTPRINT cortex-m4 minimal use (Shared<Mutex<u32>> + Unique hand-off): flash +$((flash - base_flash))" \
       "bytes, RAM +$((ram - base_ram - arena)) bytes beyond its $arena-byte arena memory, stack +$((stack - base_stack)) bytes"
+    # The budgets of issue 16 (sizes, not timings): 12 KB of flash, 2 KB of RAM.
+    if [ $((flash - base_flash)) -gt 12288 ] || [ $((ram - base_ram - arena)) -gt 2048 ]; then
+      echo "FAILED: the minimal use is over its budget (flash <= 12288 bytes, RAM <= 2048 bytes beyond the arena)"
+      failed=1
+    fi
   fi
+else
+  echo "SKIPPED: sizes, footprint and its budget (llvm-size not found: apt-get install llvm)"
 fi
 
 if [ "$failed" -ne 0 ]; then
