@@ -82,7 +82,7 @@ pub mod sync;
 mod unique;
 mod value;
 
-pub use backend::{Backend, CrashPoint, Liveness, LockWait, Platform, ProcessId, Region, ThreadId};
+pub use backend::{Backend, CrashPoint, Liveness, LockWait, Platform, ProcessId, Region, ThreadId, FOREIGN_HANDLES};
 pub use containers::{CapacityError, ShmDeque, ShmString, ShmVec};
 pub use error::{Error, ErrorKind, Result};
 pub use name::{Name, NAME_MAX};

@@ -19,7 +19,7 @@ use core::time::Duration;
 
 use crate::backend::{Backend, CrashPoint, Liveness, Platform, ProcessId, Region};
 use crate::error::{Error, ErrorKind, Result};
-use crate::handles;
+use crate::handles::{self, Released};
 use crate::name::{Name, NAME_MAX};
 #[cfg(not(loom))]
 use crate::options::Access;
@@ -733,7 +733,11 @@ impl Others {
     }
     /// Some have handles.
     fn holding(&self) -> bool {
-        self.0 & handles::MAX_HANDLES != 0
+        // The count bits, and the foreign mark, which a backend sets only beside a
+        // count (`FOREIGN_MARKED`; and if one did not, counting it as holding only
+        // keeps a value that could go). All the bits below `SOLE`: one mask, as
+        // before the foreign mark, and no more code.
+        self.0 & (handles::SOLE - 1) != 0
     }
     /// Some are joining the object.
     fn joining(&self) -> bool {
@@ -1049,7 +1053,8 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
     /// private memory, the others' from the copies in the segment.
     pub(crate) fn strong_count(&self) -> u64 {
         // Relaxed: a snapshot, as `Arc::strong_count` is.
-        let own = self.mapping.handles().load(Ordering::Relaxed);
+        // Without a mark: another process's mapping may bear one (`FOREIGN_MARKED`).
+        let own = self.mapping.handles().load(Ordering::Relaxed) & handles::COUNT;
         self.mapping.members().strong_count::<B>(Some((self.mapping.slot_index(self.slot), own)))
     }
 
@@ -1127,11 +1132,12 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn into_inner(self) -> Option<T> {
         let this = ManuallyDrop::new(self);
         let me = B::current_process();
-        if !this.attached_here() {
+        if !B::FOREIGN_MARKED && !this.attached_here() {
             // Inherited across fork: the parent's attachment; release nothing.
             return None;
         }
-        if handles::release(this.mapping.handles(), |left| this.publish_count(left)) != 0 {
+        // Refused: another process's attachment (marked); release nothing.
+        if handles::release_all(this.mapping.handles(), B::FOREIGN_MARKED, |left| this.publish_count(left)) != Released::Last {
             return None;
         }
         // SAFETY: this handle took the attachment's count to zero, so it is the one
@@ -1197,11 +1203,14 @@ impl<T: ?Sized + Value, B: Backend> Clone for SharedHandle<T, B> {
     // for a clone and drop, in examples/firmware).
     #[inline(never)]
     fn clone(&self) -> Self {
-        if !self.attached_here() {
+        // Where the platform marks other processes' mappings, the count tells.
+        if !B::FOREIGN_MARKED && !self.attached_here() {
             // Inherited across `fork`: a fresh attachment of this process.
             return self.reopen_inherited();
         }
-        handles::acquire(self.mapping.handles(), |count| self.publish_count(count));
+        if let Err(outside) = handles::acquire(self.mapping.handles(), |count| self.publish_count(count)) {
+            return self.clone_refused(outside);
+        }
         // A bitwise copy: the same mapping (as `Mapping::share`), slot and
         // attaching process, in one block copy.
         // SAFETY: the private count now includes the new handle; only the handle
@@ -1211,6 +1220,18 @@ impl<T: ?Sized + Value, B: Backend> Clone for SharedHandle<T, B> {
 }
 
 impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
+    /// A clone whose count refused it: a handle of another process's attachment
+    /// (marked so, `FOREIGN_MARKED`) re-opens, at the limit it panics.
+    #[cold]
+    #[inline(never)]
+    fn clone_refused(&self, outside: handles::Outside) -> Self {
+        handles::acquire_slow(self.mapping.handles(), outside);
+        if !self.attached_here() {
+            return self.reopen_inherited();
+        }
+        panic!("shmptr: handle count overflow (clones leaked in a loop)")
+    }
+
     /// A clone of a handle inherited across `fork`: a fresh attachment of this
     /// process, to the same object. It opens the name stored in the object, which
     /// a peer can rewrite (or the object was removed and the name made anew): the
@@ -1257,15 +1278,30 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
         slot.count.store(count.min(Word::MAX as usize) as Word, Ordering::Relaxed);
     }
 
+    /// A drop whose count was outside the fast path's: the last handle, whose drop
+    /// ends the attachment (`detach_last`), or a handle of another process's
+    /// attachment (marked so, `FOREIGN_MARKED`), which releases nothing. Outlined
+    /// and cold, so that a drop that is not the last one stays a few instructions
+    /// with a small frame.
+    #[cold]
+    #[inline(never)]
+    fn drop_slow(&mut self, outside: handles::Outside) {
+        // Refused: another process's attachment; release nothing.
+        if handles::release_slow(self.mapping.handles(), outside, |left| self.publish_count(left)) == Released::Last {
+            // SAFETY: this handle took the attachment's count to zero, so it is the
+            // one copy that unmaps; `self.mapping` is not used again (this is its
+            // drop).
+            unsafe { self.detach_last() }
+        }
+    }
+
     /// The end of the attachment, once its last handle is gone (its count, taken
     /// to zero by the caller): leaves the member set and destroys the object if
-    /// this was its last member, then unmaps. Outlined, so that a drop that is not
-    /// the last one stays a few instructions with a small frame.
+    /// this was its last member, then unmaps.
     ///
     /// # Safety
     /// The caller took this attachment's private count to zero and never uses
     /// `self.mapping` again.
-    #[inline(never)]
     unsafe fn detach_last(&mut self) {
         let me = B::current_process();
         // SAFETY: the caller's contract: this is the one copy that unmaps.
@@ -1280,17 +1316,15 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
 
 impl<T: ?Sized + Value, B: Backend> Drop for SharedHandle<T, B> {
     fn drop(&mut self) {
-        if !self.attached_here() {
+        // Where the platform marks other processes' mappings, the count tells.
+        if !B::FOREIGN_MARKED && !self.attached_here() {
             // Inherited across fork: the parent's attachment; release nothing.
             return;
         }
         // The count that decides the unmap is private: a peer cannot forge it.
-        if handles::release(self.mapping.handles(), |left| self.publish_count(left)) != 0 {
-            return;
+        if let Err(outside) = handles::release(self.mapping.handles(), B::FOREIGN_MARKED, |left| self.publish_count(left)) {
+            self.drop_slow(outside);
         }
-        // SAFETY: this handle took the attachment's count to zero, so it is the one
-        // copy that unmaps; `self.mapping` is not used again.
-        unsafe { self.detach_last() }
     }
 }
 

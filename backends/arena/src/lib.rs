@@ -89,7 +89,7 @@ use portable_atomic::{AtomicU32, AtomicUsize};
 
 use shmptr::{
     Access, Backend, CrashPoint, Error, ErrorKind, Liveness, LockWait, Name, Platform, ProcessId, Region, Result,
-    ThreadId, NAME_MAX,
+    ThreadId, FOREIGN_HANDLES, NAME_MAX,
 };
 
 /// How many objects (named or still mapped) an arena tracks at once, unless its
@@ -509,6 +509,39 @@ impl ArenaState {
         Ok((index, m))
     }
 
+    /// Marks the handle count of every mapping record with handles that another
+    /// process than `current` holds with [`FOREIGN_HANDLES`], and unmarks
+    /// `current`'s own (the promise of `Simulated`'s
+    /// [`FOREIGN_MARKED`](Platform::FOREIGN_MARKED)): a clone or drop of another
+    /// process's handle then finds a mark in the count it changes, and gives its
+    /// change back (the core's `handles::release`). A count of 0 (a `Unique`'s
+    /// mapping: no handle counts on it) stays 0, so that it never looks like a
+    /// mapping with handles to the core's look at the others (`Region::others`).
+    /// Run by `Arena::enter` as the identity changes, while no operation runs (its
+    /// contract); in a critical section all the same, against an interrupt
+    /// handler that breaks that contract.
+    fn mark_foreign(&self, current: u32) {
+        self.section(|_| {
+            for m in self.mappings {
+                let process = m.process();
+                if process == 0 {
+                    continue;
+                }
+                // Relaxed, as `current` is: no operation runs while the identity
+                // changes, and whatever orders the switch with the next one orders
+                // these stores too. A load and a store (no read-modify-write,
+                // which thumbv6m lacks): nobody else writes the counts meanwhile.
+                let count = m.handles.load(Ordering::Relaxed);
+                let marked = match process == u64::from(current) {
+                    true => count & !FOREIGN_HANDLES,
+                    false if count & (FOREIGN_HANDLES - 1) != 0 => count | FOREIGN_HANDLES,
+                    false => count,
+                };
+                m.handles.store(marked, Ordering::Relaxed);
+            }
+        })
+    }
+
     /// Frees the mapping records of dead processes, as the unmapping a killed
     /// process's exit does: each one no longer keeps its object's memory (an
     /// unlinked object without a live mapping goes) nor its exclusive ownership.
@@ -913,7 +946,9 @@ impl<S: Space> Arena<S> {
     /// write through a `Unique` panics, a drop or release gives nothing back (the
     /// maker's mapping then stays: a leak). That is sound, because the handle is
     /// still one object in one address space, under Rust's borrow rules; what
-    /// switching needs is below.
+    /// switching needs is below. (The switch marks the other processes' mappings
+    /// with [`FOREIGN_HANDLES`], so that a clone or drop tells their handles from
+    /// the count it changes: no look at the identity on its fast path.)
     ///
     /// # Safety
     /// No other thread is inside an operation on this space (a call on one of its
@@ -941,6 +976,7 @@ impl<S: Space> Arena<S> {
         let state = S::state();
         assert!(!state.is_dead(raw), "shmptr-arena: entering process {raw}, which is dead");
         let previous = state.current.swap(raw, Ordering::Relaxed);
+        state.mark_foreign(raw);
         ProcessId::new(previous.into()).expect("non-zero")
     }
 
@@ -1089,6 +1125,11 @@ impl<S: Space> Arena<S> {
 // differs, or after a bounded spin (advancing the simulated clock), so a wake
 // after its check cannot be lost; callers loop, as the contract allows.
 unsafe impl<S: Space> Platform for Simulated<S> {
+    /// `Arena::enter`, the only way the identity changes, marks the mappings of
+    /// every other process (`ArenaState::mark_foreign`); a new mapping is made
+    /// unmarked, by the current process.
+    const FOREIGN_MARKED: bool = true;
+
     fn current_process() -> ProcessId {
         match ProcessId::new(S::state().current.load(Ordering::Relaxed).into()) {
             Some(process) => process,
@@ -1202,6 +1243,7 @@ fn point_code(point: CrashPoint) -> u32 {
 // SAFETY: every promise is `P`'s, forwarded unchanged.
 unsafe impl<S: Space, P: Platform> Platform for Arena<S, P> {
     const THREADS: bool = P::THREADS;
+    const FOREIGN_MARKED: bool = P::FOREIGN_MARKED;
 
     #[inline]
     fn current_process() -> ProcessId {

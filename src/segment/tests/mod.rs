@@ -152,14 +152,15 @@ impl Segment {
     /// `Clone for SharedHandle` (mapping.rs) in the attachment of `slot`.
     fn clone_handle(&self, slot: u32) {
         let members = self.members();
-        handles::acquire(&self.handles[slot as usize], |count| members.publish_count(slot, count));
+        let cloned = handles::acquire(&self.handles[slot as usize], |count| members.publish_count(slot, count));
+        assert!(cloned.is_ok(), "a clone of a live handle counts");
     }
 
     /// The first half of `Drop for SharedHandle`: `true` if it was the attachment's
     /// last handle (the caller then leaves).
     fn release_handle(&self, slot: u32) -> bool {
         let members = self.members();
-        handles::release(&self.handles[slot as usize], |left| members.publish_count(slot, left)) == 0
+        handles::release_all(&self.handles[slot as usize], Model::FOREIGN_MARKED, |left| members.publish_count(slot, left)) == handles::Released::Last
     }
 
     /// A holder reads the value: it must not be dropped yet.
