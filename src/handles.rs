@@ -60,6 +60,12 @@ pub(crate) const COUNT: usize = FOREIGN - 1;
 /// compare with an immediate on Arm.
 pub(crate) const MAX_HANDLES: usize = 0xff << (usize::BITS - 12);
 
+// The marks are four distinct bits, all above every count, and a count at the limit
+// has no mark.
+static_assertions::const_assert_eq!((JOINING | DESTROYING | SOLE | FOREIGN).count_ones(), 4);
+static_assertions::const_assert!(COUNT & (JOINING | DESTROYING | SOLE | FOREIGN) == 0);
+static_assertions::const_assert!(MAX_HANDLES < COUNT);
+
 /// A count that a clone or drop found outside the counts its fast path changes
 /// (the count before the change): the caller's slow path hands it to
 /// [`acquire_slow`] or [`release_slow`], which decide. Nothing was published.
@@ -188,15 +194,18 @@ mod tests {
 
     #[test]
     fn release_reports_the_last_handle() {
-        let count = AtomicUsize::new(1);
-        let published = core::cell::Cell::new(0);
-        let publish = |n| published.set(n);
-        assert_eq!(clone(&count, publish), Ok(2));
-        assert_eq!(published.get(), 2);
-        assert_eq!(release_all(&count, true, publish), Released::Kept);
-        assert_eq!(published.get(), 1, "the copy follows the count");
-        assert_eq!(release_all(&count, true, publish), Released::Last);
-        assert_eq!(published.get(), 0);
+        // Marked or not (whether the caller checked the process first), the same.
+        for marked in [true, false] {
+            let count = AtomicUsize::new(1);
+            let published = core::cell::Cell::new(0);
+            let publish = |n| published.set(n);
+            assert_eq!(clone(&count, publish), Ok(2));
+            assert_eq!(published.get(), 2);
+            assert_eq!(release_all(&count, marked, publish), Released::Kept);
+            assert_eq!(published.get(), 1, "the copy follows the count");
+            assert_eq!(release_all(&count, marked, publish), Released::Last);
+            assert_eq!(published.get(), 0);
+        }
     }
 
     #[test]
@@ -211,13 +220,5 @@ mod tests {
             assert_eq!(release_all(&count, true, never), Released::Refused, "{marked:#x}");
             assert_eq!(count.load(Ordering::Relaxed), marked);
         }
-    }
-
-    #[test]
-    fn the_marks_are_distinct_bits_above_every_count() {
-        let marks = [JOINING, DESTROYING, SOLE, FOREIGN];
-        assert_eq!(marks.iter().fold(0, |or, m| or | m).count_ones(), 4);
-        assert!(marks.iter().all(|&m| m & COUNT == 0 && m > MAX_HANDLES));
-        assert!(MAX_HANDLES < COUNT, "a count at the limit has no mark");
     }
 }

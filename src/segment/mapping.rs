@@ -1137,7 +1137,9 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
             return None;
         }
         // Refused: another process's attachment (marked); release nothing.
-        if handles::release_all(this.mapping.handles(), B::FOREIGN_MARKED, |left| this.publish_count(left)) != Released::Last {
+        if handles::release_all(this.mapping.handles(), B::FOREIGN_MARKED, |left| this.publish_count(left))
+            != Released::Last
+        {
             return None;
         }
         // SAFETY: this handle took the attachment's count to zero, so it is the one
@@ -1203,7 +1205,9 @@ impl<T: ?Sized + Value, B: Backend> Clone for SharedHandle<T, B> {
     // for a clone and drop, in examples/firmware).
     #[inline(never)]
     fn clone(&self) -> Self {
-        // Where the platform marks other processes' mappings, the count tells.
+        // Where the platform marks other processes' mappings, the count tells: by
+        // the `Platform` contract of `FOREIGN_MARKED`, a count of handles without
+        // a mark (what `acquire` takes) is a mapping of the calling process.
         if !B::FOREIGN_MARKED && !self.attached_here() {
             // Inherited across `fork`: a fresh attachment of this process.
             return self.reopen_inherited();
@@ -1290,7 +1294,9 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
         if handles::release_slow(self.mapping.handles(), outside, |left| self.publish_count(left)) == Released::Last {
             // SAFETY: this handle took the attachment's count to zero, so it is the
             // one copy that unmaps; `self.mapping` is not used again (this is its
-            // drop).
+            // drop). The attachment is the calling process's: `drop` checked it, or,
+            // where the platform marks (`FOREIGN_MARKED`), the count was 1 without a
+            // mark, which by that promise only the calling process's mappings bear.
             unsafe { self.detach_last() }
         }
     }
@@ -1322,7 +1328,9 @@ impl<T: ?Sized + Value, B: Backend> Drop for SharedHandle<T, B> {
             return;
         }
         // The count that decides the unmap is private: a peer cannot forge it.
-        if let Err(outside) = handles::release(self.mapping.handles(), B::FOREIGN_MARKED, |left| self.publish_count(left)) {
+        if let Err(outside) =
+            handles::release(self.mapping.handles(), B::FOREIGN_MARKED, |left| self.publish_count(left))
+        {
             self.drop_slow(outside);
         }
     }
