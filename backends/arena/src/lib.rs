@@ -1138,8 +1138,9 @@ unsafe impl<S: Space> Platform for Simulated<S> {
     }
 
     /// The number `current_process` makes its identity from, compared as it is:
-    /// no check that it is a valid identity (it always is), two instructions
-    /// fewer on every clone and drop of a handle.
+    /// no check that it is a valid identity (it always is). Asked off the fast
+    /// paths only (a clone or drop that found a mark, `Unique`, loans): clone and
+    /// drop tell another process's handle by its mark (`FOREIGN_MARKED`).
     #[inline]
     fn is_current_process(raw: u64) -> bool {
         // Relaxed, as in `current_process`: only `enter`, on the caller's own
