@@ -35,6 +35,14 @@ use crate::primitive::{AtomicU32, AtomicUsize};
 ///   enough) after the caller's last fence or acquire: shmptr keeps in those
 ///   counts, besides the number of handles, whether a region is joining the object
 ///   or destroying its value;
+/// - if [`foreign_marked`](Region::foreign_marked) is true: whenever code runs as a
+///   process, the `handles` count of every live region that another process made
+///   and that has handles (a count of 1 or more) has [`FOREIGN_HANDLES`] set, the
+///   counts of the current process's own regions do not, and a count of 0 (no
+///   handles) is never marked. Only a simulation of several processes in one
+///   address space whose identity changes between operations can promise it (the
+///   arena over its own `Simulated` platform, whose `enter` sets and clears the
+///   marks); after `fork()`, a child's copies of its parent's counts are not marked;
 /// - after [`own_exclusively`](Region::own_exclusively) returned `Ok`, no other
 ///   region of the same object in this address space gets `Ok` until this region
 ///   calls [`disown`](Region::disown) or is dropped (or, in a simulation of several processes in one address space, until
@@ -61,6 +69,19 @@ pub unsafe trait Region: Send + Sync + Sized {
     /// The number of shmptr handles that share this mapping, kept in memory private
     /// to this process (see the trait's `# Safety`). Starts at 0.
     fn handles(&self) -> &AtomicUsize;
+
+    /// Whether the backend marks the [`handles`](Region::handles) count of every
+    /// region with handles that another process made with [`FOREIGN_HANDLES`], for
+    /// as long as code runs as another process than the one that made it (see the
+    /// trait's `# Safety`). Then a clone or drop tells another process's handle from
+    /// the count it changes anyway, and asks no
+    /// [`Platform::is_current_process`] on its fast path: 12 instructions fewer per
+    /// clone and drop on a Cortex-M4. The default, false, asks it on every clone and
+    /// drop. Constant for a type (shmptr folds it in).
+    #[inline(always)]
+    fn foreign_marked() -> bool {
+        false
+    }
     /// Makes this region the one through which this process owns its object
     /// exclusively (a `Unique`), until the region is dropped. `Busy` if another
     /// region of the same object in this process owns it already; a backend may
@@ -276,8 +297,8 @@ impl CrashPoint {
 }
 
 /// The mark a backend sets in the handle count ([`Region::handles`]) of a mapping
-/// with handles that another process than the current one made, where its platform
-/// promises to ([`Platform::FOREIGN_MARKED`]). A bit above every count of handles.
+/// with handles that another process than the current one made, where its regions
+/// promise to ([`Region::foreign_marked`]). A bit above every count of handles.
 pub const FOREIGN_HANDLES: usize = crate::handles::FOREIGN;
 
 /// What the platform provides: process identity and liveness, waiting on a shared
@@ -296,14 +317,6 @@ pub const FOREIGN_HANDLES: usize = crate::handles::FOREIGN;
 /// - [`is_current_process`](Platform::is_current_process), if overridden, answers
 ///   exactly `current_process().get() == raw`: true for another process's identity
 ///   would let a forked child's drop release its parent's attachment.
-/// - [`FOREIGN_MARKED`](Platform::FOREIGN_MARKED), if true: whenever code runs as
-///   a process, the handle count ([`Region::handles`]) of every live mapping that
-///   another process made and that has handles (a count of 1 or more) has
-///   [`FOREIGN_HANDLES`] set, the counts of the current process's own mappings do
-///   not, and a count of 0 (no handles) is never marked. Only a simulation of several processes
-///   in one address space whose identity changes between operations can promise
-///   it (the arena's `Simulated`, whose `enter` sets and clears the marks); after
-///   `fork()`, a child's copies of its parent's counts are not marked.
 /// - [`liveness`](Platform::liveness) never reports [`Liveness::Dead`] for a process
 ///   that may still run: only with proof that this exact process is gone. When in
 ///   doubt, [`Liveness::Unknown`].
@@ -340,15 +353,15 @@ pub const FOREIGN_HANDLES: usize = crate::handles::FOREIGN;
 /// ```
 pub unsafe trait Platform: 'static {
     /// The calling process's identity. Called on every clone and drop of a handle
-    /// (unless [`FOREIGN_MARKED`](Platform::FOREIGN_MARKED)), through
+    /// (unless [`Region::foreign_marked`]), through
     /// [`is_current_process`](Platform::is_current_process): keep it cheap (cache
     /// it; the Linux backend reads a page that `fork` wipes).
     fn current_process() -> ProcessId;
 
     /// Whether `raw` is the calling process's identity
     /// ([`current_process`](Platform::current_process)`().get() == raw`). Called
-    /// on every clone and drop of a handle (unless
-    /// [`FOREIGN_MARKED`](Platform::FOREIGN_MARKED)), to tell a handle this process
+    /// on every clone and drop of a handle (unless [`Region::foreign_marked`]), to
+    /// tell a handle this process
     /// attached from one a forked child inherited; a platform may answer it without making
     /// a [`ProcessId`] (the default does). Must be exact: true for another
     /// process's identity would let that process's handle release this one's
@@ -357,15 +370,6 @@ pub unsafe trait Platform: 'static {
     fn is_current_process(raw: u64) -> bool {
         Self::current_process().get() == raw
     }
-
-    /// Whether the backend marks the handle count of every mapping another process
-    /// made with [`FOREIGN_HANDLES`], for as long as code runs as another process
-    /// than the one that made it (see the trait's `# Safety`). Then a clone or drop
-    /// tells another process's handle from the count it changes anyway, and asks no
-    /// [`is_current_process`](Platform::is_current_process) on its fast path: 12
-    /// instructions fewer per clone and drop on a Cortex-M4. The default, false,
-    /// asks it on every clone and drop.
-    const FOREIGN_MARKED: bool = false;
 
     /// Whether `process` is alive. Must never report a live process as dead.
     fn liveness(process: ProcessId) -> Liveness;

@@ -17,12 +17,12 @@
 //! [`FOREIGN`]), all above [`MAX_HANDLES`]. A clone or drop changes only a count of
 //! handles: one that finds a mark (or an empty count) takes its change back and is
 //! [`Refused`]. That one compare, which a clone needs anyway for the limit, is what
-//! tells a handle whose mapping another process made on a platform that marks such
-//! mappings ([`Platform::FOREIGN_MARKED`]): there, a clone or drop asks no other
+//! tells a handle whose mapping another process made on a backend that marks such
+//! mappings ([`Region::foreign_marked`]): there, a clone or drop asks no other
 //! question about the process on its fast path. (Elsewhere the caller asks the
 //! platform first: after `fork`, a child's copy of a count is a plain count.)
 //!
-//! [`Platform::FOREIGN_MARKED`]: crate::Platform::FOREIGN_MARKED
+//! [`Region::foreign_marked`]: crate::Region::foreign_marked
 //!
 //! [`Region::handles`]: crate::Region::handles
 
@@ -45,9 +45,9 @@ pub(crate) const DESTROYING: usize = 1 << (usize::BITS - 2);
 /// its own, as [`JOINING`].
 pub(crate) const SOLE: usize = 1 << (usize::BITS - 3);
 
-/// Set by a backend in the count of every mapping that another process than the
-/// current one made, where its platform promises so
-/// ([`Platform::FOREIGN_MARKED`](crate::Platform::FOREIGN_MARKED)): public as
+/// Set by a backend in the count of every mapping with handles that another
+/// process than the current one made, where its regions promise so
+/// ([`Region::foreign_marked`](crate::Region::foreign_marked)): public as
 /// [`FOREIGN_HANDLES`](crate::FOREIGN_HANDLES). A bit of its own, as [`JOINING`].
 pub(crate) const FOREIGN: usize = 1 << (usize::BITS - 4);
 
@@ -122,11 +122,11 @@ pub(crate) enum Released {
 
 /// One handle fewer; `publish` then copies the new count to the segment. `Ok` if
 /// handles remain; else what [`release_slow`] needs to finish (call it next).
-/// `marked`: whether the platform marks other processes' mappings
-/// ([`Platform::FOREIGN_MARKED`]); if not, the caller checked that the mapping is
+/// `marked`: whether the backend marks other processes' mappings
+/// ([`Region::foreign_marked`]); if not, the caller checked that the mapping is
 /// this process's, and only the last handle goes the slow way.
 ///
-/// [`Platform::FOREIGN_MARKED`]: crate::Platform::FOREIGN_MARKED
+/// [`Region::foreign_marked`]: crate::Region::foreign_marked
 #[inline(always)]
 pub(crate) fn release(count: &AtomicUsize, marked: bool, publish: impl Fn(usize)) -> Result<(), Outside> {
     // Release, as in `Arc::drop`: this handle's uses of the value happen before the

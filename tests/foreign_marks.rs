@@ -1,5 +1,5 @@
-//! The arena's simulated platform marks the mappings of every process but the
-//! current one (`Platform::FOREIGN_MARKED`, `shmptr::FOREIGN_HANDLES`), so that a
+//! The arena over its own simulated platform marks the mappings of every process
+//! but the current one (`Region::foreign_marked`, `shmptr::FOREIGN_HANDLES`), so that a
 //! clone or drop tells another process's handle from the count it changes, with no
 //! look at the identity on its fast path. What must hold, whatever the interleaving:
 //! a handle used as another process neither changes nor publishes its maker's

@@ -734,7 +734,7 @@ impl Others {
     /// Some have handles.
     fn holding(&self) -> bool {
         // The count bits, and the foreign mark, which a backend sets only beside a
-        // count (`FOREIGN_MARKED`; and if one did not, counting it as holding only
+        // count (`Region::foreign_marked`; and if one did not, counting it as holding only
         // keeps a value that could go). All the bits below `SOLE`: one mask, as
         // before the foreign mark, and no more code.
         self.0 & (handles::SOLE - 1) != 0
@@ -1053,9 +1053,12 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
     /// private memory, the others' from the copies in the segment.
     pub(crate) fn strong_count(&self) -> u64 {
         // Relaxed: a snapshot, as `Arc::strong_count` is.
-        // Without a mark: another process's mapping may bear one (`FOREIGN_MARKED`).
-        let own = self.mapping.handles().load(Ordering::Relaxed) & handles::COUNT;
-        self.mapping.members().strong_count::<B>(Some((self.mapping.slot_index(self.slot), own)))
+        let own = self.mapping.handles().load(Ordering::Relaxed);
+        // Another process's mapping, marked (`Region::foreign_marked`): its count
+        // dips and rises again under refused clones and drops here, which never
+        // publish, so its copy in the segment is the exact one.
+        let own = (own & handles::FOREIGN == 0).then(|| (self.mapping.slot_index(self.slot), own));
+        self.mapping.members().strong_count::<B>(own)
     }
 
     /// Processes holding at least one handle.
@@ -1132,13 +1135,14 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn into_inner(self) -> Option<T> {
         let this = ManuallyDrop::new(self);
         let me = B::current_process();
-        if !B::FOREIGN_MARKED && !this.attached_here() {
+        if !<B::Region as Region>::foreign_marked() && !this.attached_here() {
             // Inherited across fork: the parent's attachment; release nothing.
             return None;
         }
         // Refused: another process's attachment (marked); release nothing.
-        if handles::release_all(this.mapping.handles(), B::FOREIGN_MARKED, |left| this.publish_count(left))
-            != Released::Last
+        if handles::release_all(this.mapping.handles(), <B::Region as Region>::foreign_marked(), |left| {
+            this.publish_count(left)
+        }) != Released::Last
         {
             return None;
         }
@@ -1205,10 +1209,10 @@ impl<T: ?Sized + Value, B: Backend> Clone for SharedHandle<T, B> {
     // for a clone and drop, in examples/firmware).
     #[inline(never)]
     fn clone(&self) -> Self {
-        // Where the platform marks other processes' mappings, the count tells: by
-        // the `Platform` contract of `FOREIGN_MARKED`, a count of handles without
+        // Where the backend marks other processes' mappings, the count tells: by
+        // the `Region` contract of `foreign_marked`, a count of handles without
         // a mark (what `acquire` takes) is a mapping of the calling process.
-        if !B::FOREIGN_MARKED && !self.attached_here() {
+        if !<B::Region as Region>::foreign_marked() && !self.attached_here() {
             // Inherited across `fork`: a fresh attachment of this process.
             return self.reopen_inherited();
         }
@@ -1225,7 +1229,7 @@ impl<T: ?Sized + Value, B: Backend> Clone for SharedHandle<T, B> {
 
 impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
     /// A clone whose count refused it: a handle of another process's attachment
-    /// (marked so, `FOREIGN_MARKED`) re-opens, at the limit it panics.
+    /// (marked so, `Region::foreign_marked`) re-opens, at the limit it panics.
     #[cold]
     #[inline(never)]
     fn clone_refused(&self, outside: handles::Outside) -> Self {
@@ -1284,7 +1288,7 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
 
     /// A drop whose count was outside the fast path's: the last handle, whose drop
     /// ends the attachment (`detach_last`), or a handle of another process's
-    /// attachment (marked so, `FOREIGN_MARKED`), which releases nothing. Outlined
+    /// attachment (marked so, `Region::foreign_marked`), which releases nothing. Outlined
     /// and cold, so that a drop that is not the last one stays a few instructions
     /// with a small frame.
     #[cold]
@@ -1295,7 +1299,7 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
             // SAFETY: this handle took the attachment's count to zero, so it is the
             // one copy that unmaps; `self.mapping` is not used again (this is its
             // drop). The attachment is the calling process's: `drop` checked it, or,
-            // where the platform marks (`FOREIGN_MARKED`), the count was 1 without a
+            // where the regions are marked (`Region::foreign_marked`), the count was 1 without a
             // mark, which by that promise only the calling process's mappings bear.
             unsafe { self.detach_last() }
         }
@@ -1322,14 +1326,16 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
 
 impl<T: ?Sized + Value, B: Backend> Drop for SharedHandle<T, B> {
     fn drop(&mut self) {
-        // Where the platform marks other processes' mappings, the count tells.
-        if !B::FOREIGN_MARKED && !self.attached_here() {
+        // Where the backend marks other processes' mappings, the count tells.
+        if !<B::Region as Region>::foreign_marked() && !self.attached_here() {
             // Inherited across fork: the parent's attachment; release nothing.
             return;
         }
         // The count that decides the unmap is private: a peer cannot forge it.
         if let Err(outside) =
-            handles::release(self.mapping.handles(), B::FOREIGN_MARKED, |left| self.publish_count(left))
+            handles::release(self.mapping.handles(), <B::Region as Region>::foreign_marked(), |left| {
+                self.publish_count(left)
+            })
         {
             self.drop_slow(outside);
         }

@@ -75,6 +75,7 @@
 
 pub mod cortex_m;
 
+use core::any::TypeId;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -511,8 +512,8 @@ impl ArenaState {
 
     /// Marks the handle count of every mapping record with handles that another
     /// process than `current` holds with [`FOREIGN_HANDLES`], and unmarks
-    /// `current`'s own (the promise of `Simulated`'s
-    /// [`FOREIGN_MARKED`](Platform::FOREIGN_MARKED)): a clone or drop of another
+    /// `current`'s own (the promise of [`Region::foreign_marked`] for the regions
+    /// of `Arena<S>`, over its own simulation): a clone or drop of another
     /// process's handle then finds a mark in the count it changes, and gives its
     /// change back (the core's `handles::release`). A count of 0 (a `Unique`'s
     /// mapping: no handle counts on it) stays 0, so that it never looks like a
@@ -817,6 +818,17 @@ unsafe impl<S: Space, P: Platform> Region for ArenaRegion<S, P> {
         // `static` (see `ArenaRegion::new`): valid for good, and only ever
         // shared.
         unsafe { self.handles.as_ref() }
+    }
+    /// True only over the space's own simulation (`P` is `Simulated<S>`): the
+    /// identity then changes only through `Arena::<S>::enter`, which marks the
+    /// records of `S` (`ArenaState::mark_foreign`), and a new record is made
+    /// unmarked, by the current process. Any other platform, also the simulation
+    /// of another space (whose `enter` marks that space's records, not these),
+    /// changes the identity without marking. A compare of two constants, folded
+    /// away in an optimized build.
+    #[inline(always)]
+    fn foreign_marked() -> bool {
+        TypeId::of::<P>() == TypeId::of::<Simulated<S>>()
     }
     fn others(&self) -> usize {
         let state = S::state();
@@ -1125,11 +1137,6 @@ impl<S: Space> Arena<S> {
 // differs, or after a bounded spin (advancing the simulated clock), so a wake
 // after its check cannot be lost; callers loop, as the contract allows.
 unsafe impl<S: Space> Platform for Simulated<S> {
-    /// `Arena::enter`, the only way the identity changes, marks the mappings of
-    /// every other process (`ArenaState::mark_foreign`); a new mapping is made
-    /// unmarked, by the current process.
-    const FOREIGN_MARKED: bool = true;
-
     fn current_process() -> ProcessId {
         match ProcessId::new(S::state().current.load(Ordering::Relaxed).into()) {
             Some(process) => process,
@@ -1139,8 +1146,9 @@ unsafe impl<S: Space> Platform for Simulated<S> {
 
     /// The number `current_process` makes its identity from, compared as it is:
     /// no check that it is a valid identity (it always is). Asked off the fast
-    /// paths only (a clone or drop that found a mark, `Unique`, loans): clone and
-    /// drop tell another process's handle by its mark (`FOREIGN_MARKED`).
+    /// paths only (a clone or drop that found a mark, `Unique`, loans) in `Arena<S>`:
+    /// clone and drop tell another process's handle by its mark
+    /// (`Region::foreign_marked`).
     #[inline]
     fn is_current_process(raw: u64) -> bool {
         // Relaxed, as in `current_process`: only `enter`, on the caller's own
@@ -1244,7 +1252,6 @@ fn point_code(point: CrashPoint) -> u32 {
 // SAFETY: every promise is `P`'s, forwarded unchanged.
 unsafe impl<S: Space, P: Platform> Platform for Arena<S, P> {
     const THREADS: bool = P::THREADS;
-    const FOREIGN_MARKED: bool = P::FOREIGN_MARKED;
 
     #[inline]
     fn current_process() -> ProcessId {

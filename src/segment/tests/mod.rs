@@ -160,9 +160,8 @@ impl Segment {
     /// last handle (the caller then leaves).
     fn release_handle(&self, slot: u32) -> bool {
         let members = self.members();
-        handles::release_all(&self.handles[slot as usize], Model::FOREIGN_MARKED, |left| {
-            members.publish_count(slot, left)
-        }) == handles::Released::Last
+        handles::release_all(&self.handles[slot as usize], false, |left| members.publish_count(slot, left))
+            == handles::Released::Last
     }
 
     /// A holder reads the value: it must not be dropped yet.
