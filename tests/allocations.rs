@@ -12,8 +12,11 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 
-use shmptr::{ErrorKind, ProcessId};
-use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
+use shmptr::ErrorKind;
+use shmptr_arena::{arena_space, Arena, Shared, Unique};
+
+mod common;
+use common::as_process;
 
 struct Counting;
 
@@ -76,21 +79,6 @@ fn counted<R>(f: impl FnOnce() -> R) -> (R, (u64, u64)) {
 fn heap_free<R>(what: &str, f: impl FnOnce() -> R) -> R {
     let (result, (allocations, deallocations)) = counted(f);
     assert_eq!((allocations, deallocations), (0, 0), "{what}: (allocations, deallocations)");
-    result
-}
-
-/// Runs `f` as `process`.
-///
-/// Safe here: every space in this file is declared inside one test function and
-/// used by that test's thread alone, so no other thread is inside an operation on
-/// it when the identity changes (all that `Arena::enter` needs; it checks itself that
-/// the process is alive).
-fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    // SAFETY: see above: only this thread uses `S`.
-    let previous = unsafe { Arena::<S>::enter(process) };
-    let result = f();
-    // SAFETY: as above.
-    unsafe { Arena::<S>::enter(previous) };
     result
 }
 

@@ -11,20 +11,8 @@ use shmptr::{CrashPoint, ErrorKind, Liveness, Platform, ProcessId};
 use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
 use shmptr_suite::Counted;
 
-/// Runs `f` as `process`.
-///
-/// Safe here: every space in this file is declared inside one test function and
-/// used by that test's thread alone, so no other thread is inside an operation on
-/// it when the identity changes (all that `Arena::enter` needs; it checks itself that
-/// the process is alive).
-fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    // SAFETY: see above: only this thread uses `S`.
-    let previous = unsafe { Arena::<S>::enter(process) };
-    let result = f();
-    // SAFETY: as above.
-    unsafe { Arena::<S>::enter(previous) };
-    result
-}
+mod common;
+use common::as_process;
 
 /// Runs `f` as `process`, which dies at `point`; fails the test if it does not.
 ///

@@ -8,23 +8,11 @@
 
 use std::sync::atomic::AtomicU32;
 
-use shmptr::{ErrorKind, ProcessId};
-use shmptr_arena::{arena_space, Arena, Shared, Space};
+use shmptr::ErrorKind;
+use shmptr_arena::{arena_space, Arena, Shared};
 
-/// Runs `f` as `process`.
-///
-/// Safe here: every space in this file is declared inside one test function, and
-/// only that test's thread operates on it while the identity changes (threads it
-/// starts run inside `f` and are joined before `f` returns), all that
-/// `Arena::enter` needs.
-fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    // SAFETY: see above.
-    let previous = unsafe { Arena::<S>::enter(process) };
-    let result = f();
-    // SAFETY: as above.
-    unsafe { Arena::<S>::enter(previous) };
-    result
-}
+mod common;
+use common::as_process;
 
 #[test]
 fn another_process_neither_changes_nor_publishes_the_makers_count() {

@@ -39,6 +39,9 @@ use shmptr::{
 };
 use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
 
+mod common;
+use common::as_process;
+
 /// The open timeout used throughout (arena time is simulated: waiting is instant).
 const TIMEOUT: Duration = Duration::from_millis(20);
 /// The name every planted object lives under.
@@ -136,21 +139,6 @@ fn unique_len() -> usize {
 
 fn now<S: Space>() -> u64 {
     <Arena<S> as Platform>::now_nanos()
-}
-
-/// Runs `f` as `process`.
-///
-/// Safe here: every space in this file is declared inside one test function and
-/// used by that test's thread alone (the proptest runner runs cases on it), so no
-/// other thread is inside an operation on it when the identity changes (all that
-/// `Arena::enter` needs; it checks itself that the process is alive).
-fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    // SAFETY: see above: only this thread uses `S`.
-    let previous = unsafe { Arena::<S>::enter(process) };
-    let result = f();
-    // SAFETY: as above.
-    unsafe { Arena::<S>::enter(previous) };
-    result
 }
 
 // ---- What an operation on a planted object did ----

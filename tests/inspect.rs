@@ -11,16 +11,8 @@ use shmptr::inspect::{self, ObjectKind, ObjectState, Owner};
 use shmptr::{shm_safe, ErrorKind, Liveness, ProcessId, ShmSafe};
 use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
 
-/// Runs `f` as `process`. Each space here is used by one test's thread alone, so
-/// no other thread is inside an operation on it when the identity changes.
-fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    // SAFETY: see above.
-    let previous = unsafe { Arena::<S>::enter(process) };
-    let result = f();
-    // SAFETY: as above.
-    unsafe { Arena::<S>::enter(previous) };
-    result
-}
+mod common;
+use common::as_process;
 
 /// A process of `S` that creates or opens through `f`, keeps what it got, and dies.
 fn dies_holding<S: Space, R>(f: impl FnOnce() -> R) -> ProcessId {

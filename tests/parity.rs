@@ -11,22 +11,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use shmptr::ProcessId;
-use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
+use shmptr_arena::{arena_space, Arena, Shared, Unique};
 
-/// Runs `f` as `process`.
-///
-/// Safe here: every space in this file is used by one test's thread alone, so no
-/// other thread is inside an operation on it when the identity changes (all that
-/// `Arena::enter` needs; it checks itself that the process is alive).
-fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    // SAFETY: see above: only this thread uses `S`.
-    let previous = unsafe { Arena::<S>::enter(process) };
-    let result = f();
-    // SAFETY: as above.
-    unsafe { Arena::<S>::enter(previous) };
-    result
-}
+mod common;
+use common::as_process;
 
 fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
     let mut hasher = DefaultHasher::new();

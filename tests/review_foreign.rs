@@ -8,20 +8,11 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use shmptr::{CrashPoint, ErrorKind, ProcessId};
-use shmptr_arena::{arena_space, Arena, Shared, Simulated, Space, Unique};
+use shmptr::{CrashPoint, ErrorKind};
+use shmptr_arena::{arena_space, Arena, Shared, Simulated, Unique};
 
-/// Runs `f` as `process` (each space here is declared inside one test and only its
-/// thread operates on it while the identity changes; threads started in `f` are
-/// joined inside `f`).
-fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    // SAFETY: see above.
-    let previous = unsafe { Arena::<S>::enter(process) };
-    let result = f();
-    // SAFETY: as above.
-    unsafe { Arena::<S>::enter(previous) };
-    result
-}
+mod common;
+use common::as_process;
 
 // ---------------------------------------------------------------------------
 // `Arena<M, Simulated<Id>>` (memory of one space, identities of another):

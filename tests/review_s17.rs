@@ -5,23 +5,16 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use shmptr::{ErrorKind, ProcessId, HEADER_BYTES, NAME_MAX, SLOT_BYTES};
+use shmptr::{ErrorKind, HEADER_BYTES, NAME_MAX, SLOT_BYTES};
 use shmptr_arena::{arena_space, Arena, Shared, Space};
+
+mod common;
+use common::as_process;
 
 /// Where the write-once fields' `name_len` and name field lie (FORMAT.md: `Fixed`
 /// at 24, `name_len` at +48, the name at +64, `NAME_MAX` bytes).
 const NAME_LEN_AT: usize = 24 + 48;
 const NAME_AT: usize = 24 + 64;
-
-/// Runs `f` as `process` (only this test's thread uses `S`).
-fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    // SAFETY: every space here is declared inside one test and used by its thread alone.
-    let previous = unsafe { Arena::<S>::enter(process) };
-    let result = f();
-    // SAFETY: as above.
-    unsafe { Arena::<S>::enter(previous) };
-    result
-}
 
 /// Writes `name_len` and `name` (then zeros) into the stored name of `object`.
 fn forge_name<S: Space>(object: &str, name_len: u32, name: &[u8]) {

@@ -7,23 +7,12 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use shmptr::{fingerprint, ErrorKind, ProcessId, NAME_MAX};
-use shmptr_arena::{arena_space, Arena, Shared, Space, Unique};
+use shmptr::{fingerprint, ErrorKind, NAME_MAX};
+use shmptr_arena::{arena_space, Arena, Shared, Unique};
 use shmptr_suite::Counted;
 
-/// Runs `f` as `process`.
-///
-/// Safe here: every space in this file is declared inside one test function and
-/// used by that test's thread alone, so no other thread is inside an operation on
-/// it when the identity changes (all that `Arena::enter` needs).
-fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    // SAFETY: see above: only this thread uses `S`.
-    let previous = unsafe { Arena::<S>::enter(process) };
-    let result = f();
-    // SAFETY: as above.
-    unsafe { Arena::<S>::enter(previous) };
-    result
-}
+mod common;
+use common::as_process;
 
 /// The kind of an error, or `None` for a handle.
 fn kind<T>(result: shmptr::Result<T>) -> Option<ErrorKind> {

@@ -7,19 +7,11 @@ use std::error::Error;
 use std::panic::{catch_unwind, AssertUnwindSafe, RefUnwindSafe, UnwindSafe};
 use std::time::Duration;
 
-use shmptr::{ErrorKind, MappedMutexGuard, MutexGuard, ProcessId, WaitTimeoutResult};
+use shmptr::{ErrorKind, MappedMutexGuard, MutexGuard, WaitTimeoutResult};
 use shmptr_arena::{arena_space, Arena, Condvar, Mutex, Semaphore, Shared, Space};
 
-/// Runs `f` acting as `process`, then as the caller's process again.
-fn as_process<S: Space, R>(process: ProcessId, f: impl FnOnce() -> R) -> R {
-    // SAFETY: only the calling test's thread uses `S` (each test declares its own),
-    // and `process` is alive.
-    let previous = unsafe { Arena::<S>::enter(process) };
-    let result = f();
-    // SAFETY: as above; `previous` is alive.
-    unsafe { Arena::<S>::enter(previous) };
-    result
-}
+mod common;
+use common::as_process;
 
 /// A new simulated process locks `m`, lets `update` write through the guard, and
 /// is killed holding the lock (its guard leaked, as a killed process runs no
