@@ -14,9 +14,12 @@
 //! clone and drop, 1.18 times `Arc` instead of 0.93, in the peers benchmark.)
 //!
 //! The high bits of a count are marks ([`JOINING`], [`DESTROYING`], [`SOLE`],
-//! [`FOREIGN`]), all above [`MAX_HANDLES`]. A clone or drop changes only a count of
-//! handles: one that finds a mark (or an empty count) takes its change back and is
-//! [`Refused`]. That one compare, which a clone needs anyway for the limit, is what
+//! [`FOREIGN`]), all above [`MAX_HANDLES`]. A clone changes only a count of
+//! handles: one that finds a mark takes its change back and is [`Refused`]; so
+//! does a drop over marked regions (`release` with `marked`). Elsewhere, where
+//! the caller checked that the mapping is its own, a drop only tells the last
+//! handle apart (a mark there is `SOLE`, left by a loan moved to another process,
+//! and the decrement leaves the attachment leaked, never ended early). That one compare, which a clone needs anyway for the limit, is what
 //! tells a handle whose mapping another process made on a backend that marks such
 //! mappings ([`Region::foreign_marked`]): there, a clone or drop asks no other
 //! question about the process on its fast path. (Elsewhere the caller asks the

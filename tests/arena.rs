@@ -148,9 +148,21 @@ fn reclaim_counts_dead_holders_and_spares_live_ones() {
 fn an_unknown_holder_counts_as_alive() {
     arena_space!(S, 1 << 20);
     let a = Shared::<u64, S>::create("unknown", 1).unwrap();
-    // A process number this arena never made: its liveness cannot be judged.
-    let stranger = ProcessId::new(200).unwrap();
-    std::mem::forget(as_process::<S, _>(stranger, || Shared::<u64, S>::open("unknown").unwrap()));
+    // A holder whose number this arena never made (the arena no longer acts as
+    // one: a peer wrote it): its liveness cannot be judged.
+    let p = Arena::<S>::spawn();
+    std::mem::forget(as_process::<S, _>(p, || Shared::<u64, S>::open("unknown").unwrap()));
+    let holder = shmptr::HEADER_BYTES + shmptr::SLOT_BYTES; // slot 1's holder word
+    let stranger = 200u64.to_ne_bytes(); // a 64-bit word on every target with 64-bit atomics
+    let word = stranger.len();
+    // SAFETY: single-threaded; no reference into the object is used across it.
+    unsafe {
+        Arena::<S>::with_bytes("unknown", |bytes| {
+            assert_eq!(bytes[holder], p.get() as u8, "p holds slot 1");
+            bytes[holder..holder + word].copy_from_slice(&stranger[..word]);
+        })
+    }
+    .unwrap();
     assert_eq!(Shared::<u64, S>::reclaim("unknown").unwrap(), 0);
     drop(a);
     assert!(Arena::<S>::exists("unknown"), "a holder that may be alive keeps the object");

@@ -27,7 +27,10 @@
 //!
 //! struct TwoCores;
 //! static BOOTS: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
-//! impl Board for TwoCores {
+//! // SAFETY: this example runs on one core, number 0 (a real part reads its
+//! // CPUID); one counter per core in `BOOTS`; a clock that never moves never
+//! // goes back.
+//! unsafe impl Board for TwoCores {
 //!     const CORES: u32 = 2;
 //!     fn core() -> u32 { 0 } // a CPUID or VTOR register on a real part
 //!     fn now_nanos() -> u64 { 0 } // a hardware timer on a real part
@@ -36,7 +39,8 @@
 //! arena_space!(Space, 16 * 1024);
 //! type Shared<T> = shmptr::Shared<T, Arena<Space, CortexM<TwoCores>>>;
 //!
-//! CortexM::<TwoCores>::boot(); // first thing on each core, at every boot
+//! // SAFETY: first thing at this boot; nothing an earlier life made is used.
+//! unsafe { CortexM::<TwoCores>::boot() }; // first thing on each core, at every boot
 //! let x = Shared::<AtomicU32>::create("x", AtomicU32::new(1)).unwrap();
 //! assert_eq!(Shared::process_count(&x), 1);
 //! ```
@@ -55,7 +59,27 @@ use shmptr::{Liveness, Platform, ProcessId, ThreadId};
 
 /// What [`CortexM`] needs from the firmware: the calling core's number, a clock
 /// every core reads alike, and one boot counter per core.
-pub trait Board: 'static {
+///
+/// # Safety
+/// [`CortexM`]'s identities and liveness rest on these answers, and shmptr's
+/// exclusion on those (a `Unique` owner, a `Mutex` holder, a mapping kept until
+/// its last handle goes): [`core`](Board::core) is the calling core's own number,
+/// below [`CORES`](Board::CORES), the same for every call on that core;
+/// [`boots`](Board::boots) is the same `CORES` counters for every call on every
+/// core, written by [`CortexM::boot`] alone; [`now_nanos`](Board::now_nanos)
+/// never goes back. An implementation that cannot promise them takes `unsafe`:
+/// ```compile_fail,E0200
+/// use core::sync::atomic::AtomicU32;
+/// struct Liar;
+/// static BOOTS: [AtomicU32; 1] = [AtomicU32::new(0)];
+/// impl shmptr_arena::cortex_m::Board for Liar {
+///     const CORES: u32 = 1;
+///     fn core() -> u32 { 0 }
+///     fn now_nanos() -> u64 { 0 }
+///     fn boots() -> &'static [AtomicU32] { &BOOTS }
+/// }
+/// ```
+pub unsafe trait Board: 'static {
     /// How many cores share the arena: 1 to 15.
     const CORES: u32;
 
@@ -92,7 +116,29 @@ impl<B: Board> CortexM<B> {
     /// of each core, before the core uses the arena. From then on, the
     /// identities of the core's previous life are dead to every core, which
     /// reclaims what it held.
-    pub fn boot() {
+    ///
+    /// # Safety
+    /// Nothing the core's previous life made is used again: no handle, guard or
+    /// reference (a reset core's RAM starts anew; one kept in memory that
+    /// survives the reset is leaked, never dereferenced, cloned or dropped), and
+    /// no code of that life runs on (call it once per boot, first). Otherwise
+    /// the others, or this core's new life, take over what that life held while
+    /// it still uses it: a `Unique` claimed a second time, a lock's owner
+    /// declared dead, a mapping's memory given to another object.
+    ///
+    /// ```compile_fail,E0133
+    /// # use core::sync::atomic::AtomicU32;
+    /// # struct One;
+    /// # static BOOTS: [AtomicU32; 1] = [AtomicU32::new(0)];
+    /// # unsafe impl shmptr_arena::cortex_m::Board for One {
+    /// #     const CORES: u32 = 1;
+    /// #     fn core() -> u32 { 0 }
+    /// #     fn now_nanos() -> u64 { 0 }
+    /// #     fn boots() -> &'static [AtomicU32] { &BOOTS }
+    /// # }
+    /// shmptr_arena::cortex_m::CortexM::<One>::boot();
+    /// ```
+    pub unsafe fn boot() {
         let boots = B::boots();
         let counter = &boots[B::core() as usize];
         // A load and a store: only this core writes its counter (no
@@ -148,11 +194,13 @@ fn send_event() {
 }
 
 // SAFETY:
-// - an identity is one core's number with its boot count, and `boot` (called at
-//   every boot, before the core uses the arena) makes each life's count new:
-//   distinct cores and distinct lives of one core never share one;
+// - an identity is one core's number with its boot count (`Board`'s contract:
+//   a true core number, one set of counters), and `boot` (called at every boot,
+//   before the core uses the arena) makes each life's count new: distinct cores
+//   and distinct lives of one core never share one;
 // - `liveness` says `Dead` only for a core's earlier life, which the core's reset
-//   ended (a count below the core's current one);
+//   ended (a count below the core's current one), and of which nothing is used
+//   again (`boot`'s contract);
 // - threads are the exception contexts of one core (thread mode is 0): two
 //   contexts that live at once on one core have different numbers, and a core's
 //   threads share its identity as their `id`;

@@ -307,6 +307,10 @@ struct Locked<T: ?Sized> {
     /// The value of `ArenaState::deaths` when the mappings of dead processes were
     /// last freed.
     swept: u32,
+    /// The platform of the space's mapping records: the first one that mapped an
+    /// object here (`ArenaState::mapping`). Only it judges their processes (a
+    /// record names a process as its platform does) or makes more.
+    platform: Option<TypeId>,
     /// The objects, in no order; free records are all zeros.
     table: T,
 }
@@ -335,7 +339,12 @@ impl<const OBJECTS: usize, const MAPPINGS: usize> Tables<OBJECTS, MAPPINGS> {
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
         Tables {
-            locked: UnsafeCell::new(Locked { clock: 0, swept: 0, table: [const { Entry::FREE }; OBJECTS] }),
+            locked: UnsafeCell::new(Locked {
+                clock: 0,
+                swept: 0,
+                platform: None,
+                table: [const { Entry::FREE }; OBJECTS],
+            }),
             mappings: [const {
                 Mapping {
                     process_lo: AtomicU32::new(0),
@@ -468,6 +477,20 @@ impl ArenaState {
         })
     }
 
+    /// `process`'s number if it is one of this space's simulated processes (the
+    /// first, 1, or one that `spawn` made); panics otherwise. `enter`, `kill` and
+    /// `crash_at` take no other: a number `spawn` never made could be handed out
+    /// later, and one past `MAX_PROCESSES` has no dead bit (nor a crash code of
+    /// its own: it would name process 1).
+    fn simulated(&self, process: ProcessId) -> u32 {
+        match u32::try_from(process.get()) {
+            // Relaxed: `spawn`'s count; a number from it was handed to the caller.
+            Ok(raw) if raw < self.next.load(Ordering::Relaxed) && raw <= MAX_PROCESSES => raw,
+            // No number formatted (a firmware links no formatting for it).
+            _ => panic!("shmptr-arena: not a process of this space (Arena::spawn makes them)"),
+        }
+    }
+
     /// Whether simulated process `raw` was declared dead.
     fn is_dead(&self, raw: u32) -> bool {
         raw <= MAX_PROCESSES && self.dead[(raw / 32) as usize].load(Ordering::Relaxed) & (1 << (raw % 32)) != 0
@@ -521,8 +544,13 @@ impl ArenaState {
     /// Run by `Arena::enter` as the identity changes, while no operation runs (its
     /// contract); in a critical section all the same, against an interrupt
     /// handler that breaks that contract.
-    fn mark_foreign(&self, current: u32) {
-        self.section(|_| {
+    fn mark_foreign(&self, current: u32, simulated: TypeId) {
+        self.section(|locked| {
+            // Another platform's records (the space's platform is not this
+            // simulation) name processes its own way: no mark is theirs.
+            if locked.platform.is_some_and(|p| p != simulated) {
+                return;
+            }
             for m in self.mappings {
                 let process = m.process();
                 if process == 0 {
@@ -574,15 +602,20 @@ impl ArenaState {
 
     /// Frees the mappings of processes that died (`sweep`) and records `deaths`
     /// as swept; outlined, as rare: each critical section holds a call, not a copy.
+    /// Only `P` the space's platform sweeps: another would judge the records'
+    /// processes by numbers that mean other processes to it.
     #[inline(never)]
     fn sweep_since<P: Platform>(&self, locked: &mut Locked<Table>, deaths: u32) {
-        self.sweep::<P>(&mut locked.table);
-        locked.swept = deaths;
+        if locked.platform.is_none_or(|p| p == TypeId::of::<P>()) {
+            self.sweep::<P>(&mut locked.table);
+            locked.swept = deaths;
+        }
     }
 
     /// Runs `f` on the table and clock inside a critical section, after freeing
     /// the mappings of simulated processes that died since the last one (`P`
     /// judges which are dead).
+    /// (Only if `P` is the space's platform: `sweep_since`.)
     fn locked<P: Platform, R>(&self, f: impl FnOnce(&mut Locked<Table>) -> R) -> R {
         self.section(|locked| {
             // Acquire: pairs with the Release in `declare_dead`.
@@ -591,6 +624,26 @@ impl ArenaState {
                 self.sweep_since::<P>(locked, deaths);
             }
             f(locked)
+        })
+    }
+
+    /// As `with_table`, for a call that makes a mapping record as `P` (a create or
+    /// an open): the first makes `P` the space's platform, and a call with another
+    /// platform after that is refused (`Unsupported`): one platform per space, as
+    /// records name processes as their platform does.
+    fn mapping<P: Platform, R>(&self, f: impl FnOnce(&mut Table) -> Result<R>) -> Result<R> {
+        self.locked::<P, _>(|locked| {
+            let platform = TypeId::of::<P>();
+            match locked.platform {
+                Some(bound) if bound != platform => Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "mapping an arena object (its space has another platform: one per space)",
+                )),
+                _ => {
+                    locked.platform = Some(platform);
+                    f(&mut locked.table)
+                }
+            }
         })
     }
 
@@ -722,8 +775,10 @@ arena_space!(pub DefaultSpace, 256 * 1024);
 /// `P` is the platform: [`Simulated`] (the default: all of the above), or one of
 /// your own, such as [`CortexM`](crate::cortex_m::CortexM) for the cores of one
 /// chip, which keeps the arena's memory and books but takes identities,
-/// liveness, waits and the clock from `P`. Use one platform per space: the
-/// records of one space's mappings name processes as its platform does.
+/// liveness, waits and the clock from `P`. A space has one platform: the first
+/// that maps an object in it (a create or open with another is `Unsupported`), as
+/// the records of its mappings name processes the way that platform does; its
+/// queries (`exists`, `remove`, ...) work with any.
 pub struct Arena<S, P = Simulated<S>>(PhantomData<(S, P)>);
 
 /// The arena's own simulated platform: processes made by [`Arena::spawn`], deaths
@@ -821,8 +876,9 @@ unsafe impl<S: Space, P: Platform> Region for ArenaRegion<S, P> {
     }
     /// True only over the space's own simulation (`P` is `Simulated<S>`): the
     /// identity then changes only through `Arena::<S>::enter`, which marks the
-    /// records of `S` (`ArenaState::mark_foreign`), and a new record is made
-    /// unmarked, by the current process. Any other platform, also the simulation
+    /// records of `S` (`ArenaState::mark_foreign`; all of them are this
+    /// platform's, one platform per space: `ArenaState::mapping`), and a new
+    /// record is made unmarked, by the current process. Any other platform, also the simulation
     /// of another space (whose `enter` marks that space's records, not these),
     /// changes the identity without marking. A compare of two constants, folded
     /// away in an optimized build.
@@ -977,18 +1033,19 @@ impl<S: Space> Arena<S> {
     /// # Panics
     /// If `process` was declared dead ([`kill`](Arena::kill), a crash): acting as a
     /// dead process would make mappings, locks and owners that the arena already
-    /// treats as free. Panics too for a number above `u32::MAX`.
+    /// treats as free. Panics too for a number that is not one of this space's
+    /// processes (1, or one [`spawn`](Arena::spawn) made).
     ///
     /// ```compile_fail,E0133
     /// use shmptr_arena::{Arena, DefaultSpace};
     /// Arena::<DefaultSpace>::enter(Arena::<DefaultSpace>::spawn());
     /// ```
     pub unsafe fn enter(process: ProcessId) -> ProcessId {
-        let raw = u32::try_from(process.get()).expect("an arena process number");
         let state = S::state();
+        let raw = state.simulated(process);
         assert!(!state.is_dead(raw), "shmptr-arena: entering process {raw}, which is dead");
         let previous = state.current.swap(raw, Ordering::Relaxed);
-        state.mark_foreign(raw);
+        state.mark_foreign(raw, TypeId::of::<Simulated<S>>());
         ProcessId::new(previous.into()).expect("non-zero")
     }
 
@@ -1024,19 +1081,22 @@ impl<S: Space> Arena<S> {
     ///
     /// # Panics
     /// If `process` is the one the calling code acts as: [`enter`](Arena::enter)
-    /// another first.
+    /// another first; or if it is not one of this space's processes (1, or one
+    /// [`spawn`](Arena::spawn) made).
     ///
     /// ```compile_fail,E0133
     /// use shmptr_arena::{Arena, DefaultSpace};
     /// Arena::<DefaultSpace>::kill(Arena::<DefaultSpace>::spawn());
     /// ```
     pub unsafe fn kill(process: ProcessId) {
+        let state = S::state();
+        state.simulated(process);
         assert!(
             process != Self::current(),
             "shmptr-arena: killing process {}, which the calling code acts as",
             process.get() as u32
         );
-        S::state().declare_dead(process);
+        state.declare_dead(process);
     }
 
     /// Makes `process` die when code acting as it next reaches `point`: it is
@@ -1060,13 +1120,19 @@ impl<S: Space> Arena<S> {
     ///   process: [`enter`](Arena::enter) a live one before the next operation on
     ///   the space.
     ///
+    /// # Panics
+    /// If `process` is not one of this space's processes (1, or one
+    /// [`spawn`](Arena::spawn) made).
+    ///
     /// ```compile_fail,E0133
     /// use shmptr_arena::{Arena, DefaultSpace};
     /// let p = Arena::<DefaultSpace>::spawn();
     /// Arena::<DefaultSpace>::crash_at(p, shmptr::CrashPoint::CreateSized);
     /// ```
     pub unsafe fn crash_at(process: ProcessId, point: CrashPoint) {
-        S::state().crash.store(crash_code(process, point), Ordering::Relaxed);
+        let state = S::state();
+        let raw = state.simulated(process);
+        state.crash.store(crash_code(raw, point), Ordering::Relaxed);
     }
 
     /// Cancels a pending [`crash_at`](Arena::crash_at) that was not reached.
@@ -1203,7 +1269,8 @@ unsafe impl<S: Space> Platform for Simulated<S> {
         if planned == 0 {
             return;
         }
-        if planned == crash_code(Self::current_process(), point) {
+        // Relaxed, as in `current_process`; a number `enter` accepted (or 1).
+        if planned == crash_code(state.current.load(Ordering::Relaxed), point) {
             crash::<S>();
         }
     }
@@ -1237,9 +1304,10 @@ fn crash<S: Space>() -> ! {
     panic!("shmptr-arena: simulated crash (the process and point given to Arena::crash_at)");
 }
 
-/// `process` and `point` in one word: `process << 8 | point_code(point)`.
-fn crash_code(process: ProcessId, point: CrashPoint) -> u32 {
-    ((process.get() as u32) << 8) | point_code(point)
+/// Simulated process `raw` (at most `MAX_PROCESSES`, so 8 bits) and `point` in one
+/// word: `raw << 8 | point_code(point)`, distinct for each pair.
+fn crash_code(raw: u32, point: CrashPoint) -> u32 {
+    (raw << 8) | point_code(point)
 }
 
 /// The index of `point` in `CrashPoint::ALL`, plus one: a constant where `point`
@@ -1321,7 +1389,7 @@ impl<S: Space, P: Platform> Backend for Arena<S, P> {
 
     fn create(name: Name<'_>, len: usize, _access: &Access) -> Result<Self::Region> {
         let state = S::state();
-        state.with_table::<P, _>(|table| {
+        state.mapping::<P, _>(|table| {
             if table.iter().any(|e| e.is(name)) {
                 return Err(Error::new(ErrorKind::AlreadyExists, "creating an arena object"));
             }
@@ -1354,7 +1422,7 @@ impl<S: Space, P: Platform> Backend for Arena<S, P> {
 
     fn open(name: Name<'_>, _access: &Access) -> Result<Self::Region> {
         let state = S::state();
-        state.with_table::<P, _>(|table| match table.iter().position(|e| e.is(name)) {
+        state.mapping::<P, _>(|table| match table.iter().position(|e| e.is(name)) {
             Some(i) => {
                 let region = ArenaRegion::new(state, table, i, table[i].offset, table[i].len)?;
                 table[i].maps += 1;

@@ -19,7 +19,10 @@ static BOOTS: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
 
 struct Host;
 
-impl Board for Host {
+// SAFETY: each test thread is one core, its number set before it uses the arena
+// (`on_core_1`; 0 otherwise), below `CORES`; one counter per core in `BOOTS`;
+// `Instant` never goes back.
+unsafe impl Board for Host {
     const CORES: u32 = 2;
     fn core() -> u32 {
         CORE.with(Cell::get)
@@ -54,8 +57,10 @@ fn on_core_1<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 // One test: the boot counters and the arena are statics shared by every test.
 #[test]
 fn two_cores_share_objects_a_reset_core_is_reclaimed_and_timeouts_are_real_time() {
-    Chip::boot();
-    on_core_1(Chip::boot);
+    // SAFETY: the first boot of each core: no earlier life made anything.
+    unsafe { Chip::boot() };
+    // SAFETY: as above.
+    on_core_1(|| unsafe { Chip::boot() });
     let me = Chip::current_process();
     let core_1 = on_core_1(Chip::current_process);
     assert_ne!(me, core_1);
@@ -82,7 +87,8 @@ fn two_cores_share_objects_a_reset_core_is_reclaimed_and_timeouts_are_real_time(
     assert!(start.elapsed() >= Duration::from_millis(30), "timed out after {:?}", start.elapsed());
 
     // Core 1 resets: its earlier life is dead, its holdings go to the others.
-    on_core_1(Chip::boot);
+    // SAFETY: that life's handle and guard were forgotten, never used again.
+    on_core_1(|| unsafe { Chip::boot() });
     assert_eq!(Chip::liveness(core_1), Liveness::Dead);
     assert_ne!(on_core_1(Chip::current_process), core_1, "a new life, a new identity");
     let error = m.lock().unwrap_err();

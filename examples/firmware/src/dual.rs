@@ -33,7 +33,10 @@ pub struct An521;
 
 static BOOTS: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
 
-impl Board for An521 {
+// SAFETY: `core` reads the calling core's own VTOR (each core's vector table
+// differs), 0 or 1; `BOOTS` has one counter per core, in RAM both see; timer 0
+// counts up without going back (`now_nanos`).
+unsafe impl Board for An521 {
     const CORES: u32 = 2;
 
     fn core() -> u32 {
@@ -89,7 +92,8 @@ fn count(m: &Shared<Mutex<u32>>, counter: &Shared<AtomicU32>) {
 
 /// Core 0: starts the timer and core 1, then checks what they do together.
 pub fn run() {
-    Chip::boot();
+    // SAFETY: first thing at core 0's only boot: no earlier life.
+    unsafe { Chip::boot() };
     // SAFETY: the timer's registers; core 1 is not running yet.
     unsafe {
         TIMER_RELOAD.write_volatile(u32::MAX);
@@ -149,7 +153,8 @@ pub fn run() {
 /// Core 1, from its reset (`core1_reset`, which enabled its FPU).
 #[no_mangle]
 extern "C" fn core1_main() -> ! {
-    Chip::boot();
+    // SAFETY: first thing at core 1's first boot: no earlier life.
+    unsafe { Chip::boot() };
     let first_life = Chip::current_process();
     let m = Shared::<Mutex<u32>>::open("dual.m").unwrap();
     let counter = Shared::<AtomicU32>::open("dual.counter").unwrap();
@@ -172,7 +177,9 @@ extern "C" fn core1_main() -> ! {
     core::mem::forget(guard);
     core::mem::forget(m);
     core::mem::forget(counter);
-    Chip::boot();
+    // SAFETY: the "reset": the first life's guard and handles are forgotten
+    // above, and nothing of that life runs on.
+    unsafe { Chip::boot() };
     assert_eq!(Chip::liveness(first_life), Liveness::Dead);
     assert_ne!(Chip::current_process(), first_life);
     let m = Shared::<Mutex<u32>>::open("dual.m").unwrap();
