@@ -12,6 +12,28 @@ use shmptr_arena::{arena_space, Arena, Shared};
 mod common;
 use common::as_process;
 
+/// A one-core `Board` of its own (each has its own boot counter).
+macro_rules! board {
+    ($name:ident) => {
+        struct $name;
+        // SAFETY: one core, number 0, from the test thread alone; one counter of
+        // its own; a clock that never moves never goes back.
+        unsafe impl Board for $name {
+            const CORES: u32 = 1;
+            fn core() -> u32 {
+                0
+            }
+            fn now_nanos() -> u64 {
+                0
+            }
+            fn boots() -> &'static [AtomicU32] {
+                static BOOTS: [AtomicU32; 1] = [AtomicU32::new(0)];
+                &BOOTS
+            }
+        }
+    };
+}
+
 // ---------------------------------------------------------------------------
 // 1. `crash_at` packed `process << 8 | point` into a u32: a process number whose
 //    low 24 bits are 1 planned a crash of process 1. Now `crash_at` takes only
@@ -69,39 +91,9 @@ fn a_crash_planned_for_another_process_frees_memory_under_a_live_handle() {
 //    code only ("use one platform per space" is advice in `Arena`'s docs).
 // ---------------------------------------------------------------------------
 
-struct Mixed;
-static MIXED: [AtomicU32; 1] = [AtomicU32::new(0)];
-// SAFETY: one core, number 0, from the test thread alone; one counter; a clock
-// that never moves never goes back.
-unsafe impl Board for Mixed {
-    const CORES: u32 = 1;
-    fn core() -> u32 {
-        0
-    }
-    fn now_nanos() -> u64 {
-        0
-    }
-    fn boots() -> &'static [AtomicU32] {
-        &MIXED
-    }
-}
+board!(Mixed);
 
-struct Mixed2;
-static MIXED2: [AtomicU32; 1] = [AtomicU32::new(0)];
-// SAFETY: one core, number 0, from the test thread alone; one counter; a clock
-// that never moves never goes back.
-unsafe impl Board for Mixed2 {
-    const CORES: u32 = 1;
-    fn core() -> u32 {
-        0
-    }
-    fn now_nanos() -> u64 {
-        0
-    }
-    fn boots() -> &'static [AtomicU32] {
-        &MIXED2
-    }
-}
+board!(Mixed2);
 
 /// New with the marks: `Arena::<S>::enter` marks every record of the space,
 /// also those another platform's regions made and check by identity.
@@ -347,22 +339,7 @@ fn many_switches_with_counts_on_every_record() {
     std::mem::forget(objs);
 }
 
-struct Mixed3;
-static MIXED3: [AtomicU32; 1] = [AtomicU32::new(0)];
-// SAFETY: one core, number 0, from the test thread alone; one counter; a clock
-// that never moves never goes back.
-unsafe impl Board for Mixed3 {
-    const CORES: u32 = 1;
-    fn core() -> u32 {
-        0
-    }
-    fn now_nanos() -> u64 {
-        0
-    }
-    fn boots() -> &'static [AtomicU32] {
-        &MIXED3
-    }
-}
+board!(Mixed3);
 
 /// The unmarked drop path decrements through a mark a simulated `enter` wrote:
 /// the last CortexM handle's drop leaves a count of `FOREIGN_HANDLES` alone (no
