@@ -361,8 +361,8 @@ pub unsafe trait Platform: 'static {
     /// Whether `raw` is the calling process's identity
     /// ([`current_process`](Platform::current_process)`().get() == raw`). Called
     /// on every clone and drop of a handle (unless [`Region::foreign_marked`]), to
-    /// tell a handle this process
-    /// attached from one a forked child inherited; a platform may answer it without making
+    /// tell a handle this process attached from one a forked child inherited; a
+    /// platform may answer it without making
     /// a [`ProcessId`] (the default does). Must be exact: true for another
     /// process's identity would let that process's handle release this one's
     /// attachment.

@@ -16,14 +16,15 @@
 //! The high bits of a count are marks ([`JOINING`], [`DESTROYING`], [`SOLE`],
 //! [`FOREIGN`]), all above [`MAX_HANDLES`]. A clone changes only a count of
 //! handles: one that finds a mark takes its change back and is [`Refused`]; so
-//! does a drop over marked regions (`release` with `marked`). Elsewhere, where
-//! the caller checked that the mapping is its own, a drop only tells the last
-//! handle apart (a mark there is `SOLE`, left by a loan moved to another process,
-//! and the decrement leaves the attachment leaked, never ended early). That one compare, which a clone needs anyway for the limit, is what
-//! tells a handle whose mapping another process made on a backend that marks such
-//! mappings ([`Region::foreign_marked`]): there, a clone or drop asks no other
-//! question about the process on its fast path. (Elsewhere the caller asks the
-//! platform first: after `fork`, a child's copy of a count is a plain count.)
+//! does a drop over marked regions (`release` with `marked`). That one compare,
+//! which a clone needs anyway for the limit, is what tells a handle whose mapping
+//! another process made on a backend that marks such mappings
+//! ([`Region::foreign_marked`]): there, a clone or drop asks no other question
+//! about the process on its fast path. Elsewhere the caller asks the platform
+//! first (after `fork`, a child's copy of a count is a plain count), and a drop
+//! only tells the last handle apart: a mark there is `SOLE`, left by a loan that
+//! ended in another process, and the decrement leaves the attachment leaked,
+//! never ended early.
 //!
 //! [`Region::foreign_marked`]: crate::Region::foreign_marked
 //!

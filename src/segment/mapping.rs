@@ -733,10 +733,10 @@ impl Others {
     }
     /// Some have handles.
     fn holding(&self) -> bool {
-        // The count bits, and the foreign mark, which a backend sets only beside a
-        // count (`Region::foreign_marked`; and if one did not, counting it as holding only
-        // keeps a value that could go). All the bits below `SOLE`: one mask, as
-        // before the foreign mark, and no more code.
+        // The count bits, and the foreign mark, which a backend sets only beside
+        // a count (`Region::foreign_marked`; and if one did not, counting it as
+        // holding only keeps a value that could go). All the bits below `SOLE`:
+        // one mask, as before the foreign mark, and no more code.
         self.0 & (handles::SOLE - 1) != 0
     }
     /// Some are joining the object.
@@ -1135,19 +1135,20 @@ impl<T: ShmSafe, B: Backend> SharedHandle<T, B> {
     pub(crate) fn into_inner(self) -> Option<T> {
         let this = ManuallyDrop::new(self);
         let me = B::current_process();
-        if !<B::Region as Region>::foreign_marked() && !this.attached_here() {
+        if !Self::marked() && !this.attached_here() {
             // Inherited across fork: the parent's attachment; release nothing.
             return None;
         }
         // Refused: another process's attachment (marked); release nothing.
-        if handles::release_all(this.mapping.handles(), <B::Region as Region>::foreign_marked(), |left| {
-            this.publish_count(left)
-        }) != Released::Last
+        if handles::release_all(this.mapping.handles(), Self::marked(), |left| this.publish_count(left))
+            != Released::Last
         {
             return None;
         }
         // SAFETY: this handle took the attachment's count to zero, so it is the one
-        // copy that unmaps; `this` is never dropped or used again.
+        // copy that unmaps; `this` is never dropped or used again. The attachment
+        // is the calling process's: checked above, or, where the regions are
+        // marked, its count was 1 without a mark (`Region::foreign_marked`).
         let mapping = Unmapping(ManuallyDrop::new(unsafe { this.mapping.share() }));
         let right = mapping.members().leave::<B>(mapping.slot_index(this.slot), me)?;
         Some(mapping.take(Some(right)))
@@ -1212,7 +1213,7 @@ impl<T: ?Sized + Value, B: Backend> Clone for SharedHandle<T, B> {
         // Where the backend marks other processes' mappings, the count tells: by
         // the `Region` contract of `foreign_marked`, a count of handles without
         // a mark (what `acquire` takes) is a mapping of the calling process.
-        if !<B::Region as Region>::foreign_marked() && !self.attached_here() {
+        if !Self::marked() && !self.attached_here() {
             // Inherited across `fork`: a fresh attachment of this process.
             return self.reopen_inherited();
         }
@@ -1265,6 +1266,14 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
 }
 
 impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
+    /// Whether the backend marks other processes' mappings in their counts
+    /// (`Region::foreign_marked`): then a clone or drop tells them by the count it
+    /// changes, and asks no `attached_here` first.
+    #[inline(always)]
+    fn marked() -> bool {
+        <B::Region as Region>::foreign_marked()
+    }
+
     /// Whether the calling process made this attachment (not a forked child that
     /// inherited it).
     #[inline(always)]
@@ -1288,9 +1297,9 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
 
     /// A drop whose count was outside the fast path's: the last handle, whose drop
     /// ends the attachment (`detach_last`), or a handle of another process's
-    /// attachment (marked so, `Region::foreign_marked`), which releases nothing. Outlined
-    /// and cold, so that a drop that is not the last one stays a few instructions
-    /// with a small frame.
+    /// attachment (marked so, `Region::foreign_marked`), which releases nothing.
+    /// Outlined and cold, so that a drop that is not the last one stays a few
+    /// instructions with a small frame.
     #[cold]
     #[inline(never)]
     fn drop_slow(&mut self, outside: handles::Outside) {
@@ -1298,9 +1307,10 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
         if handles::release_slow(self.mapping.handles(), outside, |left| self.publish_count(left)) == Released::Last {
             // SAFETY: this handle took the attachment's count to zero, so it is the
             // one copy that unmaps; `self.mapping` is not used again (this is its
-            // drop). The attachment is the calling process's: `drop` checked it, or,
-            // where the regions are marked (`Region::foreign_marked`), the count was 1 without a
-            // mark, which by that promise only the calling process's mappings bear.
+            // drop). The attachment is the calling process's: `drop` checked it,
+            // or, where the regions are marked (`Region::foreign_marked`), the
+            // count was 1 without a mark, which by that promise only the calling
+            // process's mappings bear.
             unsafe { self.detach_last() }
         }
     }
@@ -1327,15 +1337,12 @@ impl<T: ?Sized + Value, B: Backend> SharedHandle<T, B> {
 impl<T: ?Sized + Value, B: Backend> Drop for SharedHandle<T, B> {
     fn drop(&mut self) {
         // Where the backend marks other processes' mappings, the count tells.
-        if !<B::Region as Region>::foreign_marked() && !self.attached_here() {
+        if !Self::marked() && !self.attached_here() {
             // Inherited across fork: the parent's attachment; release nothing.
             return;
         }
         // The count that decides the unmap is private: a peer cannot forge it.
-        if let Err(outside) =
-            handles::release(self.mapping.handles(), <B::Region as Region>::foreign_marked(), |left| {
-                self.publish_count(left)
-            })
+        if let Err(outside) = handles::release(self.mapping.handles(), Self::marked(), |left| self.publish_count(left))
         {
             self.drop_slow(outside);
         }
