@@ -878,10 +878,10 @@ unsafe impl<S: Space, P: Platform> Region for ArenaRegion<S, P> {
     /// identity then changes only through `Arena::<S>::enter`, which marks the
     /// records of `S` (`ArenaState::mark_foreign`; all of them are this
     /// platform's, one platform per space: `ArenaState::mapping`), and a new
-    /// record is made unmarked, by the current process. Any other platform, also the simulation
-    /// of another space (whose `enter` marks that space's records, not these),
-    /// changes the identity without marking. A compare of two constants, folded
-    /// away in an optimized build.
+    /// record is made unmarked, by the current process. Any other platform, also
+    /// the simulation of another space (whose `enter` marks that space's records,
+    /// not these), changes the identity without marking. A compare of two
+    /// constants, folded away in an optimized build.
     #[inline(always)]
     fn foreign_marked() -> bool {
         TypeId::of::<P>() == TypeId::of::<Simulated<S>>()
