@@ -12,6 +12,15 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export CARGO_TARGET_DIR="$PWD/target"
+# The sizes must not depend on where the checkout lies: panic messages carry
+# source paths, so the checkout and the cargo registry are renamed in the
+# binary (the same bytes in every clone). These flags take the place of the
+# ones in .cargo/config.toml (cortex-m-rt's link script), which they repeat.
+root=$(cd ../.. && pwd)
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+CARGO_ENCODED_RUSTFLAGS=$(printf '%s\x1f' -C link-arg=-Tlink.x \
+  "--remap-path-prefix=$root=/shmptr" "--remap-path-prefix=$cargo_home=/cargo")
+export CARGO_ENCODED_RUSTFLAGS=${CARGO_ENCODED_RUSTFLAGS%$'\x1f'}
 
 # name | Rust target | cargo features | QEMU machine and options. The dual-core
 # run uses real parallelism (multi-threaded TCG), which -icount would forbid.
