@@ -1028,6 +1028,16 @@ impl<S: Space> Arena<S> {
     /// then free the mapping record under a live handle. Threads that merely hold
     /// handles or references, outside any call, are no concern.
     ///
+    /// Each operation in another thread is ordered with the switch: it happens
+    /// before it or after it (as a thread's start or `join`, a lock or a channel
+    /// order them). The identity and the marks are plain stores that such an
+    /// order makes seen; a thread that raced the switch might read the old ones.
+    ///
+    /// On this thread, from inside an operation (an `init` closure of a create, a
+    /// value's `Drop` that a last drop runs), enter the process it left again
+    /// before that code returns: the operation goes on as the process it began
+    /// as.
+    ///
     /// (That `process` is alive is checked: see below.)
     ///
     /// # Panics
