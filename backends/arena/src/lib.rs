@@ -1033,11 +1033,6 @@ impl<S: Space> Arena<S> {
     /// order them). The identity and the marks are plain stores that such an
     /// order makes seen; a thread that raced the switch might read the old ones.
     ///
-    /// On this thread, from inside an operation (an `init` closure of a create, a
-    /// value's `Drop` that a last drop runs), enter the process it left again
-    /// before that code returns: the operation goes on as the process it began
-    /// as.
-    ///
     /// (That `process` is alive is checked: see below.)
     ///
     /// # Panics
