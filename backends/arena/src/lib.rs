@@ -1137,6 +1137,8 @@ impl<S: Space> Arena<S> {
     pub unsafe fn crash_at(process: ProcessId, point: CrashPoint) {
         let state = S::state();
         let raw = state.simulated(process);
+        // Relaxed: a plan is a test's setting, ordered with the code it crashes by
+        // the test itself (as the load in `crash_point` says).
         state.crash.store(crash_code(raw, point), Ordering::Relaxed);
     }
 
