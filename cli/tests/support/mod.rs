@@ -12,6 +12,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 mod linux_support;
 pub use linux_support::*;
 
+pub mod trace;
+
 /// `shmptr reclaim --all` acts on every object in `/dev/shm`, including the dead
 /// holders other tests of this binary are about to look at: it runs alone.
 static EVERY_OBJECT: RwLock<()> = RwLock::new(());
