@@ -295,20 +295,37 @@ pub(crate) fn liveness(id: ProcessId) -> Liveness {
 // Outlined: processes and threads share it.
 #[inline(never)]
 fn judge(pid: u32, namespace: u64, start: Option<(u64, u32)>, thread: bool) -> Liveness {
-    let (own_pid, ours, _) = unpack(current());
+    let (own_pid, ours, own_start) = unpack(current());
     // Another namespace, or one that could not be read on either side (an
     // incomplete identity has pid field 0): its pid means nothing here. Ours being
-    // complete also means our `/proc` was shown to be our pid namespace's, and our
-    // boot clock unshifted.
-    // Our boot clock must be unshifted *now*: a process can `setns` into a time
-    // namespace after its identity was settled, and would then read every start
-    // time shifted (found by review: a live holder judged dead).
+    // complete means our `/proc` was our pid namespace's, and our boot clock
+    // unshifted, when it was settled; both must still hold *now*. A process can
+    // `setns` into a time namespace after that, and would then read every start
+    // time shifted; or into a mount namespace whose `/proc` is another pid
+    // namespace's (or have one mounted over its own), where `/proc/<pid>` is
+    // another process or none (found by reviews: a live holder judged dead). So
+    // the clock is checked, and `/proc/<our pid>` must show us: our own start
+    // time (a procfs of another namespace has no such pid, or another process,
+    // whose start time differs but for a 1 in 2^START_BITS chance).
     if pid == 0 || own_pid == 0 || namespace != ours || !boot_clock_unshifted().unwrap_or(false) {
         return Liveness::Unknown;
     }
     // Both identities complete: both boot clocks unshifted, so both see start
-    // times alike. `/proc/<tid>` answers for any thread, listed or not.
-    match read_stat(pid) {
+    // times alike. `/proc/<tid>` answers for any thread, listed or not. One call
+    // site reads both, ourselves first (less code than two).
+    let mut me = true;
+    let stat = loop {
+        let stat = read_stat(if me { own_pid } else { pid });
+        if !me {
+            break stat;
+        }
+        match stat {
+            Ok(me) if me.start & ((1 << START_BITS) - 1) == own_start => {}
+            _ => return Liveness::Unknown,
+        }
+        me = false;
+    };
+    match stat {
         Ok(stat) if start.is_some_and(|(start, bits)| stat.start & ((1 << bits) - 1) != start) => Liveness::Dead,
         // A process: a zombie whose threads are all gone (a leader that exited
         // while its other threads run shows `Z` too, with more than one thread).

@@ -137,6 +137,9 @@ pub(crate) fn os_error(during: &'static str, errno: Errno) -> Error {
         // A symbolic link planted at the name.
         Errno::LOOP => ErrorKind::PermissionDenied,
         Errno::NOSPC | Errno::NOMEM | Errno::FBIG | Errno::DQUOT => ErrorKind::OutOfMemory,
+        // `open(O_NONBLOCK)` of a file another process holds a lease on: the
+        // kernel has told it to let go (`Backend::open`).
+        Errno::WOULDBLOCK => ErrorKind::Busy,
         _ => ErrorKind::Os,
     };
     Error::with_os_code(kind, during, errno.raw_os_error())
@@ -249,8 +252,9 @@ pub(crate) fn creator_verdict(locked: Option<bool>, creator: Option<ProcessId>) 
 }
 
 impl Linux {
-    /// Locks, checks, sizes, reserves and maps the object its creator just made.
-    fn create_region(fd: &OwnedFd, len: usize, access: &Access) -> Result<LinuxRegion> {
+    /// Locks the file its creator just made (see [`lock_for_creation`]) and sets
+    /// its mode; its device and inode.
+    fn lock_new(fd: &OwnedFd, access: &Access) -> Result<(u64, u64)> {
         match lock_for_creation(fd) {
             Ok(()) => {}
             Err(Errno::WOULDBLOCK) => return Err(Error::new(ErrorKind::Timeout, "locking the new object (flock)")),
@@ -269,13 +273,7 @@ impl Linux {
                 return Err(os_error("setting the mode (fchmod)", e));
             }
         }
-        if let Err(e) = fs::ftruncate(fd, len as u64) {
-            return Err(os_error("sizing the object (ftruncate)", e));
-        }
-        if let Err(e) = reserve(fd, len as u64) {
-            return Err(os_error("reserving memory (fallocate)", e));
-        }
-        map(fd, len, stat.st_dev, stat.st_ino)
+        Ok((stat.st_dev, stat.st_ino))
     }
 }
 
@@ -311,44 +309,104 @@ fn reserve(fd: &OwnedFd, len: u64) -> rustix::io::Result<()> {
 impl Backend for Linux {
     type Region = LinuxRegion;
 
-    /// `open(O_CREAT | O_EXCL | O_NOFOLLOW)`, `flock(LOCK_EX | LOCK_NB)` (the
-    /// creation lock, see `lock_for_creation`), `fstat` (and `fchmod` if the umask changed the
-    /// mode), `ftruncate`, `fallocate`, `mmap(MAP_SHARED)`. The descriptor stays
-    /// open, holding the lock, until [`published`](Backend::published) (or until
-    /// the region is dropped): one descriptor per object being created. On failure
-    /// after the file exists, the file is removed again, then the lock released.
+    /// A file no name refers to yet, `open("/dev/shm", O_TMPFILE)`; its creation
+    /// lock, `flock(LOCK_EX | LOCK_NB)` (see `lock_for_creation`); `fstat` (and
+    /// `fchmod` if the umask changed the mode); only then the name,
+    /// `linkat(AT_EMPTY_PATH)`, which fails with `EEXIST` if the name exists
+    /// (`AlreadyExists`, exclusive as `O_EXCL`); then `ftruncate`, `fallocate`,
+    /// `mmap(MAP_SHARED)`. So the name never refers to a file of a live creator
+    /// that is not locked: an opener that finds the lock free may judge the
+    /// creator dead, and a creator stopped at any point keeps its object.
+    ///
+    /// Where `O_TMPFILE` is not supported, or `linkat(AT_EMPTY_PATH)` is refused
+    /// (kernels before 6.10 allow it only with `CAP_DAC_READ_SEARCH`), the old way:
+    /// `open(O_CREAT | O_EXCL | O_NOFOLLOW)`, then the lock. A creator stopped
+    /// between those two calls for longer than an opener's timeout can then lose
+    /// the name: the opener judges the blank unlocked file abandoned.
+    ///
+    /// The descriptor stays open, holding the lock, until
+    /// [`published`](Backend::published) (or until the region is dropped): one
+    /// descriptor per object being created. On failure after the name exists, the
+    /// file is removed again, then the lock released.
     /// [open(2)](https://man7.org/linux/man-pages/man2/open.2.html)
+    /// [linkat(2)](https://man7.org/linux/man-pages/man2/linkat.2.html)
     // Outlined: inlined into `Mapping::create` it costs about 30 bytes more in
     // `examples/constrained`.
     #[inline(never)]
     fn create(name: Name<'_>, len: usize, access: &Access) -> Result<LinuxRegion> {
         let path = Path::new(name);
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = match fs::openat(CWD, path.as_c_str(), flags, Mode::from_bits_truncate(access.mode & 0o777)) {
-            Ok(fd) => fd,
-            Err(e) => return Err(os_error("creating the object (open O_CREAT|O_EXCL)", e)),
+        let mode = Mode::from_bits_truncate(access.mode & 0o777);
+        // First without a name (`O_TMPFILE`), then, if that is refused, the old way.
+        let mut anonymous = true;
+        let (fd, (dev, ino)) = loop {
+            let (at, flags) = match anonymous {
+                true => (c"/dev/shm", OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC),
+                false => {
+                    (path.as_c_str(), OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC)
+                }
+            };
+            let fd = match fs::openat(CWD, at, flags, mode) {
+                Ok(fd) => fd,
+                Err(_) if anonymous => {
+                    anonymous = false;
+                    continue;
+                }
+                Err(e) => return Err(os_error("creating the object (open O_CREAT|O_EXCL)", e)),
+            };
+            let file = match Self::lock_new(&fd, access) {
+                Ok(file) => file,
+                Err(e) => {
+                    if !anonymous {
+                        let _ = fs::unlinkat(CWD, path.as_c_str(), AtFlags::empty());
+                    }
+                    return Err(e);
+                }
+            };
+            if anonymous {
+                match fs::linkat(&fd, c"", CWD, path.as_c_str(), AtFlags::EMPTY_PATH) {
+                    Ok(()) => {}
+                    Err(Errno::EXIST) => return Err(os_error("creating the object (linkat)", Errno::EXIST)),
+                    // Refused (kernels before 6.10 without `CAP_DAC_READ_SEARCH`):
+                    // the old way; this file, never named, goes with `fd`.
+                    Err(_) => {
+                        anonymous = false;
+                        continue;
+                    }
+                }
+            }
+            break (fd, file);
         };
-        match Self::create_region(&fd, len, access) {
+        let sized = match fs::ftruncate(&fd, len as u64) {
+            Ok(()) => reserve(&fd, len as u64).map_err(|e| os_error("reserving memory (fallocate)", e)),
+            Err(e) => Err(os_error("sizing the object (ftruncate)", e)),
+        };
+        match sized.and_then(|()| map(&fd, len, dev, ino)) {
             Ok(region) => {
                 mappings::creating(region.record, fd);
                 Ok(region)
             }
             Err(e) => {
+                // The name is ours: it refers to the file we hold locked, which no
+                // opener removes.
                 let _ = fs::unlinkat(CWD, path.as_c_str(), AtFlags::empty());
                 Err(e)
             }
         }
     }
 
-    /// `open(O_RDWR | O_NOFOLLOW)` (a symbolic link at the name is refused), `fstat`
-    /// (a non-regular file, or one owned by another user unless allowed, is refused),
-    /// then `mmap` of exactly the size the file has now. Never resizes.
+    /// `open(O_RDWR | O_NOFOLLOW | O_NONBLOCK)` (a symbolic link at the name is
+    /// refused; a file another process holds a lease on is `Busy` at once, where a
+    /// blocking open would wait up to `/proc/sys/fs/lease-break-time`, 45 s, for
+    /// whoever holds it, even a squatter of another user), `fstat` (a non-regular
+    /// file, or one owned by another user unless allowed, is refused), then `mmap`
+    /// of exactly the size the file has now. Never resizes.
+    /// [fcntl(2), leases](https://man7.org/linux/man-pages/man2/F_SETLEASE.2const.html)
     // Outlined: inlined into `Object::open`'s retry loop it costs 64 bytes more in
     // `examples/constrained`.
     #[inline(never)]
     fn open(name: Name<'_>, access: &Access) -> Result<LinuxRegion> {
         let path = Path::new(name);
-        let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let fd = match fs::openat(CWD, path.as_c_str(), flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(e) => return Err(os_error("opening the object (open O_NOFOLLOW)", e)),
@@ -389,8 +447,9 @@ impl Backend for Linux {
 
     /// Locked by its creator (`creation_locked`): `Alive`, even if that process
     /// is stopped. Not locked: no creator of this backend can still finish it (it
-    /// died, exec'd, or has not yet locked the fresh file it created a moment ago,
-    /// which shmptr allows for by judging a blank file only after a whole timeout),
+    /// died, exec'd, or, created the old way (see `create`), has not yet locked
+    /// the fresh file it created a moment ago, which shmptr allows for by judging
+    /// a blank file only after a whole timeout),
     /// so `Dead`, unless the header names a creator that `/proc` shows alive (a
     /// creator that exec'd, or one that never took the lock): then `Alive`, as a
     /// live process is never judged dead. Cannot tell: `Unknown`.

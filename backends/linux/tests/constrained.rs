@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use shmptr_linux::{Mutex, Shared};
 
-/// The size budget of the stripped binary.
-const MAX_SIZE: u64 = 16 * 1024;
+/// The size budget of the stripped binary: 16 KiB until review s19's fixes took
+/// 616 bytes (a creator's file locked before it is named, `/proc` checked again
+/// in every judgment, a leased file answered at once) past 16,360.
+const MAX_SIZE: u64 = 17 * 1024;
 /// Increments per instance.
 const COUNT: u64 = 100_000;
 /// How long the instances may run before they are killed and the test fails.
