@@ -30,12 +30,13 @@ const JUDGE_SKIPPED: i32 = 64;
 /// namespace mounts its proc in that shared mount namespace). In that namespace a
 /// process has the pid number of the test process (the live holder), with
 /// another start time. The judge's `reclaim` and last drop must still never take
-/// the live holder for dead: `identity::judge` checks at every call that the boot
-/// clock is unshifted (the time-namespace case found by an earlier review), but
-/// never again that `/proc` is its own pid namespace's (`complete` checks that
-/// once, when the identity is settled), and `boot_clock_unshifted` takes a
-/// missing `/proc/self/timens_offsets` (there is no `self` in another
-/// namespace's procfs) for "unshifted".
+/// the live holder for dead. (Found by review s19: `identity::judge` checked at
+/// every call that the boot clock was unshifted, but never again that `/proc` was
+/// its own pid namespace's, which `complete` checks once, when the identity is
+/// settled; and `boot_clock_unshifted` takes a missing
+/// `/proc/self/timens_offsets`, as in another namespace's procfs, which has no
+/// `self`, for "unshifted". Now every judgment first finds its own start time at
+/// `/proc/<own pid>/stat`.)
 #[test]
 fn a_proc_of_another_pid_namespace_mounted_after_the_identity_is_settled_never_makes_a_live_holder_dead() {
     const TEST: &str =
