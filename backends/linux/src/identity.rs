@@ -227,6 +227,19 @@ fn incomplete(pid: u32, wiped_on_fork: bool) -> ProcessId {
     ProcessId::new((hash >> (64 - NS_BITS - START_BITS)).max(1) << PID_BITS).expect("within 63 bits, not zero")
 }
 
+/// Whether `/proc` is our pid namespace's procfs now: its `self` is this process,
+/// pid `pid` with start time `start` (modulo 2^[`START_BITS`]). Another pid
+/// namespace's procfs has no `self` for a process outside it (whatever pids and
+/// start times its owner arranges there, found by review); an ancestor
+/// namespace's shows our pid there, another number.
+fn proc_shows_us(pid: u32, start: u64) -> bool {
+    let mut buf = [0; 1024];
+    match read_file(c"/proc/self/stat", &mut buf).ok().and_then(parse_stat) {
+        Some(me) => me.pid == u64::from(pid) && me.start & ((1 << START_BITS) - 1) == start,
+        None => false,
+    }
+}
+
 /// Whether this process's time namespace leaves the boot clock alone: a zero
 /// `boottime` line in `/proc/self/timens_offsets`, or no such file (a kernel without
 /// time namespaces). The kernel shifts the start times every reader sees by the
@@ -303,29 +316,21 @@ fn judge(pid: u32, namespace: u64, start: Option<(u64, u32)>, thread: bool) -> L
     // `setns` into a time namespace after that, and would then read every start
     // time shifted; or into a mount namespace whose `/proc` is another pid
     // namespace's (or have one mounted over its own), where `/proc/<pid>` is
-    // another process or none (found by reviews: a live holder judged dead). So
-    // the clock is checked, and `/proc/<our pid>` must show us: our own start
-    // time (a procfs of another namespace has no such pid, or another process,
-    // whose start time differs but for a 1 in 2^START_BITS chance).
-    if pid == 0 || own_pid == 0 || namespace != ours || !boot_clock_unshifted().unwrap_or(false) {
+    // another process or none (found by reviews: a live holder judged dead).
+    if pid == 0
+        || own_pid == 0
+        || namespace != ours
+        || !boot_clock_unshifted().unwrap_or(false)
+        || !proc_shows_us(own_pid, own_start)
+    {
         return Liveness::Unknown;
     }
     // Both identities complete: both boot clocks unshifted, so both see start
-    // times alike. `/proc/<tid>` answers for any thread, listed or not. One call
-    // site reads both, ourselves first (less code than two).
-    let mut me = true;
-    let stat = loop {
-        let stat = read_stat(if me { own_pid } else { pid });
-        if !me {
-            break stat;
-        }
-        match stat {
-            Ok(me) if me.start & ((1 << START_BITS) - 1) == own_start => {}
-            _ => return Liveness::Unknown,
-        }
-        me = false;
-    };
-    match stat {
+    // times alike. `/proc/<tid>` answers for any thread, listed or not.
+    match read_stat(pid) {
+        // Another process's entry (one bind-mounted over it, found by review):
+        // it proves nothing about `pid`.
+        Ok(stat) if stat.pid != u64::from(pid) => Liveness::Unknown,
         Ok(stat) if start.is_some_and(|(start, bits)| stat.start & ((1 << bits) - 1) != start) => Liveness::Dead,
         // A process: a zombie whose threads are all gone (a leader that exited
         // while its other threads run shows `Z` too, with more than one thread).
@@ -449,7 +454,7 @@ struct Stat {
 /// Reads pid, state, thread count and start time from `/proc/<pid>/stat`.
 fn read_stat(pid: u32) -> io::Result<Stat> {
     let mut path = [0u8; 32];
-    let len = proc_path(&mut path, pid);
+    let len = proc_path(&mut path, b"/proc/", pid, b"/stat\0");
     // SAFETY: `proc_path` wrote `/proc/`, decimal digits and `/stat`, none of them
     // NUL, then the NUL at `len - 1`, all within the 32-byte buffer.
     let path = unsafe { CStr::from_bytes_with_nul_unchecked(&path[..len]) };
@@ -467,12 +472,15 @@ fn read_file<'b>(path: &CStr, buf: &'b mut [u8; 1024]) -> io::Result<&'b [u8]> {
     Ok(&buf[..len.min(1024)])
 }
 
-/// `/proc/<pid>/stat\0` into `buf`; returns the length including the NUL.
+/// `prefix`, the decimal digits of `n`, then `suffix` (which ends with the NUL)
+/// into `buf`; returns the length including the NUL. For `/proc/<pid>/stat` and
+/// `/proc/self/fd/<fd>`; callers keep `prefix` and `suffix` within 32 bytes with
+/// the ten digits.
 // Outlined: 24 bytes less in `examples/constrained`.
 #[inline(never)]
-fn proc_path(buf: &mut [u8; 32], pid: u32) -> usize {
+pub(crate) fn proc_path(buf: &mut [u8; 32], prefix: &[u8], n: u32, suffix: &[u8]) -> usize {
     let mut digits = [0u8; 10];
-    let mut n = pid;
+    let mut n = n;
     let mut count = 0;
     loop {
         digits[count] = b'0' + (n % 10) as u8;
@@ -483,7 +491,7 @@ fn proc_path(buf: &mut [u8; 32], pid: u32) -> usize {
         }
     }
     let mut at = 0;
-    for &b in b"/proc/" {
+    for &b in prefix {
         buf[at] = b;
         at += 1;
     }
@@ -491,7 +499,7 @@ fn proc_path(buf: &mut [u8; 32], pid: u32) -> usize {
         buf[at] = digits[i];
         at += 1;
     }
-    for &b in b"/stat\0" {
+    for &b in suffix {
         buf[at] = b;
         at += 1;
     }

@@ -277,6 +277,32 @@ impl Linux {
     }
 }
 
+/// Names the file `fd`, made with `O_TMPFILE`: `linkat(fd, "", AT_FDCWD, path,
+/// AT_EMPTY_PATH)`, which kernels before 6.10 allow only with
+/// `CAP_DAC_READ_SEARCH`; if refused, `linkat(AT_FDCWD, "/proc/self/fd/<fd>",
+/// AT_FDCWD, path, AT_SYMLINK_FOLLOW)`, which needs `/proc` but no capability
+/// (open(2), `O_TMPFILE`). `EEXIST` if the name exists.
+/// [linkat(2)](https://man7.org/linux/man-pages/man2/linkat.2.html)
+fn name_anonymous(fd: &OwnedFd, path: &Path) -> rustix::io::Result<()> {
+    match fs::linkat(fd, c"", CWD, path.as_c_str(), AtFlags::EMPTY_PATH) {
+        Err(Errno::EXIST) => Err(Errno::EXIST),
+        Err(_) => {
+            let mut link = [0u8; 32];
+            let len = crate::identity::proc_path(
+                &mut link,
+                b"/proc/self/fd/",
+                rustix::fd::AsRawFd::as_raw_fd(fd) as u32,
+                b"\0",
+            );
+            // SAFETY: `proc_path` wrote `/proc/self/fd/`, decimal digits and the
+            // NUL at `len - 1` (25 bytes at most), none of the others NUL.
+            let link = unsafe { CStr::from_bytes_with_nul_unchecked(&link[..len]) };
+            fs::linkat(CWD, link, CWD, path.as_c_str(), AtFlags::SYMLINK_FOLLOW)
+        }
+        done => done,
+    }
+}
+
 /// How much one `fallocate` call reserves once a signal has interrupted the whole
 /// range (see [`reserve`]): about a millisecond of tmpfs's work here.
 const RESERVE_STEP: u64 = 8 << 20;
@@ -318,8 +344,8 @@ impl Backend for Linux {
     /// that is not locked: an opener that finds the lock free may judge the
     /// creator dead, and a creator stopped at any point keeps its object.
     ///
-    /// Where `O_TMPFILE` is not supported, or `linkat(AT_EMPTY_PATH)` is refused
-    /// (kernels before 6.10 allow it only with `CAP_DAC_READ_SEARCH`), the old way:
+    /// Where `O_TMPFILE` is not supported, or naming the file is refused both ways
+    /// (see `name_anonymous`: without `/proc` on a kernel before 6.10), the old way:
     /// `open(O_CREAT | O_EXCL | O_NOFOLLOW)`, then the lock. A creator stopped
     /// between those two calls for longer than an opener's timeout can then lose
     /// the name: the opener judges the blank unlocked file abandoned.
@@ -363,11 +389,11 @@ impl Backend for Linux {
                 }
             };
             if anonymous {
-                match fs::linkat(&fd, c"", CWD, path.as_c_str(), AtFlags::EMPTY_PATH) {
+                match name_anonymous(&fd, &path) {
                     Ok(()) => {}
                     Err(Errno::EXIST) => return Err(os_error("creating the object (linkat)", Errno::EXIST)),
-                    // Refused (kernels before 6.10 without `CAP_DAC_READ_SEARCH`):
-                    // the old way; this file, never named, goes with `fd`.
+                    // Refused both ways: the old way; this file, never named,
+                    // goes with `fd`.
                     Err(_) => {
                         anonymous = false;
                         continue;
